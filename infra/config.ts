@@ -1,0 +1,167 @@
+import { z } from 'zod';
+import { ValidationError } from './errors.js';
+
+/**
+ * Config is parsed once, from environment variables and CLI flags (flags win),
+ * into a narrowed type with defaults. Errors name the variable and the flag so
+ * that a person knows what to fix, e.g.
+ *   "SHOAL_CONCURRENCY (--concurrency) must be >= 1 (got "-3")".
+ */
+export interface Setting<T extends z.ZodType = z.ZodType> {
+  env: string;
+  flag?: string;
+  schema: T;
+}
+
+export type Settings = Record<string, Setting>;
+export type ParsedSettings<S extends Settings> = { [K in keyof S]: z.output<S[K]['schema']> };
+
+export class ConfigError extends ValidationError {
+  constructor(readonly problems: string[]) {
+    super('BAD_CONFIG', `invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+export function settingName(setting: Setting): string {
+  return setting.flag ? `${setting.env} (${setting.flag})` : setting.env;
+}
+
+export function parseSettings<S extends Settings>(
+  settings: S,
+  env: NodeJS.ProcessEnv,
+  flags: Record<string, unknown> = {},
+): ParsedSettings<S> {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(settings)) {
+    const fromEnv = env[setting.env];
+    const raw = flags[key] ?? (fromEnv === '' ? undefined : fromEnv);
+    const result = setting.schema.safeParse(raw);
+    if (result.success) {
+      out[key] = result.data;
+    } else {
+      const issue = result.error.issues[0];
+      problems.push(`${settingName(setting)} ${issue?.message ?? 'is invalid'} (got ${JSON.stringify(raw)})`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out as ParsedSettings<S>;
+}
+
+/** Fails with one readable line when a cross-field rule is broken. */
+export function requireThat(ok: boolean, problem: string): void {
+  if (!ok) throw new ConfigError([problem]);
+}
+
+// ---- setting kinds -------------------------------------------------------
+
+export function integer(opts: { default: number; min?: number; max?: number }) {
+  let schema = z.coerce.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' });
+  if (opts.min !== undefined) schema = schema.min(opts.min, { error: `must be >= ${opts.min}` });
+  if (opts.max !== undefined) schema = schema.max(opts.max, { error: `must be <= ${opts.max}` });
+  return schema.default(opts.default);
+}
+
+export function optionalNumber(opts: { min: number }) {
+  return z.coerce
+    .number({ error: 'must be a number' })
+    .min(opts.min, { error: `must be >= ${opts.min}` })
+    .optional();
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000 } as const;
+
+/** Parses "250", "250ms", "5s" or "1m" into milliseconds. */
+export function parseDurationMs(value: string): number | undefined {
+  const match = DURATION.exec(value.trim());
+  if (!match) return undefined;
+  const unit = (match[2] ?? 'ms') as keyof typeof UNIT_MS;
+  return Math.round(Number(match[1]) * UNIT_MS[unit]);
+}
+
+export function duration(opts: { default: string; min?: number }) {
+  const minMs = opts.min ?? 0;
+  return z
+    .union([z.number(), z.string()])
+    .default(opts.default)
+    .transform((value, ctx) => {
+      const ms = typeof value === 'number' ? value : parseDurationMs(value);
+      if (ms === undefined || !Number.isFinite(ms)) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration like 500ms, 5s or 1m' });
+        return z.NEVER;
+      }
+      if (ms < minMs) {
+        ctx.addIssue({ code: 'custom', message: `must be at least ${minMs}ms` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+}
+
+export function text(opts: { default: string; pattern?: RegExp; hint?: string }) {
+  let schema = z.string().min(1, { error: 'must not be empty' });
+  if (opts.pattern) schema = schema.regex(opts.pattern, { error: opts.hint ?? `must match ${opts.pattern}` });
+  return schema.default(opts.default);
+}
+
+export function url(opts: { default: string; protocols: string[]; orLiteral?: string }) {
+  const alternative = opts.orLiteral ? ` or "${opts.orLiteral}"` : '';
+  return z
+    .string()
+    .default(opts.default)
+    .refine(
+      (value) => {
+        if (value === opts.orLiteral) return true;
+        try {
+          return opts.protocols.includes(new URL(value).protocol.replace(/:$/, ''));
+        } catch {
+          return false;
+        }
+      },
+      { error: `must be a URL starting with ${opts.protocols.map((p) => `${p}://`).join(' or ')}${alternative}` },
+    );
+}
+
+export function oneOf<const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) {
+  return z.enum(values, { error: `must be one of ${values.join(', ')}` }).default(fallback as never);
+}
+
+export function flag(fallback: boolean) {
+  return z
+    .union([z.boolean(), z.enum(['1', '0', 'true', 'false', 'yes', 'no'])], { error: 'must be true or false' })
+    .default(fallback)
+    .transform((value) => value === true || value === '1' || value === 'true' || value === 'yes');
+}
+
+// ---- settings every component shares -------------------------------------
+
+/** A namespace names one pool: its queues, exchanges, Redis keys and container labels. */
+export const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+export const commonSettings = {
+  amqpUrl: {
+    env: 'SHOAL_AMQP_URL',
+    flag: '--amqp-url',
+    schema: url({ default: 'amqp://guest:guest@127.0.0.1:5672', protocols: ['amqp', 'amqps'] }),
+  },
+  namespace: {
+    env: 'SHOAL_NAMESPACE',
+    flag: '--namespace',
+    schema: text({
+      default: 'shoal',
+      pattern: NAMESPACE_PATTERN,
+      hint: 'must be lowercase letters, digits, ".", "_" or "-" (at most 63)',
+    }),
+  },
+  deliveryLimit: {
+    env: 'SHOAL_DELIVERY_LIMIT',
+    flag: '--delivery-limit',
+    schema: integer({ default: 5, min: 1, max: 100 }),
+  },
+  maxBodyBytes: {
+    env: 'SHOAL_MAX_BODY_BYTES',
+    flag: '--max-body-bytes',
+    schema: integer({ default: 1024 * 1024, min: 256, max: 64 * 1024 * 1024 }),
+  },
+} satisfies Settings;

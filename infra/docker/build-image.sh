@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Builds the shoal worker image.
+#
+# Usage: infra/docker/build-image.sh [tag]          (default tag: shoal/worker:latest)
+#
+# Steps:
+#   1. requires dist/worker/main.js (run `npm run build` first);
+#   2. stages a clean build context in a temp dir: dist/, package.json,
+#      package-lock.json and production-only node_modules (npm ci --omit=dev
+#      --ignore-scripts, run on the host inside the staging dir);
+#   3. picks the base image: node:20-slim if it is present or can be pulled
+#      within 20 s; otherwise (no registry reachable) a local base made from the
+#      host's own Node.js by make-local-base.sh (shoal/node-base:<version>);
+#   4. docker build, prints the image size, removes the staging dir.
+#
+# Environment:
+#   SHOAL_BASE_IMAGE=<image>  force the base image (no pull attempt);
+#                             SHOAL_BASE_IMAGE=local forces the local host-node base.
+#   DOCKER_BUILDKIT           respected if set; otherwise set to 0 (legacy
+#                             builder) when the buildx plugin is missing.
+set -euo pipefail
+umask 022
+
+log() { printf '[build-image] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+tag=${1:-shoal/worker:latest}
+default_base=node:20-slim
+
+cd "$repo"
+[ -f dist/worker/main.js ] || die "dist/worker/main.js not found in $repo: run 'npm run build' first"
+[ -f package.json ] || die "package.json not found in $repo"
+[ -f package-lock.json ] || die "package-lock.json not found in $repo (npm ci needs it)"
+command -v npm >/dev/null 2>&1 || die "npm is not installed on this host"
+command -v docker >/dev/null 2>&1 || die "docker is not installed"
+docker info >/dev/null 2>&1 || die "cannot talk to the Docker engine (is dockerd running? are you in the docker group?)"
+
+stage=$(mktemp -d "${TMPDIR:-/tmp}/shoal-worker-ctx.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+
+# --- 1. staging context ----------------------------------------------------------
+log "staging build context in $stage"
+tar -C "$repo" --exclude='*.tsbuildinfo' -c dist package.json package-lock.json | tar -C "$stage" -x
+# A project .npmrc may carry the registry to use; it is removed again below so
+# it can never end up in the image.
+[ -f "$repo/.npmrc" ] && cp "$repo/.npmrc" "$stage/.npmrc"
+log "installing production dependencies (npm ci --omit=dev --ignore-scripts)"
+(cd "$stage" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=warn >&2) \
+  || die "npm ci --omit=dev failed in the staging dir"
+rm -f "$stage/.npmrc" "$stage/node_modules/.package-lock.json"
+cp "$here/Dockerfile" "$stage/Dockerfile"
+# The worker runs as uid 10001 and files are owned by root in the image:
+# everything must be world-readable (and directories traversable), nothing writable.
+chmod -R a+rX,go-w "$stage"
+
+# --- 2. base image ------------------------------------------------------------------
+node_version=$(node -p 'process.versions.node' 2>/dev/null || true)
+use_local_base() {
+  [ -n "$node_version" ] || die "no node on this host to make a local base image from"
+  base=$(bash "$here/make-local-base.sh")
+}
+if [ "${SHOAL_BASE_IMAGE:-}" = local ]; then
+  use_local_base
+elif [ -n "${SHOAL_BASE_IMAGE:-}" ]; then
+  base=$SHOAL_BASE_IMAGE
+elif docker image inspect "$default_base" >/dev/null 2>&1; then
+  base=$default_base
+elif log "pulling $default_base (20 s limit)" && timeout 20 docker pull -q "$default_base" >/dev/null 2>&1; then
+  base=$default_base
+else
+  log "registry unreachable: cannot get $default_base; falling back to a local base made from the host's Node.js ($node_version)"
+  use_local_base
+fi
+log "base image: $base"
+
+# --- 3. build -------------------------------------------------------------------------
+# docker.io (Debian) ships no buildx plugin; recent CLIs then refuse
+# `docker build` unless the legacy builder is chosen explicitly.
+if [ -z "${DOCKER_BUILDKIT:-}" ] && ! docker buildx version >/dev/null 2>&1; then
+  export DOCKER_BUILDKIT=0
+  log "docker buildx not available: using the legacy builder (DOCKER_BUILDKIT=0)"
+fi
+version=$(node -p 'require("./package.json").version' 2>/dev/null || echo unknown)
+log "building $tag"
+docker build \
+  --build-arg "BASE_IMAGE=$base" \
+  --build-arg "SHOAL_VERSION=$version" \
+  -t "$tag" "$stage" >&2
+
+size=$(docker image inspect -f '{{.Size}}' "$tag")
+log "built $tag from $base: $(awk -v s="$size" 'BEGIN { printf "%.1f MB (%d bytes)", s / 1e6, s }')"

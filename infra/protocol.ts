@@ -1,0 +1,210 @@
+import { z } from 'zod';
+import { ValidationError } from './errors.js';
+
+/**
+ * The message protocol, imported by both sides: requests, replies, control
+ * messages and the names of the broker objects of one pool.
+ *
+ * Versioning: every message carries `shoal-protocol` in its headers. A worker
+ * serves every version up to its own. A request from a newer producer is
+ * requeued (so that an upgraded worker can take it during a rollout) until the
+ * delivery limit, then answered with UNSUPPORTED_VERSION.
+ */
+export const PROTOCOL_VERSION = 1;
+export const HEADER_VERSION = 'shoal-protocol';
+/** Publish time in epoch milliseconds (the AMQP timestamp only has seconds). */
+export const HEADER_SENT_AT = 'shoal-sent-at';
+/** Set by quorum queues: how many times the message was delivered before. */
+export const HEADER_DELIVERY_COUNT = 'x-delivery-count';
+
+export const REPLY_TO_DIRECT = 'amq.rabbitmq.reply-to';
+
+export interface Topology {
+  /** Durable quorum queue that every worker consumes from. */
+  requestQueue: string;
+  /** Fanout exchange the request queue dead-letters to. */
+  deadExchange: string;
+  /** Where poison, rejected and expired requests end up. */
+  deadQueue: string;
+  /** Topic exchange for `quit` (everyone) and `drain.<workerId>` (one worker). */
+  controlExchange: string;
+}
+
+export function topologyFor(namespace: string): Topology {
+  return {
+    requestQueue: `${namespace}.requests`,
+    deadExchange: `${namespace}.dlx`,
+    deadQueue: `${namespace}.dead`,
+    controlExchange: `${namespace}.control`,
+  };
+}
+
+// ---- requests ------------------------------------------------------------
+
+export const JOB_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+export const requestBodySchema = z.object({
+  job: z.string().regex(JOB_NAME_PATTERN, { error: 'job must be a name of letters, digits, ".", "_", ":" or "-"' }),
+  payload: z.unknown(),
+});
+export type RequestBody = z.infer<typeof requestBodySchema>;
+
+export interface Request extends RequestBody {
+  messageId: string;
+  correlationId: string;
+  replyTo: string;
+  /** Epoch ms when the producer published it, if it said so. */
+  sentAt: number | undefined;
+  /** Epoch ms after which the caller no longer waits for the reply. */
+  deadline: number | undefined;
+  version: number;
+  /** Deliveries before this one (0 on the first). */
+  deliveryCount: number;
+  redelivered: boolean;
+}
+
+/** The subset of an amqplib message that decoding needs. */
+export interface IncomingMessage {
+  content: Buffer;
+  fields: { redelivered: boolean };
+  properties: {
+    messageId?: string | undefined;
+    correlationId?: string | undefined;
+    replyTo?: string | undefined;
+    expiration?: string | number | undefined;
+    headers?: Record<string, unknown> | undefined;
+  };
+}
+
+export type DecodedRequest =
+  | { ok: true; request: Request }
+  | { ok: false; code: string; message: string; replyTo: string | undefined; correlationId: string | undefined };
+
+export function encodeRequestBody(job: string, payload: unknown): Buffer {
+  return Buffer.from(JSON.stringify({ job, payload }));
+}
+
+/** Checks a delivery against the protocol. Never throws: bad input is a result. */
+export function decodeRequest(msg: IncomingMessage, maxBodyBytes: number): DecodedRequest {
+  const { properties } = msg;
+  const replyTo = properties.replyTo || undefined;
+  const correlationId = properties.correlationId || undefined;
+  const fail = (code: string, message: string): DecodedRequest => ({ ok: false, code, message, replyTo, correlationId });
+
+  if (!replyTo) return fail('MISSING_REPLY_TO', 'request has no replyTo property');
+  if (!correlationId) return fail('MISSING_CORRELATION_ID', 'request has no correlationId property');
+  if (msg.content.length > maxBodyBytes) {
+    return fail('BODY_TOO_LARGE', `request body is ${msg.content.length} bytes; the limit is ${maxBodyBytes}`);
+  }
+  const headers = properties.headers ?? {};
+  const version = Number(headers[HEADER_VERSION] ?? PROTOCOL_VERSION);
+  if (!Number.isInteger(version) || version < 1) return fail('BAD_VERSION', `bad protocol version ${String(headers[HEADER_VERSION])}`);
+  if (version > PROTOCOL_VERSION) {
+    return fail('UNSUPPORTED_VERSION', `protocol version ${version} is newer than this worker's ${PROTOCOL_VERSION}`);
+  }
+
+  let json: unknown;
+  try {
+    json = JSON.parse(msg.content.toString('utf8'));
+  } catch (err) {
+    return fail('MALFORMED_JSON', `request body is not JSON: ${(err as Error).message}`);
+  }
+  const body = requestBodySchema.safeParse(json);
+  if (!body.success) {
+    return fail('BAD_REQUEST', `request body does not match the schema: ${z.prettifyError(body.error).replace(/\n/g, '; ')}`);
+  }
+
+  const sentAt = numberOrUndefined(headers[HEADER_SENT_AT]);
+  const ttl = numberOrUndefined(properties.expiration);
+  return {
+    ok: true,
+    request: {
+      job: body.data.job,
+      payload: body.data.payload,
+      messageId: properties.messageId || correlationId,
+      correlationId,
+      replyTo,
+      sentAt,
+      deadline: sentAt !== undefined && ttl !== undefined ? sentAt + ttl : undefined,
+      version,
+      deliveryCount: numberOrUndefined(headers[HEADER_DELIVERY_COUNT]) ?? 0,
+      redelivered: msg.fields.redelivered,
+    },
+  };
+}
+
+function numberOrUndefined(value: unknown): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+// ---- replies -------------------------------------------------------------
+
+const timingsSchema = z.object({
+  /** From publish to delivery at the worker (needs the producer's sent-at header). */
+  queuedMs: z.number().nullable(),
+  /** Time spent running the job. */
+  serviceMs: z.number(),
+});
+
+export const replySchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), result: z.unknown(), workerId: z.string(), timings: timingsSchema }),
+  z.object({
+    ok: z.literal(false),
+    error: z.object({ code: z.string(), message: z.string() }),
+    workerId: z.string(),
+    timings: timingsSchema,
+  }),
+]);
+export type Reply = z.infer<typeof replySchema>;
+export type Timings = z.infer<typeof timingsSchema>;
+
+export function encodeReply(reply: Reply): Buffer {
+  return Buffer.from(JSON.stringify(reply));
+}
+
+export function decodeReply(content: Buffer): Reply {
+  let json: unknown;
+  try {
+    json = JSON.parse(content.toString('utf8'));
+  } catch (err) {
+    throw new ValidationError('MALFORMED_REPLY', `reply is not JSON: ${(err as Error).message}`);
+  }
+  const reply = replySchema.safeParse(json);
+  if (!reply.success) throw new ValidationError('MALFORMED_REPLY', `reply does not match the schema: ${reply.error.message}`);
+  return reply.data;
+}
+
+// ---- control -------------------------------------------------------------
+
+export const controlSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('quit') }),
+  z.object({ type: z.literal('drain'), workerId: z.string().min(1) }),
+]);
+export type ControlMessage = z.infer<typeof controlSchema>;
+
+export const QUIT_ROUTING_KEY = 'quit';
+export function drainRoutingKey(workerId: string): string {
+  return `drain.${workerId}`;
+}
+
+export function controlRoutingKey(message: ControlMessage): string {
+  return message.type === 'quit' ? QUIT_ROUTING_KEY : drainRoutingKey(message.workerId);
+}
+
+export function encodeControl(message: ControlMessage): Buffer {
+  return Buffer.from(JSON.stringify(message));
+}
+
+export function decodeControl(content: Buffer): ControlMessage {
+  let json: unknown;
+  try {
+    json = JSON.parse(content.toString('utf8'));
+  } catch {
+    throw new ValidationError('BAD_CONTROL', 'control message is not JSON');
+  }
+  const parsed = controlSchema.safeParse(json);
+  if (!parsed.success) throw new ValidationError('BAD_CONTROL', `control message does not match the schema: ${parsed.error.message}`);
+  return parsed.data;
+}

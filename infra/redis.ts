@@ -1,0 +1,40 @@
+import { Redis } from 'ioredis';
+import { url } from './config.js';
+import type { Logger } from './log.js';
+
+export const redisSettings = {
+  redisUrl: {
+    env: 'SHOAL_REDIS_URL',
+    flag: '--redis-url',
+    // "off" runs without Redis: workers then send no reports.
+    schema: url({ default: 'redis://127.0.0.1:6379', protocols: ['redis', 'rediss'], orLiteral: 'off' }),
+  },
+};
+
+/**
+ * A Redis client for side data (worker reports). Commands fail fast while Redis
+ * is down instead of queueing, so a Redis outage never stalls request work;
+ * the client keeps reconnecting in the background. Logs one warning per outage.
+ */
+export function createRedis(redisUrl: string, name: string, logger: Logger): Redis {
+  const redis = new Redis(redisUrl, {
+    connectionName: name,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 5000),
+  });
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (!down) logger.warn({ err: err.message }, 'Redis unavailable; carrying on without it');
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) logger.info('Redis is back');
+    down = false;
+  });
+  return redis;
+}
+
+export function workerReportKey(namespace: string, workerId: string): string {
+  return `${namespace}:workers:${workerId}`;
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Idempotent setup for a fresh Debian machine: installs what is missing, starts
+# RabbitMQ (with the management plugin), Redis and the Docker engine, waits until
+# each one answers, then installs npm dependencies and builds.
+# Safe to run again and again: every step checks before it acts.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+log() { printf '[setup] %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# wait_for "what" seconds command...: polls until the command succeeds.
+wait_for() {
+  local what=$1 seconds=$2; shift 2
+  for _ in $(seq "$seconds"); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 1
+  done
+  log "ERROR: $what did not answer within ${seconds}s (tried: $*)"
+  return 1
+}
+
+install_missing_packages() {
+  local missing=()
+  command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || missing+=(rabbitmq-server)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  [ "${SHOAL_SKIP_DOCKER:-0}" = 1 ] || command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]} with apt-get"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+start_rabbitmq() {
+  export PATH="$PATH:/usr/sbin:/usr/lib/rabbitmq/bin"
+  if ! as_root rabbitmqctl -q status >/dev/null 2>&1; then
+    log "starting RabbitMQ"
+    as_root rabbitmq-server -detached
+  fi
+  wait_for "RabbitMQ" 90 as_root rabbitmqctl -q await_startup
+  # The management plugin gives the UI and the HTTP API the dispatcher samples.
+  if ! as_root rabbitmq-plugins -q is_enabled rabbitmq_management >/dev/null 2>&1; then
+    log "enabling rabbitmq_management"
+    as_root rabbitmq-plugins -q enable rabbitmq_management >/dev/null
+  fi
+  wait_for "RabbitMQ management API" 60 curl -fsS -u guest:guest http://127.0.0.1:15672/api/overview
+}
+
+start_redis() {
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
+    log "starting Redis"
+    as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no >/dev/null
+  fi
+  wait_for "Redis" 30 sh -c 'redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG'
+}
+
+start_docker() {
+  [ "${SHOAL_SKIP_DOCKER:-0}" = 1 ] && return 0
+  if ! docker info >/dev/null 2>&1; then
+    log "starting dockerd (log: /var/log/shoal-dockerd.log)"
+    as_root sh -c 'nohup dockerd >/var/log/shoal-dockerd.log 2>&1 &'
+  fi
+  wait_for "Docker engine" 60 docker info
+}
+
+install_node_modules() {
+  # npm ci wipes node_modules, so only run it when the lockfile changed.
+  local stamp=node_modules/.shoal-lock-stamp
+  if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+    log "npm ci"
+    npm ci --no-audit --no-fund --loglevel=error
+    cp package-lock.json "$stamp"
+  fi
+  log "building"
+  npm run --silent build
+}
+
+# "services" starts the services only; the default also installs and builds.
+install_missing_packages
+start_rabbitmq
+start_redis
+start_docker
+[ "${1:-all}" = services ] || install_node_modules
+log "ready: RabbitMQ 127.0.0.1:5672 (UI http://127.0.0.1:15672 guest/guest), Redis 127.0.0.1:6379"

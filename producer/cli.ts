@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { ConfigError } from '../infra/config.js';
+import { createLogger } from '../infra/log.js';
+import { topologyFor } from '../infra/protocol.js';
+import { runLoad } from './load.js';
+import { parseProducerConfig } from './config.js';
+import { RpcClient } from './rpc-client.js';
+import { formatSummary, type CallOutcome } from './summary.js';
+
+/**
+ * The producer CLI: sends N requests through the pool and reports latency.
+ * Exits 0 when every request got an ok reply, 1 otherwise, 2 on bad input.
+ */
+const program = new Command('shoal-producer')
+  .description('Send requests through a shoal pool and report their latency.')
+  .option('-n, --count <n>', 'requests to send (default 1000)')
+  .option('-c, --concurrency <n>', 'requests in flight at once (default 32)')
+  .option('-r, --rate <per-second>', 'pace requests to this rate (default: as fast as replies come)')
+  .option('-j, --job <name>', 'job to run: echo, sleep, cpu or a custom one (default echo)')
+  .option('-p, --payload <json>', `the job's payload as JSON, e.g. '{"ms":50}' for sleep`)
+  .option('-t, --timeout <duration>', 'give up on a request after this long, e.g. 5s (default 30s)')
+  .option('--each', "print each request's response time")
+  .option('--json', 'print the summary as JSON on stdout')
+  .option('--no-progress', 'no progress bar')
+  .option('--amqp-url <url>', 'broker URL (default amqp://guest:guest@127.0.0.1:5672)')
+  .option('--namespace <name>', 'pool namespace: names its queues and exchanges (default shoal)')
+  .showHelpAfterError();
+
+async function main(): Promise<number> {
+  program.parse();
+  const opts = program.opts<Record<string, unknown>>();
+  // commander sets progress=true unless --no-progress; only pass it when the user said so.
+  const flags = { ...opts, progress: opts.progress === false ? false : undefined };
+  const config = parseProducerConfig(process.env, flags);
+  const logger = createLogger({ component: 'producer' }, process.env.SHOAL_LOG_LEVEL ?? 'warn');
+
+  const client = await RpcClient.connect({
+    amqpUrl: config.amqpUrl,
+    topology: topologyFor(config.namespace),
+    deliveryLimit: config.deliveryLimit,
+    maxBodyBytes: config.maxBodyBytes,
+    name: `shoal producer ${process.pid}`,
+    logger,
+  });
+
+  // --each lines are their own progress, so the bar only shows without them.
+  const bar = config.progress && process.stderr.isTTY && !config.json && !config.each
+    ? new cliProgress.SingleBar({ format: 'requests {bar} {value}/{total} | ok {ok} | failed {failed} | {eta_formatted} left', stream: process.stderr }, cliProgress.Presets.shades_classic)
+    : undefined;
+  let ok = 0;
+  let failed = 0;
+  bar?.start(config.count, 0, { ok, failed });
+  const onOutcome = (o: CallOutcome) => {
+    if (o.status === 'ok') ok++;
+    else failed++;
+    bar?.increment(1, { ok, failed });
+    if (config.each) {
+      const line = `#${o.index} ${o.status}${o.code ? ` ${o.code}` : ''} ${o.latencyMs.toFixed(3)} ms${o.workerId ? ` ${o.workerId}` : ''}`;
+      process.stdout.write(`${line}\n`);
+    }
+  };
+
+  const summary = await runLoad(client, {
+    count: config.count,
+    concurrency: config.concurrency,
+    ratePerSec: config.rate,
+    job: config.job,
+    payload: config.payload,
+    timeoutMs: config.timeoutMs,
+  }, onOutcome);
+  bar?.stop();
+  await client.close();
+
+  process.stdout.write(config.json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}\n`);
+  return summary.ok === summary.sent ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`shoal-producer: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(err instanceof ConfigError ? 2 : 1);
+  },
+);

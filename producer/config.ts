@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { commonSettings, duration, flag, integer, optionalNumber, parseSettings, text, type ParsedSettings } from '../infra/config.js';
+import { JOB_NAME_PATTERN } from '../infra/protocol.js';
+
+const jsonText = z
+  .string()
+  .default('null')
+  .transform((value, ctx) => {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `must be JSON, e.g. '{"ms":50}'` });
+      return z.NEVER;
+    }
+  });
+
+export const producerSettings = {
+  ...commonSettings,
+  count: { env: 'SHOAL_COUNT', flag: '--count', schema: integer({ default: 1000, min: 1, max: 100_000_000 }) },
+  concurrency: { env: 'SHOAL_PRODUCER_CONCURRENCY', flag: '--concurrency', schema: integer({ default: 32, min: 1, max: 100_000 }) },
+  rate: { env: 'SHOAL_RATE', flag: '--rate', schema: optionalNumber({ min: 0.001 }) },
+  job: { env: 'SHOAL_JOB', flag: '--job', schema: text({ default: 'echo', pattern: JOB_NAME_PATTERN, hint: 'must be a job name like echo, sleep or cpu' }) },
+  payload: { env: 'SHOAL_PAYLOAD', flag: '--payload', schema: jsonText },
+  timeoutMs: { env: 'SHOAL_TIMEOUT', flag: '--timeout', schema: duration({ default: '30s', min: 1 }) },
+  each: { env: 'SHOAL_EACH', flag: '--each', schema: flag(false) },
+  json: { env: 'SHOAL_JSON', flag: '--json', schema: flag(false) },
+  progress: { env: 'SHOAL_PROGRESS', flag: '--no-progress', schema: flag(true) },
+};
+
+export type ProducerConfig = ParsedSettings<typeof producerSettings>;
+
+export function parseProducerConfig(env: NodeJS.ProcessEnv, flags: Record<string, unknown>): ProducerConfig {
+  return parseSettings(producerSettings, env, flags);
+}

@@ -1,0 +1,33 @@
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+
+/**
+ * Integration tests need a real RabbitMQ, its management API, Redis and a
+ * build. `npm test` runs infra/setup.sh first; if something is still missing,
+ * fail loudly here with what to do, instead of skipping tests.
+ */
+export default async function globalSetup(): Promise<void> {
+  const problems: string[] = [];
+  if (!existsSync('dist/worker/main.js')) problems.push('dist/ is not built: run `npm run build`');
+  for (const [what, port] of [['RabbitMQ (AMQP)', 5672], ['RabbitMQ management API', 15672], ['Redis', 6379]] as const) {
+    if (!(await canConnect(port))) problems.push(`${what} does not answer on 127.0.0.1:${port}`);
+  }
+  if (problems.length > 0) {
+    throw new Error(`cannot run the tests:\n  - ${problems.join('\n  - ')}\nRun \`npm run setup\` (npm test runs it for you).`);
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port, timeout: 2000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}

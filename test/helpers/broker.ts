@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import amqp from 'amqplib';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { deleteTopology } from '../../infra/amqp/topology.js';
+import { topologyFor, type Topology } from '../../infra/protocol.js';
+import { RpcClient } from '../../producer/rpc-client.js';
+import { builtinJobs, type JobHandlers } from '../../worker/jobs.js';
+import { Worker } from '../../worker/worker.js';
+
+export const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
+export const REDIS_URL = 'redis://127.0.0.1:6379';
+export const quietLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+/** A fresh pool namespace per test: its own queues, exchanges and Redis keys. */
+export function newNamespace(): string {
+  return `test-${randomUUID().slice(0, 8)}`;
+}
+
+export interface TestWorkerOptions {
+  handlers?: JobHandlers;
+  concurrency?: number;
+  deliveryLimit?: number;
+  maxBodyBytes?: number;
+}
+
+export async function startWorker(namespace: string, workerId: string, options: TestWorkerOptions = {}): Promise<Worker> {
+  const worker = new Worker({
+    workerId,
+    amqpUrl: AMQP_URL,
+    topology: topologyFor(namespace),
+    deliveryLimit: options.deliveryLimit ?? 5,
+    concurrency: options.concurrency ?? 4,
+    maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+    priority: 10,
+    handlers: { ...builtinJobs, ...options.handlers },
+    logger: quietLogger,
+  });
+  await worker.start();
+  return worker;
+}
+
+export function connectClient(namespace: string, deliveryLimit = 5): Promise<RpcClient> {
+  return RpcClient.connect({
+    amqpUrl: AMQP_URL,
+    topology: topologyFor(namespace),
+    deliveryLimit,
+    maxBodyBytes: 1024 * 1024,
+    name: `shoal test client ${namespace}`,
+    logger: quietLogger,
+  });
+}
+
+/** A plain channel for publishing raw (bad) messages and peeking at queues. */
+export async function rawChannel() {
+  const connection = await amqp.connect(AMQP_URL);
+  const channel = await connection.createConfirmChannel();
+  return { connection, channel };
+}
+
+/** Deletes the namespace's queues, exchanges and Redis keys. */
+export async function removeNamespace(namespace: string): Promise<void> {
+  const { connection, channel } = await rawChannel();
+  try {
+    await deleteTopology(channel, topologyFor(namespace));
+  } finally {
+    await connection.close();
+  }
+  const redis = new Redis(REDIS_URL);
+  const keys = await redis.keys(`${namespace}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Consumers on the request queue, as the broker sees them. */
+export async function consumerCount(topology: Topology): Promise<number> {
+  const { connection, channel } = await rawChannel();
+  try {
+    return (await channel.checkQueue(topology.requestQueue)).consumerCount;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** PIDs of worker processes started for a namespace, found through /proc. */
+export function workerPids(namespace: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (!cmdline.includes('worker/main.js')) continue;
+      const environ = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      if (environ.includes(`SHOAL_NAMESPACE=${namespace}`)) pids.push(Number(entry));
+    } catch {
+      // the process went away while we looked
+    }
+  }
+  return pids;
+}

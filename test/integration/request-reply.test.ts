@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { runLoad } from '../../producer/load.js';
+import type { RpcClient } from '../../producer/rpc-client.js';
+import type { JobContext } from '../../worker/jobs.js';
+import type { Worker } from '../../worker/worker.js';
+import { connectClient, newNamespace, removeNamespace, startWorker } from '../helpers/broker.js';
+
+describe('request/reply through a pool of workers', () => {
+  let namespace: string;
+  let workers: Worker[] = [];
+  let client: RpcClient | undefined;
+
+  afterEach(async () => {
+    await client?.close();
+    await Promise.all(workers.map((w) => w.close()));
+    await removeNamespace(namespace);
+    workers = [];
+    client = undefined;
+  });
+
+  it('answers 1000 requests through 3 workers, each exactly once, with every worker taking part', async () => {
+    namespace = newNamespace();
+    const handledBy = new Map<string, string[]>();
+    const record = (payload: unknown, ctx: JobContext) => {
+      handledBy.set(ctx.messageId, [...(handledBy.get(ctx.messageId) ?? []), ctx.workerId]);
+      return payload;
+    };
+    workers = await Promise.all(['w1', 'w2', 'w3'].map((id) => startWorker(namespace, id, { handlers: { record } })));
+    client = await connectClient(namespace);
+
+    const correlationIds = new Map<number, number>();
+    const summary = await runLoad(
+      client,
+      { count: 1000, concurrency: 32, ratePerSec: undefined, job: 'record', payload: { hello: 'world' }, timeoutMs: 20_000 },
+      (outcome) => correlationIds.set(outcome.index, (correlationIds.get(outcome.index) ?? 0) + 1),
+    );
+
+    expect(summary).toMatchObject({ sent: 1000, ok: 1000, errors: 0, timedOut: 0 });
+    expect(correlationIds.size).toBe(1000);
+    expect([...correlationIds.values()].every((n) => n === 1)).toBe(true);
+    expect(handledBy.size).toBe(1000);
+    expect([...handledBy.values()].every((ids) => ids.length === 1)).toBe(true);
+    expect(Object.keys(summary.repliesByWorker).sort()).toEqual(['w1', 'w2', 'w3']);
+    expect(workers.reduce((sum, w) => sum + w.stats().processed, 0)).toBe(1000);
+  });
+
+  it('returns the result, the worker id and timings in the reply', async () => {
+    namespace = newNamespace();
+    workers = [await startWorker(namespace, 'solo')];
+    client = await connectClient(namespace);
+
+    const reply = await client.call('sleep', { ms: 20 }, 5000);
+    expect(reply).toMatchObject({ ok: true, result: { sleptMs: 20 }, workerId: 'solo' });
+    expect(reply.timings.serviceMs).toBeGreaterThanOrEqual(19);
+    expect(reply.timings.queuedMs).not.toBeNull();
+  });
+
+  it('gives a job error back to the caller as an error reply', async () => {
+    namespace = newNamespace();
+    workers = [await startWorker(namespace, 'solo', { handlers: { boom: () => { throw new Error('kaboom'); } } })];
+    client = await connectClient(namespace);
+
+    expect(await client.call('boom', null, 5000)).toMatchObject({ ok: false, error: { code: 'JOB_FAILED', message: 'kaboom' } });
+    expect(await client.call('nope', null, 5000)).toMatchObject({ ok: false, error: { code: 'UNKNOWN_JOB' } });
+    expect(await client.call('sleep', { ms: -1 }, 5000)).toMatchObject({ ok: false, error: { code: 'BAD_PAYLOAD' } });
+    expect(await client.call('echo', 'still up', 5000)).toMatchObject({ ok: true, result: 'still up' });
+  });
+
+  it('times out a request nobody answers, and the expired request is not run later', async () => {
+    namespace = newNamespace();
+    client = await connectClient(namespace);
+    await expect(client.call('echo', 1, 300)).rejects.toMatchObject({ code: 'TIMEOUT' });
+
+    let ran = 0;
+    workers = [await startWorker(namespace, 'late', { handlers: { echo: () => ++ran } })];
+    expect(await client.call('sleep', { ms: 1 }, 5000)).toMatchObject({ ok: true });
+    expect(ran).toBe(0);
+  });
+
+  it('refuses an oversized request before publishing it', async () => {
+    namespace = newNamespace();
+    client = await connectClient(namespace);
+    await expect(client.call('echo', 'x'.repeat(2 * 1024 * 1024), 1000)).rejects.toMatchObject({ code: 'BODY_TOO_LARGE' });
+  });
+});

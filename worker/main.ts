@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+import { ConfigError } from '../infra/config.js';
+import { createLogger } from '../infra/log.js';
+import { topologyFor } from '../infra/protocol.js';
+import { createRedis } from '../infra/redis.js';
+import { parseWorkerConfig } from './config.js';
+import { loadJobHandlers } from './jobs.js';
+import { WorkerReporter } from './reporter.js';
+import { Worker } from './worker.js';
+
+/**
+ * The worker process, as run inside each container. Configured by environment
+ * (see worker/config.ts). Exits 0 after a graceful drain (SIGTERM, SIGINT, or
+ * a drain/quit control message); a second SIGINT forces an immediate exit.
+ */
+async function main(): Promise<void> {
+  const config = parseWorkerConfig(process.env);
+  const logger = createLogger({ component: 'worker', workerId: config.workerId });
+  const handlers = await loadJobHandlers(config.handlers === '-' ? undefined : config.handlers);
+  const worker = new Worker({
+    workerId: config.workerId,
+    amqpUrl: config.amqpUrl,
+    topology: topologyFor(config.namespace),
+    deliveryLimit: config.deliveryLimit,
+    concurrency: config.concurrency,
+    maxBodyBytes: config.maxBodyBytes,
+    priority: config.priority,
+    handlers,
+    logger,
+  });
+  const reporter =
+    config.redisUrl === 'off'
+      ? undefined
+      : new WorkerReporter(createRedis(config.redisUrl, `shoal worker ${config.workerId}`, logger), config.namespace,
+          config.workerId, () => worker.stats(), config.reportIntervalMs);
+
+  worker.once('closed', () => {
+    void (async () => {
+      await reporter?.close();
+      process.exit(0);
+    })();
+  });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1 && signal === 'SIGINT') {
+      logger.warn('second SIGINT: exiting now; unacked requests go back to the queue');
+      process.exit(130);
+    }
+    void worker.close(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  await worker.start();
+  reporter?.start();
+  if (process.env.SHOAL_EXIT_WITH_PARENT === '1') exitWithParent(() => void worker.close('parent exited'));
+}
+
+/** A local-process worker drains and exits when the dispatcher that started it dies. */
+function exitWithParent(onOrphaned: () => void): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer);
+      onOrphaned();
+    }
+  }, 1000);
+  timer.unref();
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof ConfigError || err instanceof Error ? err.message : String(err);
+  process.stderr.write(`shoal-worker: ${message}\n`);
+  process.exit(err instanceof ConfigError ? 2 : 1);
+});

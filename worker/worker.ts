@@ -1,0 +1,255 @@
+import { EventEmitter } from 'node:events';
+import type { ChannelModel, ConfirmChannel, ConsumeMessage, RecoveringChannelModel } from 'amqplib';
+import { connectBroker } from '../infra/amqp/connection.js';
+import { assertTopology } from '../infra/amqp/topology.js';
+import { errorCode, errorMessage, TransientJobError } from '../infra/errors.js';
+import type { Logger } from '../infra/log.js';
+import {
+  decodeControl,
+  decodeRequest,
+  drainRoutingKey,
+  encodeReply,
+  HEADER_VERSION,
+  PROTOCOL_VERSION,
+  QUIT_ROUTING_KEY,
+  type Reply,
+  type Topology,
+} from '../infra/protocol.js';
+import type { JobHandlers } from './jobs.js';
+
+export interface WorkerOptions {
+  workerId: string;
+  amqpUrl: string;
+  topology: Topology;
+  deliveryLimit: number;
+  /** Jobs run at once; also the prefetch, so the broker never hands over more. */
+  concurrency: number;
+  maxBodyBytes: number;
+  /** Consumer priority: spares use a lower one, so they only get overflow. */
+  priority: number;
+  handlers: JobHandlers;
+  logger: Logger;
+}
+
+export interface WorkerStats {
+  processed: number;
+  failed: number;
+  inFlight: number;
+  serviceMsTotal: number;
+  draining: boolean;
+}
+
+type Outcome = 'ack' | 'requeue' | 'dead-letter';
+
+/**
+ * Consumes requests from the pool's queue, runs the job, publishes the reply
+ * (with a publisher confirm), and only then acks. Shuts down in order on
+ * close(): cancel the consumer, wait for in-flight jobs, close the channel,
+ * close the connection. Emits 'closed' once, whatever asked it to stop
+ * (SIGTERM, a drain or quit control message).
+ */
+export class Worker extends EventEmitter {
+  private connection: RecoveringChannelModel | undefined;
+  private channel: ConfirmChannel | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private closing: Promise<void> | undefined;
+  private readonly counters = { processed: 0, failed: 0, serviceMsTotal: 0 };
+
+  constructor(private readonly options: WorkerOptions) {
+    super();
+  }
+
+  get id(): string {
+    return this.options.workerId;
+  }
+
+  stats(): WorkerStats {
+    return { ...this.counters, inFlight: this.inFlight.size, draining: this.closing !== undefined };
+  }
+
+  async start(): Promise<void> {
+    this.connection = await connectBroker({
+      url: this.options.amqpUrl,
+      name: `shoal worker ${this.id}`,
+      logger: this.options.logger,
+      setup: (model) => this.setup(model),
+    });
+    this.options.logger.info({ concurrency: this.options.concurrency, queue: this.options.topology.requestQueue }, 'worker consuming');
+  }
+
+  /** Stops taking work, finishes what it holds, and closes. Same promise on every call. */
+  close(reason = 'close'): Promise<void> {
+    this.closing ??= this.drainAndClose(reason);
+    return this.closing;
+  }
+
+  /** Runs after every (re)connect: the old channel and its deliveries are gone. */
+  private async setup(model: ChannelModel): Promise<void> {
+    if (this.closing) return;
+    const { topology, workerId } = this.options;
+    const channel = await model.createConfirmChannel();
+    channel.on('error', (err: Error) => this.options.logger.warn({ err: err.message }, 'channel error'));
+    channel.on('close', () => {
+      if (this.channel !== channel) return;
+      this.channel = undefined;
+      // A channel can die alone (e.g. a broker-side error). Reconnecting the
+      // whole connection re-runs this setup, which is the one recovery path.
+      if (!this.closing) model.close().catch(() => undefined);
+    });
+    await assertTopology(channel, topology, { deliveryLimit: this.options.deliveryLimit });
+    await channel.prefetch(this.options.concurrency);
+
+    const control = await channel.assertQueue('', { exclusive: true, autoDelete: true });
+    await channel.bindQueue(control.queue, topology.controlExchange, QUIT_ROUTING_KEY);
+    await channel.bindQueue(control.queue, topology.controlExchange, drainRoutingKey(workerId));
+    await channel.consume(control.queue, (msg) => msg && this.onControl(msg), { noAck: true, consumerTag: `${workerId}.control` });
+
+    await channel.consume(topology.requestQueue, (msg) => this.onDelivery(channel, msg), {
+      noAck: false,
+      consumerTag: workerId,
+      priority: this.options.priority,
+    });
+    this.channel = channel;
+  }
+
+  private onControl(msg: ConsumeMessage): void {
+    try {
+      const control = decodeControl(msg.content);
+      this.options.logger.info({ control: control.type }, 'control message: draining');
+      void this.close(control.type);
+    } catch (err) {
+      this.options.logger.warn({ err: errorMessage(err) }, 'ignored a bad control message');
+    }
+  }
+
+  private onDelivery(channel: ConfirmChannel, msg: ConsumeMessage | null): void {
+    if (msg === null) {
+      // The broker cancelled us (e.g. the queue was deleted): reconnect and redeclare.
+      this.options.logger.warn('consumer cancelled by the broker; reconnecting');
+      if (!this.closing) channel.close().catch(() => undefined);
+      return;
+    }
+    const job = this.process(channel, msg).finally(() => this.inFlight.delete(job));
+    this.inFlight.add(job);
+  }
+
+  private async process(channel: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
+    const receivedAt = Date.now();
+    const outcome = await this.handle(channel, msg, receivedAt).catch((err: unknown) => {
+      // Only broker I/O can land here (the channel closed under us). The broker
+      // requeues whatever we did not ack, so nothing is lost.
+      this.options.logger.debug({ err: errorMessage(err) }, 'could not finish a delivery; the broker will redeliver it');
+      return undefined;
+    });
+    if (!outcome) return;
+    try {
+      if (outcome === 'ack') channel.ack(msg);
+      else channel.nack(msg, false, outcome === 'requeue');
+    } catch (err) {
+      this.options.logger.debug({ err: errorMessage(err) }, 'could not settle a delivery; the broker will redeliver it');
+    }
+  }
+
+  private async handle(channel: ConfirmChannel, msg: ConsumeMessage, receivedAt: number): Promise<Outcome> {
+    const { logger, maxBodyBytes, deliveryLimit } = this.options;
+    const decoded = decodeRequest(msg, maxBodyBytes);
+    if (!decoded.ok) {
+      const deliveryCount = Number(msg.properties.headers?.['x-delivery-count'] ?? 0);
+      // A newer protocol version may be served by an upgraded worker: give it a chance.
+      if (decoded.code === 'UNSUPPORTED_VERSION' && !isLastAttempt(deliveryCount, deliveryLimit)) return 'requeue';
+      logger.warn({ code: decoded.code, reason: decoded.message }, 'rejected a bad request; dead-lettering it');
+      if (decoded.replyTo && decoded.correlationId) {
+        await this.publishReply(channel, decoded.replyTo, decoded.correlationId, this.failure(decoded.code, decoded.message, null, 0));
+      }
+      this.counters.failed++;
+      return 'dead-letter';
+    }
+
+    const request = decoded.request;
+    const queuedMs = request.sentAt === undefined ? null : Math.max(0, receivedAt - request.sentAt);
+    if (request.deadline !== undefined && receivedAt > request.deadline) {
+      // The caller has given up: running it now would be wasted (or harmful) work.
+      logger.debug({ messageId: request.messageId }, 'request expired before it ran; dead-lettering it');
+      return 'dead-letter';
+    }
+
+    const handler = Object.hasOwn(this.options.handlers, request.job) ? this.options.handlers[request.job] : undefined;
+    if (!handler) {
+      await this.publishReply(channel, request.replyTo, request.correlationId,
+        this.failure('UNKNOWN_JOB', `no handler for job "${request.job}"`, queuedMs, 0));
+      this.counters.failed++;
+      return 'dead-letter';
+    }
+
+    const started = performance.now();
+    try {
+      const result = await handler(request.payload, {
+        messageId: request.messageId,
+        workerId: this.id,
+        deliveryCount: request.deliveryCount,
+        redelivered: request.redelivered,
+        deadline: request.deadline,
+      });
+      const serviceMs = performance.now() - started;
+      await this.publishReply(channel, request.replyTo, request.correlationId, {
+        ok: true,
+        result: result ?? null,
+        workerId: this.id,
+        timings: { queuedMs, serviceMs },
+      });
+      this.counters.processed++;
+      this.counters.serviceMsTotal += serviceMs;
+      return 'ack';
+    } catch (err) {
+      const serviceMs = performance.now() - started;
+      if (err instanceof TransientJobError && !isLastAttempt(request.deliveryCount, deliveryLimit)) {
+        logger.info({ messageId: request.messageId, err: err.message, deliveryCount: request.deliveryCount }, 'transient job failure; requeueing');
+        return 'requeue';
+      }
+      logger.warn({ messageId: request.messageId, job: request.job, err: errorMessage(err) }, 'job failed; dead-lettering it');
+      await this.publishReply(channel, request.replyTo, request.correlationId, this.failure(errorCode(err), errorMessage(err), queuedMs, serviceMs));
+      this.counters.failed++;
+      return 'dead-letter';
+    }
+  }
+
+  private failure(code: string, message: string, queuedMs: number | null, serviceMs: number): Reply {
+    return { ok: false, error: { code, message }, workerId: this.id, timings: { queuedMs, serviceMs } };
+  }
+
+  /** Resolves once the broker has confirmed the reply. */
+  private publishReply(channel: ConfirmChannel, replyTo: string, correlationId: string, reply: Reply): Promise<void> {
+    return new Promise((resolve, reject) => {
+      channel.publish(
+        '',
+        replyTo,
+        encodeReply(reply),
+        { correlationId, contentType: 'application/json', headers: { [HEADER_VERSION]: PROTOCOL_VERSION } },
+        (err: unknown) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
+      );
+    });
+  }
+
+  private async drainAndClose(reason: string): Promise<void> {
+    const { logger } = this.options;
+    logger.info({ reason, inFlight: this.inFlight.size }, 'draining');
+    const channel = this.channel;
+    if (channel) {
+      await channel.cancel(this.id).catch(() => undefined);
+    }
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    if (channel) await channel.close().catch(() => undefined);
+    await this.connection?.close().catch(() => undefined);
+    logger.info({ processed: this.counters.processed, failed: this.counters.failed }, 'worker closed');
+    this.emit('closed', reason);
+  }
+}
+
+/**
+ * Whether this delivery is the last one the queue allows. A quorum queue with
+ * x-delivery-limit N delivers a message N+1 times: it dead-letters it when it
+ * comes back with x-delivery-count = N (measured on RabbitMQ 3.10.8).
+ */
+export function isLastAttempt(deliveryCount: number, deliveryLimit: number): boolean {
+  return deliveryCount >= deliveryLimit;
+}
