@@ -35,7 +35,8 @@ export function parseSettings<S extends Settings>(
   const out: Record<string, unknown> = {};
   for (const [key, setting] of Object.entries(settings)) {
     const fromEnv = env[setting.env];
-    const raw = flags[key] ?? (fromEnv === '' ? undefined : fromEnv);
+    const fromFlag = setting.flag ? flags[flagKey(setting.flag)] : undefined;
+    const raw = fromFlag ?? (fromEnv === '' ? undefined : fromEnv);
     const result = setting.schema.safeParse(raw);
     if (result.success) {
       out[key] = result.data;
@@ -46,6 +47,11 @@ export function parseSettings<S extends Settings>(
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return out as ParsedSettings<S>;
+}
+
+/** The key commander gives a flag: "--drain-grace" -> "drainGrace", "--no-progress" -> "progress". */
+export function flagKey(flag: string): string {
+  return flag.replace(/^--(no-)?/, '').replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 }
 
 /** Fails with one readable line when a cross-field rule is broken. */

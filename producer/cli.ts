@@ -32,8 +32,7 @@ async function main(): Promise<number> {
   program.parse();
   const opts = program.opts<Record<string, unknown>>();
   // commander sets progress=true unless --no-progress; only pass it when the user said so.
-  const flags = { ...opts, progress: opts.progress === false ? false : undefined };
-  const config = parseProducerConfig(process.env, flags);
+  const config = parseProducerConfig(process.env, { ...opts, progress: opts.progress === false ? false : undefined });
   const logger = createLogger({ component: 'producer' }, process.env.SHOAL_LOG_LEVEL ?? 'warn');
 
   const client = await RpcClient.connect({
@@ -43,6 +42,7 @@ async function main(): Promise<number> {
     maxBodyBytes: config.maxBodyBytes,
     name: `shoal producer ${process.pid}`,
     logger,
+    initialMaxRetries: 3,
   });
 
   // --each lines are their own progress, so the bar only shows without them.

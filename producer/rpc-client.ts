@@ -24,6 +24,8 @@ export interface RpcClientOptions {
   /** Connection name in the management UI. */
   name: string;
   logger: Logger;
+  /** Retries of the first connection before giving up (default 10). */
+  initialMaxRetries?: number;
 }
 
 interface PendingCall {
@@ -62,6 +64,7 @@ export class RpcClient {
       url: options.amqpUrl,
       name: options.name,
       logger: options.logger,
+      initialMaxRetries: options.initialMaxRetries,
       setup: (model) => client.setup(model),
     });
     return client;

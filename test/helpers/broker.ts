@@ -57,6 +57,8 @@ export function connectClient(namespace: string, deliveryLimit = 5): Promise<Rpc
 export async function rawChannel() {
   const connection = await amqp.connect(AMQP_URL);
   const channel = await connection.createConfirmChannel();
+  channel.on('error', () => undefined); // e.g. 404 from checkQueue: the promise rejects too
+  connection.on('error', () => undefined);
   return { connection, channel };
 }
 
@@ -89,8 +91,10 @@ export async function consumerCount(topology: Topology): Promise<number> {
   const { connection, channel } = await rawChannel();
   try {
     return (await channel.checkQueue(topology.requestQueue)).consumerCount;
+  } catch {
+    return 0; // not declared yet
   } finally {
-    await connection.close();
+    await connection.close().catch(() => undefined);
   }
 }
 

@@ -1,0 +1,120 @@
+import type { ChildProcess } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { topologyFor } from '../../infra/protocol.js';
+import { consumerCount, newNamespace, removeNamespace, waitFor, workerPids } from '../helpers/broker.js';
+import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
+
+/** The dispatcher as a user runs it: a real process that starts worker processes. */
+describe('dispatcher with the local-process runtime', () => {
+  let namespace: string;
+  let dispatcher: ChildProcess | undefined;
+
+  afterEach(async () => {
+    if (dispatcher && dispatcher.exitCode === null) {
+      dispatcher.kill('SIGKILL');
+      await exitOf(dispatcher);
+    }
+    for (const pid of workerPids(namespace)) process.kill(pid, 'SIGKILL');
+    await removeNamespace(namespace);
+    dispatcher = undefined;
+  });
+
+  async function startPool(size: number) {
+    const started = startDispatcher(['--min', String(size), '--max', String(size), '--runtime', 'process', '--namespace', namespace]);
+    dispatcher = started.child;
+    await waitFor(`${size} consumers`, async () => (await consumerCount(topologyFor(namespace))) === size);
+    return started;
+  }
+
+  it('serves the producer CLI, replaces a killed worker, and leaves nothing behind after quit', async () => {
+    namespace = newNamespace();
+    const { child } = await startPool(3);
+    expect(workerPids(namespace)).toHaveLength(3);
+
+    const load = await runCli('producer/cli.js', ['--count', '300', '--json', '--namespace', namespace]);
+    expect(load.code).toBe(0);
+    const summary = JSON.parse(load.stdout) as { ok: number; sent: number; repliesByWorker: Record<string, number> };
+    expect(summary).toMatchObject({ sent: 300, ok: 300 });
+    expect(Object.keys(summary.repliesByWorker)).toHaveLength(3);
+
+    const [victim] = workerPids(namespace);
+    process.kill(victim!, 'SIGKILL');
+    await waitFor('a replacement worker', async () => {
+      const pids = workerPids(namespace);
+      return pids.length === 3 && !pids.includes(victim!) && (await consumerCount(topologyFor(namespace))) === 3;
+    });
+
+    const quit = await runCli('producer/quit.js', ['--namespace', namespace]);
+    expect(quit.stdout).toContain(`sent quit to pool "${namespace}"`);
+    expect(await exitOf(child)).toBe(0);
+    expect(workerPids(namespace)).toEqual([]);
+    expect(await consumerCount(topologyFor(namespace))).toBe(0);
+  });
+
+  it('drains and stops every worker on SIGINT', async () => {
+    namespace = newNamespace();
+    const { child, output } = await startPool(2);
+    child.kill('SIGINT');
+    expect(await exitOf(child)).toBe(0);
+    expect(workerPids(namespace)).toEqual([]);
+    expect(output()).toContain('pool stopped');
+  });
+
+  it('leaves no worker process behind when the dispatcher itself is killed', async () => {
+    namespace = newNamespace();
+    const { child } = await startPool(2);
+    child.kill('SIGKILL');
+    await exitOf(child);
+    await waitFor('orphaned workers to exit', () => workerPids(namespace).length === 0, 10_000);
+  });
+});
+
+describe('command-line input', () => {
+  it.each([
+    ['dispatcher/main.js', ['--min', '3', '--max', '2'], 'SHOAL_MAX_WORKERS (--max) must be >= SHOAL_MIN_WORKERS (--min) (got 2 < 3)'],
+    ['dispatcher/main.js', ['--runtime', 'kubernetes'], 'SHOAL_RUNTIME (--runtime) must be one of auto, docker, process'],
+    ['producer/cli.js', ['--count', '-5'], 'SHOAL_COUNT (--count) must be >= 1 (got "-5")'],
+    ['producer/cli.js', ['--timeout', 'soon'], 'SHOAL_TIMEOUT (--timeout) must be a duration like 500ms, 5s or 1m'],
+    ['producer/cli.js', ['--payload', '{bad'], `SHOAL_PAYLOAD (--payload) must be JSON`],
+    ['producer/cli.js', ['--amqp-url', 'http://nope'], 'SHOAL_AMQP_URL (--amqp-url) must be a URL starting with amqp:// or amqps://'],
+    ['producer/quit.js', ['--namespace', 'Bad Name!'], 'SHOAL_NAMESPACE (--namespace) must be lowercase letters'],
+  ])('%s %j fails with a clear message', async (script, args, message) => {
+    const result = await runCli(script, args);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+  });
+
+  it('the worker names a bad environment variable', async () => {
+    const result = await runCli('worker/main.js', [], { SHOAL_CONCURRENCY: '0' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('SHOAL_CONCURRENCY must be >= 1 (got "0")');
+  });
+
+  it('the producer exits non-zero when requests fail, and says why', async () => {
+    const namespace = newNamespace();
+    try {
+      const result = await runCli('producer/cli.js', ['--count', '3', '--timeout', '300ms', '--namespace', namespace]);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain('timed out 3');
+    } finally {
+      await removeNamespace(namespace);
+    }
+  });
+
+  it('the end-client says so when nobody is listening', async () => {
+    const namespace = newNamespace();
+    try {
+      const result = await runCli('producer/quit.js', ['--namespace', namespace]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('nobody was listening');
+    } finally {
+      await removeNamespace(namespace);
+    }
+  });
+
+  it('a clear error when the broker cannot be reached', async () => {
+    const result = await runCli('producer/cli.js', ['--count', '1', '--amqp-url', 'amqp://127.0.0.1:1']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('cannot connect to RabbitMQ at amqp://127.0.0.1:1');
+  });
+});

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, flagKey, parseDurationMs } from '../../infra/config.js';
+import { parseDispatcherConfig, workerEnvironment } from '../../dispatcher/config.js';
+import { parseProducerConfig } from '../../producer/config.js';
+import { parseWorkerConfig } from '../../worker/config.js';
+
+describe('durations', () => {
+  it.each([
+    ['250', 250],
+    ['250ms', 250],
+    ['1.5s', 1500],
+    ['2m', 120_000],
+    [' 5 s ', 5000],
+    ['soon', undefined],
+    ['-1s', undefined],
+  ])('%j -> %j', (text, ms) => expect(parseDurationMs(text)).toBe(ms));
+});
+
+describe('flag keys', () => {
+  it.each([
+    ['--drain-grace', 'drainGrace'],
+    ['--no-progress', 'progress'],
+    ['--amqp-url', 'amqpUrl'],
+  ])('%s -> %s', (flag, key) => expect(flagKey(flag)).toBe(key));
+});
+
+describe('producer config', () => {
+  it('has the classic 1000-request defaults', () => {
+    expect(parseProducerConfig({}, {})).toMatchObject({ count: 1000, concurrency: 32, job: 'echo', payload: null, timeoutMs: 30_000, namespace: 'shoal' });
+  });
+
+  it('lets flags win over the environment', () => {
+    expect(parseProducerConfig({ SHOAL_COUNT: '10' }, { count: '20' }).count).toBe(20);
+    expect(parseProducerConfig({ SHOAL_COUNT: '10' }, {}).count).toBe(10);
+  });
+
+  it('reports every problem at once, naming the variable, the flag and the value', () => {
+    let error: ConfigError | undefined;
+    try {
+      parseProducerConfig({ SHOAL_AMQP_URL: 'http://x' }, { count: '-1', concurrency: '1.5', rate: '0' });
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error?.problems).toEqual([
+      'SHOAL_AMQP_URL (--amqp-url) must be a URL starting with amqp:// or amqps:// (got "http://x")',
+      'SHOAL_COUNT (--count) must be >= 1 (got "-1")',
+      'SHOAL_PRODUCER_CONCURRENCY (--concurrency) must be a whole number (got "1.5")',
+      'SHOAL_RATE (--rate) must be >= 0.001 (got "0")',
+    ]);
+  });
+});
+
+describe('dispatcher config', () => {
+  it('rejects min > max with the numbers', () => {
+    expect(() => parseDispatcherConfig({ SHOAL_MIN_WORKERS: '3' }, { max: '2' })).toThrow(
+      'SHOAL_MAX_WORKERS (--max) must be >= SHOAL_MIN_WORKERS (--min) (got 2 < 3)',
+    );
+  });
+
+  it('passes workers what they need through the environment', () => {
+    const config = parseDispatcherConfig({}, { min: '2', max: '2', workerConcurrency: '8', namespace: 'pool-a' });
+    expect(workerEnvironment(config)).toMatchObject({ SHOAL_NAMESPACE: 'pool-a', SHOAL_CONCURRENCY: '8', SHOAL_AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672' });
+  });
+});
+
+describe('worker config', () => {
+  it('accepts "off" for Redis and rejects other non-URLs', () => {
+    expect(parseWorkerConfig({ SHOAL_REDIS_URL: 'off' }).redisUrl).toBe('off');
+    expect(() => parseWorkerConfig({ SHOAL_REDIS_URL: 'localhost' })).toThrow('SHOAL_REDIS_URL (--redis-url) must be a URL starting with redis:// or rediss:// or "off"');
+  });
+});
