@@ -1,4 +1,4 @@
-import { commonSettings, duration, integer, oneOf, parseSettings, requireThat, text, type ParsedSettings } from '../infra/config.js';
+import { byteSize, commonSettings, duration, integer, oneOf, optionalNumber, parseSettings, requireThat, text, type ParsedSettings } from '../infra/config.js';
 import { redisSettings } from '../infra/redis.js';
 
 export const dispatcherSettings = {
@@ -10,6 +10,9 @@ export const dispatcherSettings = {
   workerConcurrency: { env: 'SHOAL_CONCURRENCY', flag: '--worker-concurrency', schema: integer({ default: 4, min: 1, max: 1000 }) },
   drainGraceMs: { env: 'SHOAL_DRAIN_GRACE', flag: '--drain-grace', schema: duration({ default: '30s', min: 100 }) },
   handlers: { env: 'SHOAL_HANDLERS', flag: '--handlers', schema: text({ default: '-' }) },
+  image: { env: 'SHOAL_WORKER_IMAGE', flag: '--image', schema: text({ default: 'shoal/worker:latest' }) },
+  workerMemoryBytes: { env: 'SHOAL_WORKER_MEMORY', flag: '--worker-memory', schema: byteSize({ default: '256m', min: 32 * 1024 * 1024 }) },
+  workerCpus: { env: 'SHOAL_WORKER_CPUS', flag: '--worker-cpus', schema: optionalNumber({ min: 0.01 }).default(1) },
 };
 
 export type DispatcherConfig = ParsedSettings<typeof dispatcherSettings>;

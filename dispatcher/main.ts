@@ -4,10 +4,10 @@ import { Command } from 'commander';
 import { ConfigError } from '../infra/config.js';
 import { createLogger } from '../infra/log.js';
 import { topologyFor } from '../infra/protocol.js';
-import { ProcessRuntime } from '../infra/runtime/process.js';
 import { parseDispatcherConfig, workerEnvironment } from './config.js';
 import { listenForQuit } from './control.js';
 import { Pool } from './pool.js';
+import { chooseRuntime } from './runtime-choice.js';
 
 const program = new Command('shoal-dispatcher')
   .description('Run a pool of shoal workers; drain and remove them on SIGINT, SIGTERM or quit.')
@@ -16,7 +16,10 @@ const program = new Command('shoal-dispatcher')
   .option('--runtime <kind>', 'auto, docker or process (default auto)')
   .option('--worker-concurrency <n>', 'jobs each worker runs at once (default 4)')
   .option('--drain-grace <duration>', 'how long a draining worker may take before it is killed (default 30s)')
-  .option('--handlers <module>', 'path of a module with custom job handlers, loaded by every worker')
+  .option('--handlers <module>', 'path of a module with custom job handlers, loaded by every worker (process runtime)')
+  .option('--image <name>', 'worker image for the Docker runtime (default shoal/worker:latest)')
+  .option('--worker-memory <size>', 'memory limit of each worker container (default 256m)')
+  .option('--worker-cpus <n>', 'CPU limit of each worker container (default 1)')
   .option('--amqp-url <url>', 'broker URL (default amqp://guest:guest@127.0.0.1:5672)')
   .option('--redis-url <url>', 'Redis URL for worker reports, or "off" (default redis://127.0.0.1:6379)')
   .option('--namespace <name>', 'pool namespace: names its queues, exchanges and labels (default shoal)')
@@ -30,9 +33,7 @@ async function main(): Promise<void> {
   if (config.max > config.min) {
     logger.warn({ min: config.min, max: config.max }, 'this version keeps a static pool of --min workers; autoscaling up to --max is not built yet');
   }
-  if (config.runtime === 'docker') throw new ConfigError(['SHOAL_RUNTIME (--runtime) docker is not available in this version; use process']);
-  const runtime = new ProcessRuntime();
-  logger.info({ runtime: runtime.kind }, 'using the local-process runtime');
+  const runtime = await chooseRuntime(config, logger);
 
   const pool = new Pool({
     runtime,

@@ -105,6 +105,30 @@ export function duration(opts: { default: string; min?: number }) {
     });
 }
 
+const BYTES = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i;
+const UNIT_BYTES = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as const;
+
+/** Parses "268435456", "256m" or "1g" into bytes. */
+export function parseBytes(value: string): number | undefined {
+  const match = BYTES.exec(value.trim());
+  if (!match) return undefined;
+  return Math.round(Number(match[1]) * UNIT_BYTES[(match[2] ?? '').toLowerCase() as keyof typeof UNIT_BYTES]);
+}
+
+export function byteSize(opts: { default: string; min: number }) {
+  return z
+    .string()
+    .default(opts.default)
+    .transform((value, ctx) => {
+      const bytes = parseBytes(value);
+      if (bytes === undefined || bytes < opts.min) {
+        ctx.addIssue({ code: 'custom', message: `must be a size like 256m or 1g, at least ${opts.min} bytes` });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+}
+
 export function text(opts: { default: string; pattern?: RegExp; hint?: string }) {
   let schema = z.string().min(1, { error: 'must not be empty' });
   if (opts.pattern) schema = schema.regex(opts.pattern, { error: opts.hint ?? `must match ${opts.pattern}` });

@@ -77,10 +77,19 @@ install_node_modules() {
   npm run --silent build
 }
 
+build_worker_image() {
+  [ "${SHOAL_SKIP_DOCKER:-0}" = 1 ] && return 0
+  # Skips itself when the image already holds this build.
+  bash infra/docker/build-image.sh
+}
+
 # "services" starts the services only; the default also installs and builds.
 install_missing_packages
 start_rabbitmq
 start_redis
 start_docker
-[ "${1:-all}" = services ] || install_node_modules
+if [ "${1:-all}" != services ]; then
+  install_node_modules
+  build_worker_image
+fi
 log "ready: RabbitMQ 127.0.0.1:5672 (UI http://127.0.0.1:15672 guest/guest), Redis 127.0.0.1:6379"

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import net from 'node:net';
+import Docker from 'dockerode';
 
 /**
- * Integration tests need a real RabbitMQ, its management API, Redis and a
- * build. `npm test` runs infra/setup.sh first; if something is still missing,
+ * Integration and end-to-end tests need a real RabbitMQ, its management API,
+ * Redis, a Docker engine with the worker image, and a build. `npm test` runs infra/setup.sh first; if something is still missing,
  * fail loudly here with what to do, instead of skipping tests.
  */
 export default async function globalSetup(): Promise<void> {
@@ -11,6 +12,13 @@ export default async function globalSetup(): Promise<void> {
   if (!existsSync('dist/worker/main.js')) problems.push('dist/ is not built: run `npm run build`');
   for (const [what, port] of [['RabbitMQ (AMQP)', 5672], ['RabbitMQ management API', 15672], ['Redis', 6379]] as const) {
     if (!(await canConnect(port))) problems.push(`${what} does not answer on 127.0.0.1:${port}`);
+  }
+  const docker = new Docker();
+  if (await docker.ping().then(() => true, () => false)) {
+    const image = await docker.getImage('shoal/worker:latest').inspect().then(() => true, () => false);
+    if (!image) problems.push('the worker image shoal/worker:latest is missing: run `npm run image`');
+  } else {
+    problems.push('the Docker engine does not answer (the e2e tests need it)');
   }
   if (problems.length > 0) {
     throw new Error(`cannot run the tests:\n  - ${problems.join('\n  - ')}\nRun \`npm run setup\` (npm test runs it for you).`);

@@ -37,6 +37,15 @@ command -v npm >/dev/null 2>&1 || die "npm is not installed on this host"
 command -v docker >/dev/null 2>&1 || die "docker is not installed"
 docker info >/dev/null 2>&1 || die "cannot talk to the Docker engine (is dockerd running? are you in the docker group?)"
 
+# Skip the build when the image already holds exactly this dist/, lockfile and Dockerfile.
+content_hash=$( (cd "$repo" && find dist -type f ! -name '*.tsbuildinfo' -print0 | sort -z | xargs -0 sha256sum; \
+  sha256sum package-lock.json "$here/Dockerfile") | sha256sum | cut -c1-16)
+if [ "${SHOAL_FORCE_BUILD:-0}" != 1 ] && \
+   [ "$(docker image inspect -f '{{index .Config.Labels "org.shoal.content-hash"}}' "$tag" 2>/dev/null)" = "$content_hash" ]; then
+  log "$tag is up to date (content $content_hash); SHOAL_FORCE_BUILD=1 rebuilds"
+  exit 0
+fi
+
 stage=$(mktemp -d "${TMPDIR:-/tmp}/shoal-worker-ctx.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 
@@ -87,6 +96,7 @@ log "building $tag"
 docker build \
   --build-arg "BASE_IMAGE=$base" \
   --build-arg "SHOAL_VERSION=$version" \
+  --build-arg "CONTENT_HASH=$content_hash" \
   -t "$tag" "$stage" >&2
 
 size=$(docker image inspect -f '{{.Size}}' "$tag")

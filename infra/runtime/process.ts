@@ -4,7 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { ShoalError } from '../errors.js';
 import type { ExitInfo, WorkerHandle, WorkerRuntime, WorkerSpec } from './types.js';
 
-const DEFAULT_WORKER_ENTRY = fileURLToPath(new URL('../../worker/main.js', import.meta.url));
+// The compiled worker next to this module; from the TypeScript source (tests), the one in dist/.
+const DEFAULT_WORKER_ENTRY = fileURLToPath(
+  new URL(import.meta.url.endsWith('.ts') ? '../../dist/worker/main.js' : '../../worker/main.js', import.meta.url),
+);
 
 interface Entry {
   handle: WorkerHandle;

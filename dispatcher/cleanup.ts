@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import Docker from 'dockerode';
+import { commonSettings, ConfigError, parseSettings } from '../infra/config.js';
+import { LABEL_POOL, removePoolContainers } from '../infra/runtime/docker.js';
+
+/**
+ * Removes the containers of one pool (label org.shoal.pool=<namespace>) and
+ * nothing else: unlike `docker stop $(docker ps -q)`, it cannot touch another
+ * pool's or anyone else's containers.
+ */
+const program = new Command('shoal-cleanup')
+  .description(`Remove every container labelled ${LABEL_POOL}=<namespace>, and nothing else.`)
+  .option('--namespace <name>', 'pool namespace (default shoal)')
+  .showHelpAfterError();
+
+async function main(): Promise<void> {
+  program.parse();
+  const { namespace } = parseSettings({ namespace: commonSettings.namespace }, process.env, program.opts());
+  const removed = await removePoolContainers(new Docker(), namespace);
+  process.stdout.write(`removed ${removed} container(s) of pool "${namespace}"\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`shoal-cleanup: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(err instanceof ConfigError ? 2 : 1);
+});

@@ -1,0 +1,199 @@
+import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
+import Docker from 'dockerode';
+import { ShoalError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ExitInfo, WorkerHandle, WorkerRole, WorkerRuntime, WorkerSpec } from './types.js';
+
+/** Labels on every container shoal starts. The pool label is the only way the runtime finds containers. */
+export const LABEL_POOL = 'org.shoal.pool';
+export const LABEL_ROLE = 'org.shoal.role';
+export const LABEL_WORKER_ID = 'org.shoal.worker-id';
+export const LABEL_MANAGED_BY = 'org.shoal.managed-by';
+
+export interface DockerRuntimeOptions {
+  docker: Docker;
+  /** The pool's namespace: the value of the org.shoal.pool label. */
+  namespace: string;
+  image: string;
+  memoryBytes: number;
+  cpus: number;
+  /** Docker's stop timeout: longer than the longest job, so a drain can finish. */
+  stopGraceMs: number;
+  logger: Logger;
+}
+
+interface DockerEvent {
+  Type?: string;
+  Action?: string;
+  status?: string;
+  Actor?: { Attributes?: Record<string, string> };
+}
+
+/**
+ * Workers as Docker containers, through dockerode. Each container runs with
+ * host networking and no published port (workers only connect out), memory
+ * and CPU limits, a read-only root filesystem, no capabilities and
+ * no-new-privileges; the broker URL comes in by environment. Exits are seen
+ * on Docker's event stream, so a crashed or OOM-killed worker is noticed at once.
+ *
+ * Every lookup goes through the pool label: this runtime never lists, stops
+ * or removes a container that is not its own pool's.
+ */
+export class DockerRuntime implements WorkerRuntime {
+  readonly kind = 'docker' as const;
+  private readonly events = new EventEmitter();
+  private stream: Readable | undefined;
+  private closed = false;
+  private readonly oomKilled = new Set<string>();
+
+  constructor(private readonly options: DockerRuntimeOptions) {}
+
+  /** Subscribes to the engine's event stream; call before starting workers. */
+  async watch(): Promise<void> {
+    const stream = (await this.options.docker.getEvents({
+      filters: { type: ['container'], event: ['die', 'oom'], label: [`${LABEL_POOL}=${this.options.namespace}`] },
+    })) as Readable;
+    this.stream = stream;
+    let buffered = '';
+    stream.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline).trim();
+        buffered = buffered.slice(newline + 1);
+        if (line) this.onEvent(JSON.parse(line) as DockerEvent);
+      }
+    });
+    stream.once('close', () => {
+      if (this.closed) return;
+      this.options.logger.warn('lost the Docker event stream; resubscribing');
+      setTimeout(() => void this.watch().catch((err: Error) => this.options.logger.error({ err: err.message }, 'cannot watch Docker events')), 1000).unref();
+    });
+  }
+
+  private onEvent(event: DockerEvent): void {
+    const attributes = event.Actor?.Attributes ?? {};
+    const workerId = attributes[LABEL_WORKER_ID];
+    if (!workerId || attributes[LABEL_POOL] !== this.options.namespace) return;
+    const action = event.Action ?? event.status;
+    if (action === 'oom') {
+      this.oomKilled.add(workerId);
+      return;
+    }
+    if (action !== 'die') return;
+    const exitCode = Number(attributes.exitCode ?? NaN);
+    const oom = this.oomKilled.delete(workerId);
+    const info: ExitInfo = {
+      workerId,
+      exitCode: Number.isFinite(exitCode) ? exitCode : null,
+      reason: oom ? 'oom' : exitCode === 137 ? 'killed' : 'exited',
+    };
+    this.events.emit('exit', info);
+  }
+
+  async list(): Promise<WorkerHandle[]> {
+    const containers = await this.options.docker.listContainers({ all: true, filters: { label: [`${LABEL_POOL}=${this.options.namespace}`] } });
+    return containers.map((c) => ({
+      workerId: c.Labels[LABEL_WORKER_ID] ?? c.Id,
+      role: (c.Labels[LABEL_ROLE] as WorkerRole | undefined) ?? 'worker',
+      runtimeId: c.Id,
+      running: c.State === 'running',
+      startedAt: c.Created * 1000,
+    }));
+  }
+
+  async start(spec: WorkerSpec): Promise<WorkerHandle> {
+    const { docker, namespace, image } = this.options;
+    await this.requireImage();
+    const env = { ...spec.env, SHOAL_WORKER_ID: spec.workerId };
+    const container = await docker.createContainer({
+      name: spec.workerId,
+      Image: image,
+      Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
+      Labels: {
+        [LABEL_POOL]: namespace,
+        [LABEL_ROLE]: spec.role,
+        [LABEL_WORKER_ID]: spec.workerId,
+        [LABEL_MANAGED_BY]: 'shoal-dispatcher',
+      },
+      StopSignal: 'SIGTERM',
+      StopTimeout: Math.ceil(this.options.stopGraceMs / 1000),
+      HostConfig: {
+        NetworkMode: 'host',
+        Memory: this.options.memoryBytes,
+        NanoCpus: Math.round(this.options.cpus * 1e9),
+        ReadonlyRootfs: true,
+        Tmpfs: { '/tmp': 'rw,noexec,nosuid,size=16m' },
+        CapDrop: ['ALL'],
+        SecurityOpt: ['no-new-privileges'],
+        RestartPolicy: { Name: 'no' },
+        LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
+      },
+    });
+    try {
+      await container.start();
+    } catch (err) {
+      await container.remove({ force: true }).catch(() => undefined);
+      throw new ShoalError('START_FAILED', `could not start worker container ${spec.workerId}: ${(err as Error).message}`, { cause: err });
+    }
+    return { workerId: spec.workerId, role: spec.role, runtimeId: container.id, running: true, startedAt: Date.now() };
+  }
+
+  async drain(workerId: string, graceMs: number): Promise<ExitInfo> {
+    const container = this.options.docker.getContainer(await this.containerId(workerId));
+    // docker stop: SIGTERM (the worker drains), then SIGKILL after the grace period.
+    await container.stop({ t: Math.ceil(graceMs / 1000) }).catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 304) throw err; // 304: already stopped
+    });
+    const state = (await container.inspect()).State;
+    return { workerId, exitCode: state.ExitCode, reason: state.OOMKilled ? 'oom' : state.ExitCode === 137 ? 'killed' : 'exited' };
+  }
+
+  async remove(workerId: string): Promise<void> {
+    const id = await this.containerId(workerId).catch(() => undefined);
+    if (!id) return;
+    await this.options.docker.getContainer(id).remove({ force: true }).catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 404 && err.statusCode !== 409) throw err; // gone, or removal already under way
+    });
+  }
+
+  onExit(listener: (info: ExitInfo) => void): () => void {
+    this.events.on('exit', listener);
+    return () => this.events.off('exit', listener);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.events.removeAllListeners();
+    this.stream?.destroy();
+  }
+
+  /** The id of this pool's container for a worker; refuses anything without the pool label. */
+  private async containerId(workerId: string): Promise<string> {
+    const [match] = await this.options.docker.listContainers({
+      all: true,
+      filters: { label: [`${LABEL_POOL}=${this.options.namespace}`, `${LABEL_WORKER_ID}=${workerId}`] },
+    });
+    if (!match) throw new ShoalError('UNKNOWN_WORKER', `no container of pool ${this.options.namespace} for worker ${workerId}`);
+    return match.Id;
+  }
+
+  async requireImage(): Promise<void> {
+    try {
+      await this.options.docker.getImage(this.options.image).inspect();
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) {
+        throw new ShoalError('IMAGE_MISSING', `worker image ${this.options.image} not found; build it with: npm run image`, { cause: err });
+      }
+      throw err;
+    }
+  }
+}
+
+/** Removes every container of one pool, and nothing else. Returns how many. */
+export async function removePoolContainers(docker: Docker, namespace: string): Promise<number> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [`${LABEL_POOL}=${namespace}`] } });
+  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  return containers.length;
+}

@@ -1,0 +1,23 @@
+import Docker from 'dockerode';
+import { LABEL_POOL } from '../../infra/runtime/docker.js';
+
+export const docker = new Docker();
+export const WORKER_IMAGE = 'shoal/worker:latest';
+
+/** Containers of one pool, as `docker ps -a --filter label=org.shoal.pool=<ns>` shows them. */
+export function poolContainers(namespace: string) {
+  return docker.listContainers({ all: true, filters: { label: [`${LABEL_POOL}=${namespace}`] } });
+}
+
+/** A long-running container that is not shoal's (or is another pool's): the dispatcher must never touch it. */
+export async function startBystander(name: string, labels: Record<string, string> = {}) {
+  const container = await docker.createContainer({
+    name,
+    Image: WORKER_IMAGE,
+    Entrypoint: ['node', '-e', 'setInterval(() => {}, 1e9)'],
+    Labels: labels,
+    HostConfig: { NetworkMode: 'none' },
+  });
+  await container.start();
+  return container;
+}
