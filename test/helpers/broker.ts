@@ -98,6 +98,32 @@ export async function consumerCount(topology: Topology): Promise<number> {
   }
 }
 
+const MANAGEMENT = 'http://127.0.0.1:15672/api';
+const AUTH = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+
+/**
+ * Closes a client's connection from the broker side, as a network fault or an
+ * operator would. Finds it by its connection name through the management API,
+ * whose connection list lags by a few seconds.
+ */
+export async function dropConnection(connectionName: string): Promise<void> {
+  await closeConnection(await findConnection(connectionName));
+}
+
+/** The broker's name for a client's connection ("127.0.0.1:5000 -> 127.0.0.1:5672"). */
+export function findConnection(connectionName: string): Promise<string> {
+  return waitFor(`connection "${connectionName}" in the management API`, async () => {
+    const response = await fetch(`${MANAGEMENT}/connections?columns=name,client_properties.connection_name`, { headers: AUTH });
+    const connections = (await response.json()) as { name: string; client_properties: { connection_name?: string } }[];
+    return connections.find((c) => c.client_properties.connection_name === connectionName)?.name;
+  });
+}
+
+export async function closeConnection(name: string): Promise<void> {
+  const response = await fetch(`${MANAGEMENT}/connections/${encodeURIComponent(name)}`, { method: 'DELETE', headers: { ...AUTH, 'x-reason': 'shoal test: dropped on purpose' } });
+  if (!response.ok) throw new Error(`could not close connection ${name}: HTTP ${response.status}`);
+}
+
 /** PIDs of worker processes started for a namespace, found through /proc. */
 export function workerPids(namespace: string): number[] {
   const pids: number[] = [];
