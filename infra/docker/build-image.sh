@@ -5,9 +5,10 @@
 #
 # Steps:
 #   1. requires dist/worker/main.js (run `npm run build` first);
-#   2. stages a clean build context in a temp dir: dist/, package.json,
-#      package-lock.json and production-only node_modules (npm ci --omit=dev
-#      --ignore-scripts, run on the host inside the staging dir);
+#   2. stages a clean build context in a temp dir: the worker's dist/ folders, a
+#      package.json cut down to the worker's dependencies (package.json's
+#      "workerImage"), package-lock.json, and those dependencies installed at the
+#      locked versions (npm install --omit=dev --ignore-scripts, on the host);
 #   3. picks the base image: node:20-slim if it is present or can be pulled
 #      within 20 s; otherwise (no registry reachable) a local base made from the
 #      host's own Node.js by make-local-base.sh (shoal/node-base:<version>);
@@ -39,7 +40,7 @@ docker info >/dev/null 2>&1 || die "cannot talk to the Docker engine (is dockerd
 
 # Skip the build when the image already holds exactly this dist/, lockfile and Dockerfile.
 content_hash=$( (cd "$repo" && find dist -type f ! -name '*.tsbuildinfo' -print0 | sort -z | xargs -0 sha256sum; \
-  sha256sum package-lock.json "$here/Dockerfile") | sha256sum | cut -c1-16)
+  sha256sum package.json package-lock.json "$here/Dockerfile") | sha256sum | cut -c1-16)
 if [ "${SHOAL_FORCE_BUILD:-0}" != 1 ] && \
    [ "$(docker image inspect -f '{{index .Config.Labels "org.shoal.content-hash"}}' "$tag" 2>/dev/null)" = "$content_hash" ]; then
   log "$tag is up to date (content $content_hash); SHOAL_FORCE_BUILD=1 rebuilds"
@@ -50,14 +51,30 @@ stage=$(mktemp -d "${TMPDIR:-/tmp}/shoal-worker-ctx.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 
 # --- 1. staging context ----------------------------------------------------------
+# Only what the worker runs: the dist/ folders and dependencies that package.json's
+# "workerImage" names, at the versions package-lock.json pins.
 log "staging build context in $stage"
-tar -C "$repo" --exclude='*.tsbuildinfo' -c dist package.json package-lock.json | tar -C "$stage" -x
+mapfile -t dist_dirs < <(node -p 'require("./package.json").workerImage.dist.join("\n")')
+mkdir -p "$stage/dist"
+for dir in "${dist_dirs[@]}"; do
+  tar -C "$repo/dist" --exclude='*.tsbuildinfo' --exclude='runtime' -c "$dir" | tar -C "$stage/dist" -x
+done
+cp package-lock.json "$stage/"
+node -e '
+  const pkg = require("./package.json");
+  const keep = new Set(pkg.workerImage.dependencies);
+  const dependencies = Object.fromEntries(Object.entries(pkg.dependencies).filter(([name]) => keep.has(name)));
+  const missing = [...keep].filter((name) => !(name in dependencies));
+  if (missing.length) { console.error("workerImage names dependencies package.json lacks: " + missing.join(", ")); process.exit(1); }
+  const { name, version, type } = pkg;
+  require("fs").writeFileSync(process.argv[1] + "/package.json", JSON.stringify({ name, version, type, private: true, dependencies }, null, 2));
+' "$stage"
 # A project .npmrc may carry the registry to use; it is removed again below so
 # it can never end up in the image.
 [ -f "$repo/.npmrc" ] && cp "$repo/.npmrc" "$stage/.npmrc"
-log "installing production dependencies (npm ci --omit=dev --ignore-scripts)"
-(cd "$stage" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=warn >&2) \
-  || die "npm ci --omit=dev failed in the staging dir"
+log "installing the worker's production dependencies (npm install --omit=dev --ignore-scripts, lockfile versions)"
+(cd "$stage" && npm install --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=warn >&2) \
+  || die "npm install --omit=dev failed in the staging dir"
 rm -f "$stage/.npmrc" "$stage/node_modules/.package-lock.json"
 cp "$here/Dockerfile" "$stage/Dockerfile"
 # The worker runs as uid 10001 and files are owned by root in the image:
