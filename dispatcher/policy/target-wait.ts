@@ -1,0 +1,50 @@
+import { boundDecision, describeInputs } from './bounds.js';
+import { waitQuantile } from './erlang.js';
+import type { Policy } from './types.js';
+
+/**
+ * The default policy: the fewest workers whose predicted p95 queue wait meets
+ * the target.
+ *
+ * - The pool is an M/M/c queue with c = workers x concurrency servers, each
+ *   serving at 1/serviceTime; Erlang C gives the p95 wait for a worker count.
+ * - An existing backlog adds backlog/backlogDrainMs to the arrival rate, so
+ *   that it clears within that window on top of new arrivals.
+ * - If the observed p95 wait is over target while the model says the pool is
+ *   big enough, the model is wrong about something (service time variance,
+ *   uneven load): add a worker anyway.
+ * - Workers still starting count as capacity on its way (PoolView.starting),
+ *   so a burst does not start duplicates.
+ */
+export const targetWaitPolicy: Policy = (observation, pool, config, now, history) => {
+  const current = pool.active + pool.starting;
+  const inputs = describeInputs(observation);
+  const { serviceMs, backlog, arrivalRate, waitP95Ms } = observation;
+  const target = config.targetWaitP95Ms;
+
+  if (serviceMs === undefined || serviceMs <= 0) {
+    // Nothing measured yet: grow by one while work waits, otherwise stay at the floor.
+    const workers = backlog > 0 ? current + 1 : config.min;
+    return boundDecision(workers, pool, config, now, history, `${inputs}; no service time measured yet`);
+  }
+
+  const mu = 1000 / serviceMs; // per server, per second
+  const lambda = arrivalRate + backlog / (config.backlogDrainMs / 1000);
+  let workers = config.max;
+  let predicted = Infinity;
+  for (let n = Math.max(config.min, 1); n <= config.max; n++) {
+    predicted = waitQuantile(n * config.concurrency, lambda, mu, 0.95) * 1000;
+    if (predicted <= target) {
+      workers = n;
+      break;
+    }
+  }
+  if (lambda <= 0) workers = config.min;
+  let why = `${inputs}; model needs ${workers} for p95 wait ${Number.isFinite(predicted) ? Math.round(predicted) : 'unbounded'} ms <= ${target} ms target`;
+
+  if (waitP95Ms !== undefined && waitP95Ms > target && workers <= current && backlog > 0) {
+    workers = current + 1;
+    why = `${inputs}; observed p95 wait ${Math.round(waitP95Ms)} ms > ${target} ms target with work waiting, although the model is satisfied`;
+  }
+  return boundDecision(workers, pool, config, now, history, why);
+};

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { probabilityOfWaiting, waitQuantile } from '../../dispatcher/policy/erlang.js';
+import { defaultPolicyConfig, policies, type Observation, type PolicyConfig, type Recommendation } from '../../dispatcher/policy/index.js';
+
+const config: PolicyConfig = { ...defaultPolicyConfig, min: 1, max: 20, concurrency: 4, targetWaitP95Ms: 200, maxStepUp: 4, maxStepDown: 1, scaleDownStabilizationMs: 30_000 };
+const observe = (o: Partial<Observation>): Observation => ({ arrivalRate: 0, serviceMs: 50, backlog: 0, inFlight: 0, waitP95Ms: undefined, ...o });
+const pool = (active: number, starting = 0) => ({ active, starting });
+
+describe('Erlang C', () => {
+  it('matches textbook values', () => {
+    // 2 servers, offered load 1 Erlang: P(wait) = 1/3.
+    expect(probabilityOfWaiting(2, 1, 1)).toBeCloseTo(1 / 3, 6);
+    // 1 server is M/M/1: P(wait) = utilization.
+    expect(probabilityOfWaiting(1, 0.7, 1)).toBeCloseTo(0.7, 6);
+    expect(probabilityOfWaiting(3, 5, 1)).toBe(1);
+  });
+
+  it('gives the wait quantile of M/M/1 in closed form', () => {
+    // P(W > t) = rho * exp(-(mu - lambda) t): the p95 is ln(rho / 0.05) / (mu - lambda).
+    expect(waitQuantile(1, 0.8, 1, 0.95)).toBeCloseTo(Math.log(0.8 / 0.05) / 0.2, 6);
+    expect(waitQuantile(10, 1, 1, 0.95)).toBe(0);
+    expect(waitQuantile(2, 2, 1, 0.95)).toBe(Infinity);
+  });
+});
+
+describe('target-wait policy', () => {
+  const decide = policies['target-wait'];
+  it.each([
+    // [what, observation, pool, desired]
+    ['stays at min when idle', observe({}), pool(1), 1],
+    ['grows for offered load: 180/s x 50 ms is 9 busy slots; 3 workers of 4 keep p95 under 200 ms', observe({ arrivalRate: 180 }), pool(1), 3],
+    ['300/s x 50 ms is 15 busy slots: 4 workers (16 slots) still meet the target', observe({ arrivalRate: 300 }), pool(2), 4],
+    ['330/s needs a fifth worker', observe({ arrivalRate: 330 }), pool(4), 5],
+    ['limits a step up to +4', observe({ arrivalRate: 1000 }), pool(2), 6],
+    ['counts starting workers as capacity on its way', observe({ arrivalRate: 180 }), pool(1, 2), 3],
+    ['grows to clear a backlog within the 2 s drain window: 400 waiting adds 200/s', observe({ arrivalRate: 0, backlog: 400 }), pool(1), 3],
+    ['adds one when the observed p95 is over target with work waiting, though the model is satisfied', observe({ arrivalRate: 10, backlog: 5, waitP95Ms: 600 }), pool(3), 4],
+    ['grows by one while work waits and no service time is known yet', observe({ serviceMs: undefined, backlog: 10 }), pool(2), 3],
+    ['never goes over max', observe({ arrivalRate: 100_000 }), pool(19), 20],
+    ['comes up to min', observe({}), pool(0), 1],
+  ])('%s', (_what, observation, p, desired) => {
+    expect(decide(observation, p, config, 0, []).desired).toBe(desired);
+  });
+
+  it('scales down one at a time, and only to the highest recommendation of the window', () => {
+    const history: Recommendation[] = [{ at: 0, workers: 5 }, { at: 20_000, workers: 3 }];
+    expect(decide(observe({ arrivalRate: 10 }), pool(6), config, 25_000, history)).toMatchObject({ desired: 5, recommendation: 1 });
+    // Once the window has passed the high recommendation, it may go lower (still one step at a time).
+    expect(decide(observe({ arrivalRate: 10 }), pool(5), config, 45_000, history).desired).toBe(4);
+  });
+
+  it('explains its decision with its inputs', () => {
+    const { reason } = decide(observe({ arrivalRate: 180, waitP95Ms: 340, backlog: 20 }), pool(4), config, 0, []);
+    expect(reason).toBe('4 -> 5: arrival 180/s, service 50 ms, backlog 20, in flight 0, p95 wait 340 ms; observed p95 wait 340 ms > 200 ms target with work waiting, although the model is satisfied');
+  });
+});
+
+describe('baselines', () => {
+  it('latency-threshold adds one over the threshold, removes one well under it', () => {
+    const decide = policies['latency-threshold'];
+    expect(decide(observe({ waitP95Ms: 300 }), pool(2), config, 0, []).desired).toBe(3);
+    expect(decide(observe({ waitP95Ms: 300 }), pool(2, 1), config, 0, []).desired).toBe(3); // waits for the one starting
+    expect(decide(observe({ waitP95Ms: 50 }), pool(3), config, 0, []).desired).toBe(2);
+    expect(decide(observe({ waitP95Ms: 150 }), pool(3), config, 0, []).desired).toBe(3);
+  });
+
+  it('queue-length sizes by messages per worker, like KEDA QueueLength', () => {
+    const decide = policies['queue-length'];
+    expect(decide(observe({ backlog: 30, inFlight: 8 }), pool(1), { ...config, targetQueueLength: 5, maxStepUp: 100 }, 0, []).desired).toBe(8);
+    expect(decide(observe({}), pool(1), config, 0, []).desired).toBe(1);
+  });
+});
