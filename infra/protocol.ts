@@ -148,14 +148,16 @@ const timingsSchema = z.object({
   serviceMs: z.number(),
 });
 
+const replyBase = {
+  workerId: z.string(),
+  timings: timingsSchema,
+  /** Set when the request had been delivered before (a worker died or dropped its connection). */
+  redelivered: z.boolean().optional(),
+};
+
 export const replySchema = z.discriminatedUnion('ok', [
-  z.object({ ok: z.literal(true), result: z.unknown(), workerId: z.string(), timings: timingsSchema }),
-  z.object({
-    ok: z.literal(false),
-    error: z.object({ code: z.string(), message: z.string() }),
-    workerId: z.string(),
-    timings: timingsSchema,
-  }),
+  z.object({ ok: z.literal(true), result: z.unknown(), ...replyBase }),
+  z.object({ ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }), ...replyBase }),
 ]);
 export type Reply = z.infer<typeof replySchema>;
 export type Timings = z.infer<typeof timingsSchema>;
@@ -180,18 +182,45 @@ export function decodeReply(content: Buffer): Reply {
 
 export const controlSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('quit') }),
+  /** Stop taking work, finish what you hold, exit. */
   z.object({ type: z.literal('drain'), workerId: z.string().min(1) }),
+  /** A warm spare that started taking work becomes a regular worker: raise its consumer priority. */
+  z.object({ type: z.literal('promote'), workerId: z.string().min(1) }),
 ]);
 export type ControlMessage = z.infer<typeof controlSchema>;
 
 export const QUIT_ROUTING_KEY = 'quit';
-export function drainRoutingKey(workerId: string): string {
-  return `drain.${workerId}`;
+/** Each worker binds `*.<workerId>`: messages addressed to it alone. */
+export function workerRoutingPattern(workerId: string): string {
+  return `*.${workerId}`;
 }
 
 export function controlRoutingKey(message: ControlMessage): string {
-  return message.type === 'quit' ? QUIT_ROUTING_KEY : drainRoutingKey(message.workerId);
+  return message.type === 'quit' ? QUIT_ROUTING_KEY : `${message.type}.${message.workerId}`;
 }
+
+// ---- worker reports ------------------------------------------------------
+
+/**
+ * What each worker writes to Redis every interval (key `<ns>:workers:<id>`,
+ * expiring after three missed intervals). Counters are cumulative since the
+ * worker started; the dispatcher takes differences.
+ */
+export const workerReportSchema = z.object({
+  workerId: z.string(),
+  role: z.enum(['worker', 'spare']),
+  state: z.enum(['active', 'draining']),
+  inFlight: z.number(),
+  processed: z.number(),
+  failed: z.number(),
+  redelivered: z.number(),
+  serviceMsTotal: z.number(),
+  /** Cumulative queue-wait counts per bucket of infra/wait-histogram.ts. */
+  waitBuckets: z.array(z.number()),
+  startedAt: z.number(),
+  reportedAt: z.number(),
+});
+export type WorkerReport = z.infer<typeof workerReportSchema>;
 
 export function encodeControl(message: ControlMessage): Buffer {
   return Buffer.from(JSON.stringify(message));

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { commonSettings, integer, parseSettings, text, type ParsedSettings } from '../infra/config.js';
+import { commonSettings, integer, oneOf, parseSettings, text, type ParsedSettings } from '../infra/config.js';
 import { redisSettings } from '../infra/redis.js';
 
 /** Workers are configured by environment only: that is what a container gets. */
@@ -11,7 +11,7 @@ export const workerSettings = {
     schema: text({ default: `worker-${randomUUID().slice(0, 8)}`, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, hint: 'must be letters, digits, ".", "_" or "-"' }),
   },
   concurrency: { env: 'SHOAL_CONCURRENCY', schema: integer({ default: 4, min: 1, max: 1000 }) },
-  priority: { env: 'SHOAL_PRIORITY', schema: integer({ default: 10, min: 0, max: 255 }) },
+  role: { env: 'SHOAL_ROLE', schema: oneOf(['worker', 'spare'], 'worker') },
   handlers: { env: 'SHOAL_HANDLERS', schema: text({ default: '-' }) },
   reportIntervalMs: { env: 'SHOAL_REPORT_INTERVAL_MS', schema: integer({ default: 1000, min: 100, max: 60_000 }) },
 };

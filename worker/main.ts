@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     deliveryLimit: config.deliveryLimit,
     concurrency: config.concurrency,
     maxBodyBytes: config.maxBodyBytes,
-    priority: config.priority,
+    role: config.role,
     handlers,
     logger,
   });

@@ -1,12 +1,7 @@
 import type { Redis } from 'ioredis';
+import type { WorkerReport } from '../infra/protocol.js';
 import { workerReportKey } from '../infra/redis.js';
 import type { WorkerStats } from './worker.js';
-
-export interface WorkerReport extends WorkerStats {
-  workerId: string;
-  startedAt: number;
-  reportedAt: number;
-}
 
 /**
  * Publishes the worker's counters to Redis every interval, under a key that

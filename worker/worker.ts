@@ -7,14 +7,16 @@ import type { Logger } from '../infra/log.js';
 import {
   decodeControl,
   decodeRequest,
-  drainRoutingKey,
   encodeReply,
   HEADER_VERSION,
   PROTOCOL_VERSION,
   QUIT_ROUTING_KEY,
   type Reply,
   type Topology,
+  type WorkerReport,
+  workerRoutingPattern,
 } from '../infra/protocol.js';
+import { bucketIndex, emptyBuckets } from '../infra/wait-histogram.js';
 import type { JobHandlers } from './jobs.js';
 
 export interface WorkerOptions {
@@ -25,19 +27,21 @@ export interface WorkerOptions {
   /** Jobs run at once; also the prefetch, so the broker never hands over more. */
   concurrency: number;
   maxBodyBytes: number;
-  /** Consumer priority: spares use a lower one, so they only get overflow. */
-  priority: number;
+  /** A spare consumes at a low priority, so the broker only hands it overflow. */
+  role: WorkerRole;
   handlers: JobHandlers;
   logger: Logger;
 }
 
-export interface WorkerStats {
-  processed: number;
-  failed: number;
-  inFlight: number;
-  serviceMsTotal: number;
-  draining: boolean;
-}
+export type WorkerRole = 'worker' | 'spare';
+/** What the worker says about itself: a worker report without ids and times. */
+export type WorkerStats = Omit<WorkerReport, 'workerId' | 'startedAt' | 'reportedAt'>;
+
+/**
+ * Consumer priorities (x-priority): RabbitMQ gives a low-priority consumer
+ * messages only while every higher-priority consumer is at its prefetch limit.
+ */
+export const CONSUMER_PRIORITY: Record<WorkerRole, number> = { worker: 10, spare: 0 };
 
 type Outcome = 'ack' | 'requeue' | 'dead-letter';
 
@@ -46,17 +50,21 @@ type Outcome = 'ack' | 'requeue' | 'dead-letter';
  * (with a publisher confirm), and only then acks. Shuts down in order on
  * close(): cancel the consumer, wait for in-flight jobs, close the channel,
  * close the connection. Emits 'closed' once, whatever asked it to stop
- * (SIGTERM, a drain or quit control message).
+ * (SIGTERM, a drain or quit control message), and 'promoted' when a spare
+ * has become a regular worker.
  */
 export class Worker extends EventEmitter {
   private connection: RecoveringChannelModel | undefined;
   private channel: ConfirmChannel | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private closing: Promise<void> | undefined;
-  private readonly counters = { processed: 0, failed: 0, serviceMsTotal: 0 };
+  private readonly counters = { processed: 0, failed: 0, redelivered: 0, serviceMsTotal: 0 };
+  private readonly waitBuckets = emptyBuckets();
+  private role: WorkerRole;
 
   constructor(private readonly options: WorkerOptions) {
     super();
+    this.role = options.role;
   }
 
   get id(): string {
@@ -64,7 +72,13 @@ export class Worker extends EventEmitter {
   }
 
   stats(): WorkerStats {
-    return { ...this.counters, inFlight: this.inFlight.size, draining: this.closing !== undefined };
+    return {
+      ...this.counters,
+      role: this.role,
+      state: this.closing ? 'draining' : 'active',
+      inFlight: this.inFlight.size,
+      waitBuckets: [...this.waitBuckets],
+    };
   }
 
   async start(): Promise<void> {
@@ -101,25 +115,53 @@ export class Worker extends EventEmitter {
 
     const control = await channel.assertQueue('', { exclusive: true, autoDelete: true });
     await channel.bindQueue(control.queue, topology.controlExchange, QUIT_ROUTING_KEY);
-    await channel.bindQueue(control.queue, topology.controlExchange, drainRoutingKey(workerId));
+    await channel.bindQueue(control.queue, topology.controlExchange, workerRoutingPattern(workerId));
     await channel.consume(control.queue, (msg) => msg && this.onControl(msg), { noAck: true, consumerTag: `${workerId}.control` });
-
-    await channel.consume(topology.requestQueue, (msg) => this.onDelivery(channel, msg), {
-      noAck: false,
-      consumerTag: workerId,
-      priority: this.options.priority,
-    });
+    await this.consumeRequests(channel);
     this.channel = channel;
+  }
+
+  /** The consumer tag shows the role in the management UI, e.g. "worker-1a2b" or "worker-1a2b (spare)". */
+  private get consumerTag(): string {
+    return this.role === 'spare' ? `${this.id} (spare)` : this.id;
+  }
+
+  private consumeRequests(channel: ConfirmChannel) {
+    return channel.consume(this.options.topology.requestQueue, (msg) => this.onDelivery(channel, msg), {
+      noAck: false,
+      consumerTag: this.consumerTag,
+      priority: CONSUMER_PRIORITY[this.role],
+    });
   }
 
   private onControl(msg: ConsumeMessage): void {
     try {
       const control = decodeControl(msg.content);
-      this.options.logger.info({ control: control.type }, 'control message: draining');
-      void this.close(control.type);
+      this.options.logger.info({ control: control.type }, 'control message');
+      if (control.type === 'promote') void this.promote();
+      else void this.close(control.type);
     } catch (err) {
       this.options.logger.warn({ err: errorMessage(err) }, 'ignored a bad control message');
     }
+  }
+
+  /**
+   * A spare becomes a regular worker: consume again at the regular priority.
+   * Cancelling a consumer does not return its unacked messages, so the jobs
+   * it holds finish and are acked as usual.
+   */
+  private async promote(): Promise<void> {
+    if (this.role === 'worker' || this.closing) return;
+    const channel = this.channel;
+    const spareTag = this.consumerTag;
+    this.role = 'worker';
+    if (channel) {
+      // A new tag: a quorum queue kept serving the old consumer first when the same tag came back.
+      await channel.cancel(spareTag);
+      await this.consumeRequests(channel);
+    } // else the next (re)connect consumes at the new priority
+    this.options.logger.info('promoted from spare to worker');
+    this.emit('promoted');
   }
 
   private onDelivery(channel: ConfirmChannel, msg: ConsumeMessage | null): void {
@@ -167,6 +209,9 @@ export class Worker extends EventEmitter {
 
     const request = decoded.request;
     const queuedMs = request.sentAt === undefined ? null : Math.max(0, receivedAt - request.sentAt);
+    if (queuedMs !== null) this.waitBuckets[bucketIndex(queuedMs)]!++;
+    const redelivered = request.redelivered || request.deliveryCount > 0;
+    if (redelivered) this.counters.redelivered++;
     if (request.deadline !== undefined && receivedAt > request.deadline) {
       // The caller has given up: running it now would be wasted (or harmful) work.
       logger.debug({ messageId: request.messageId }, 'request expired before it ran; dead-lettering it');
@@ -196,6 +241,7 @@ export class Worker extends EventEmitter {
         result: result ?? null,
         workerId: this.id,
         timings: { queuedMs, serviceMs },
+        ...(redelivered ? { redelivered } : {}),
       });
       this.counters.processed++;
       this.counters.serviceMsTotal += serviceMs;
@@ -235,7 +281,7 @@ export class Worker extends EventEmitter {
     logger.info({ reason, inFlight: this.inFlight.size }, 'draining');
     const channel = this.channel;
     if (channel) {
-      await channel.cancel(this.id).catch(() => undefined);
+      await channel.cancel(this.consumerTag).catch(() => undefined);
     }
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     if (channel) await channel.close().catch(() => undefined);

@@ -106,7 +106,7 @@ export class DockerRuntime implements WorkerRuntime {
   async start(spec: WorkerSpec): Promise<WorkerHandle> {
     const { docker, namespace, image } = this.options;
     await this.requireImage();
-    const env = { ...spec.env, SHOAL_WORKER_ID: spec.workerId };
+    const env = { ...spec.env, SHOAL_WORKER_ID: spec.workerId, SHOAL_ROLE: spec.role };
     const container = await docker.createContainer({
       name: spec.workerId,
       Image: image,

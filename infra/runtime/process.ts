@@ -42,7 +42,7 @@ export class ProcessRuntime implements WorkerRuntime {
     if (this.workers.has(spec.workerId)) throw new ShoalError('DUPLICATE_WORKER', `worker ${spec.workerId} already exists`);
     const stdio = this.options.stdio ?? 'inherit';
     const child = spawn(process.execPath, [this.options.workerEntry ?? DEFAULT_WORKER_ENTRY], {
-      env: { ...process.env, ...spec.env, SHOAL_WORKER_ID: spec.workerId, SHOAL_EXIT_WITH_PARENT: '1' },
+      env: { ...process.env, ...spec.env, SHOAL_WORKER_ID: spec.workerId, SHOAL_ROLE: spec.role, SHOAL_EXIT_WITH_PARENT: '1' },
       stdio: ['ignore', stdio, stdio],
     });
     await once(child, 'spawn');

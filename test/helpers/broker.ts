@@ -24,6 +24,7 @@ export interface TestWorkerOptions {
   concurrency?: number;
   deliveryLimit?: number;
   maxBodyBytes?: number;
+  role?: 'worker' | 'spare';
 }
 
 export async function startWorker(namespace: string, workerId: string, options: TestWorkerOptions = {}): Promise<Worker> {
@@ -34,7 +35,7 @@ export async function startWorker(namespace: string, workerId: string, options: 
     deliveryLimit: options.deliveryLimit ?? 5,
     concurrency: options.concurrency ?? 4,
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
-    priority: 10,
+    role: options.role ?? 'worker',
     handlers: { ...builtinJobs, ...options.handlers },
     logger: quietLogger,
   });

@@ -44,7 +44,7 @@ describe('draining a worker', () => {
 
     expect(summary).toMatchObject({ sent: 400, ok: 400, errors: 0, timedOut: 0 });
     const drainedStats = drained!.stats();
-    expect(drainedStats.draining).toBe(true);
+    expect(drainedStats.state).toBe('draining');
     expect(drainedStats.inFlight).toBe(0);
     // The drained worker stopped early; the others carried the rest.
     expect(summary.repliesByWorker.a ?? 0).toBeLessThan(summary.repliesByWorker.b! + summary.repliesByWorker.c!);

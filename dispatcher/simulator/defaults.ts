@@ -1,0 +1,37 @@
+import { defaultPolicyConfig, type PolicyConfig } from '../policy/index.js';
+
+/** The comparison's pool: 4 slots per worker, 1..50 workers, p95 wait under 200 ms. */
+export const comparisonConfig: PolicyConfig = {
+  ...defaultPolicyConfig,
+  min: 1,
+  max: 50,
+  concurrency: 4,
+  targetWaitP95Ms: 200,
+};
+
+/** Service time: exponential with this mean, or lognormal when a coefficient of variation is given. */
+export interface ServiceModel {
+  meanMs: number;
+  cv?: number;
+}
+
+/** Time from asking for a worker to it consuming: uniform in mean ± jitter. */
+export interface StartDelay {
+  meanMs: number;
+  jitterMs: number;
+}
+
+export const simulationDefaults = {
+  service: { meanMs: 50 } as ServiceModel,
+  spares: 1,
+  startDelay: { meanMs: 450, jitterMs: 100 } as StartDelay,
+  seed: 1,
+  controlIntervalMs: 1000,
+  /** The arrival rate is measured over this window. */
+  rateWindowMs: 5000,
+  /** Mean service time and p95 wait are measured over this window. */
+  statsWindowMs: 10_000,
+  /** A p95 wait from fewer samples is not reported to the policy. */
+  minWaitSamples: 20,
+  timelineBucketMs: 5000,
+};

@@ -1,0 +1,187 @@
+import type { PoolView } from '../policy/index.js';
+
+export type Role = 'regular' | 'spare';
+export type WorkerState = 'starting' | 'active' | 'draining' | 'removed';
+
+export interface SimWorker {
+  readonly id: number;
+  role: Role;
+  state: WorkerState;
+  inFlight: number;
+  /** When it was asked to start: it costs from then on. */
+  readonly startedAt: number;
+  removedAt: number | undefined;
+}
+
+/**
+ * The simulated pool's bookkeeping, without time or events: worker states,
+ * slots, spares, and the counts the policy and the metrics need.
+ *
+ * Regular active workers with a free slot are indexed by how many requests
+ * they run (free[k] holds those with k in flight), so finding the least busy
+ * one costs O(concurrency), not a scan of every worker on every arrival.
+ */
+export class PoolModel {
+  readonly all: SimWorker[] = [];
+  private readonly live = new Set<SimWorker>();
+  private readonly free: Set<SimWorker>[];
+  private readonly readySpares = new Set<SimWorker>();
+  private regularActive = 0;
+  private regularStarting = 0;
+  private busy = 0;
+  // Time-weighted count of regular (active + starting) workers, for the mean.
+  private regularMs = 0;
+  private lastChangeAt = 0;
+  maxRegular = 0;
+
+  constructor(readonly concurrency: number) {
+    this.free = Array.from({ length: concurrency }, () => new Set<SimWorker>());
+  }
+
+  /** What the policy sees: regular workers only; spares are kept apart. */
+  view(): PoolView {
+    return { active: this.regularActive, starting: this.regularStarting };
+  }
+
+  get regular(): number {
+    return this.regularActive + this.regularStarting;
+  }
+
+  /** Busy slots over all workers, spares and draining ones included. */
+  get inFlight(): number {
+    return this.busy;
+  }
+
+  /** Workers not removed yet, of any role and state. */
+  get liveCount(): number {
+    return this.live.size;
+  }
+
+  start(role: Role, now: number): SimWorker {
+    const worker: SimWorker = { id: this.all.length, role, state: 'starting', inFlight: 0, startedAt: now, removedAt: undefined };
+    this.all.push(worker);
+    this.live.add(worker);
+    if (role === 'regular') this.countRegular(now, 0, +1);
+    return worker;
+  }
+
+  /** A started worker begins consuming. Ignored if it was cancelled meanwhile. */
+  ready(worker: SimWorker, now: number): boolean {
+    if (worker.state !== 'starting') return false;
+    worker.state = 'active';
+    if (worker.role === 'regular') {
+      this.countRegular(now, +1, -1);
+      this.index(worker);
+    } else {
+      this.readySpares.add(worker);
+    }
+    return true;
+  }
+
+  /** The regular active worker with the fewest requests in flight, if any has a free slot. */
+  leastBusy(): SimWorker | undefined {
+    for (const bucket of this.free) {
+      for (const worker of bucket) return worker;
+    }
+    return undefined;
+  }
+
+  /**
+   * Takes a ready spare (the given one, or the oldest) and makes it regular:
+   * it got work, so it is part of the pool now.
+   */
+  promoteSpare(now: number, which?: SimWorker): SimWorker | undefined {
+    let spare = which;
+    if (!spare) {
+      for (const s of this.readySpares) {
+        spare = s;
+        break;
+      }
+    }
+    if (!spare || !this.readySpares.has(spare)) return undefined;
+    this.readySpares.delete(spare);
+    spare.role = 'regular';
+    this.countRegular(now, +1, 0);
+    this.index(spare);
+    return spare;
+  }
+
+  hasFreeSlot(worker: SimWorker): boolean {
+    return worker.state === 'active' && worker.inFlight < this.concurrency;
+  }
+
+  /** One more request on a worker with a free slot. */
+  assign(worker: SimWorker): void {
+    this.unindex(worker);
+    worker.inFlight++;
+    this.busy++;
+    this.index(worker);
+  }
+
+  /** A request finished. A draining worker is removed once it runs nothing. */
+  release(worker: SimWorker, now: number): void {
+    this.unindex(worker);
+    worker.inFlight--;
+    this.busy--;
+    if (worker.state === 'draining' && worker.inFlight === 0) this.remove(worker, now);
+    else this.index(worker);
+  }
+
+  /**
+   * Takes `count` regular workers out: starting ones first (nothing to lose;
+   * newest first), then the active ones with the least in flight, which drain.
+   */
+  shrink(count: number, now: number): void {
+    const starting = [...this.live].filter((w) => w.role === 'regular' && w.state === 'starting').reverse();
+    const active = [...this.live]
+      .filter((w) => w.role === 'regular' && w.state === 'active')
+      .sort((a, b) => a.inFlight - b.inFlight || a.id - b.id);
+    for (const worker of [...starting, ...active].slice(0, count)) {
+      if (worker.state === 'starting') {
+        this.countRegular(now, 0, -1);
+        this.remove(worker, now);
+        continue;
+      }
+      this.unindex(worker);
+      this.countRegular(now, -1, 0);
+      worker.state = 'draining';
+      if (worker.inFlight === 0) this.remove(worker, now);
+    }
+  }
+
+  /** Worker-seconds: every worker, spares included, from its start request to removal or `end`. */
+  workerSeconds(end: number): number {
+    let ms = 0;
+    for (const w of this.all) ms += (w.removedAt ?? end) - w.startedAt;
+    return ms / 1000;
+  }
+
+  meanRegular(end: number): number {
+    const total = this.regularMs + this.regular * (end - this.lastChangeAt);
+    return end > 0 ? total / end : this.regular;
+  }
+
+  private remove(worker: SimWorker, now: number): void {
+    worker.state = 'removed';
+    worker.removedAt = now;
+    this.live.delete(worker);
+  }
+
+  private countRegular(now: number, active: number, starting: number): void {
+    this.regularMs += this.regular * (now - this.lastChangeAt);
+    this.lastChangeAt = now;
+    this.regularActive += active;
+    this.regularStarting += starting;
+    this.maxRegular = Math.max(this.maxRegular, this.regular);
+  }
+
+  private index(worker: SimWorker): void {
+    if (worker.role === 'regular' && worker.state === 'active' && worker.inFlight < this.concurrency) {
+      this.free[worker.inFlight]!.add(worker);
+    }
+  }
+
+  private unindex(worker: SimWorker): void {
+    if (worker.inFlight < this.concurrency) this.free[worker.inFlight]!.delete(worker);
+  }
+}

@@ -1,0 +1,246 @@
+import { policies, type Decision, type Observation, type PolicyConfig, type PolicyName, type Recommendation } from '../policy/index.js';
+import { comparisonConfig, simulationDefaults, type ServiceModel, type StartDelay } from './defaults.js';
+import { NumberDeque } from './deque.js';
+import { EventHeap } from './heap.js';
+import { Observer } from './observer.js';
+import { PoolModel, type SimWorker } from './pool-model.js';
+import { WaitSample } from './quantiles.js';
+import { exponential, lognormal, stream, uniform } from './rng.js';
+import { Timeline, type TimelineBucket } from './timeline.js';
+import type { Trace } from './traces.js';
+
+export interface SimulationOptions {
+  trace: Trace;
+  policyName: PolicyName;
+  /** Overrides of the comparison config (min 1, max 50, concurrency 4, 200 ms target). */
+  config?: Partial<PolicyConfig>;
+  service?: ServiceModel;
+  /** Warm spares kept beside the regular workers. */
+  spares?: number;
+  startDelay?: StartDelay;
+  seed?: number;
+  controlIntervalMs?: number;
+  rateWindowMs?: number;
+  statsWindowMs?: number;
+  minWaitSamples?: number;
+  timelineBucketMs?: number;
+  /** Called after every control decision, e.g. to log why the pool changed. */
+  onDecision?: (at: number, observation: Observation, decision: Decision) => void;
+}
+
+export interface SimulationResult {
+  trace: string;
+  policy: PolicyName;
+  seed: number;
+  config: PolicyConfig;
+  /** Requests that arrived; every one of them completed. */
+  count: number;
+  waitMs: { p50: number; p95: number; p99: number; max: number };
+  /** Share of requests that waited longer than the target, in %. */
+  overTargetPct: number;
+  workerSeconds: number;
+  scaleEvents: number;
+  maxWorkers: number;
+  /** Time-weighted mean of regular workers (active + starting) over the run. */
+  meanWorkers: number;
+  /** The run ends at the trace's end or the last completion, whichever is later. */
+  endMs: number;
+  timeline: TimelineBucket[];
+}
+
+type SimEvent =
+  | { at: number; seq: number; kind: 'arrival' }
+  | { at: number; seq: number; kind: 'done'; worker: SimWorker; serviceMs: number }
+  | { at: number; seq: number; kind: 'ready'; worker: SimWorker }
+  | { at: number; seq: number; kind: 'tick' };
+type Unscheduled<E> = E extends SimEvent ? Omit<E, 'seq'> : never;
+
+/** With requests waiting and no worker at all for this long, the policy will never recover. */
+const STALL_LIMIT_MS = 60_000;
+
+/** Raised when a run cannot finish (a policy left requests waiting with no workers). */
+export class SimulationStalled extends Error {
+  override readonly name = 'SimulationStalled';
+}
+
+/**
+ * Runs one trace through a simulated pool sized by one policy, until every
+ * request has completed. Deterministic given the seed; no I/O, no clock.
+ */
+export function simulate(options: SimulationOptions): SimulationResult {
+  const o = { ...simulationDefaults, ...defined(options) };
+  const config: PolicyConfig = { ...comparisonConfig, ...defined(options.config ?? {}) };
+  const { trace, service, startDelay } = o;
+  const policy = policies[o.policyName];
+
+  // Separate streams: every policy sees the same arrivals and service times.
+  const arrivalRandom = stream(o.seed, 1);
+  const serviceRandom = stream(o.seed, 2);
+  const startRandom = stream(o.seed, 3);
+
+  const heap = new EventHeap<SimEvent>();
+  let seq = 0;
+  const schedule = (event: Unscheduled<SimEvent>) => heap.push({ ...event, seq: seq++ } as SimEvent);
+
+  const pool = new PoolModel(config.concurrency);
+  const observer = new Observer(o);
+  const timeline = new Timeline(o.timelineBucketMs);
+  const waits = new WaitSample();
+  const queuedArrival = new NumberDeque();
+  const queuedService = new NumberDeque();
+  const history: Recommendation[] = [];
+
+  let now = 0;
+  let pending = 0;
+  let count = 0;
+  let lastCompletion = 0;
+  let scaleEvents = 0;
+  let arrivalsDone = false;
+  let stalledSince: number | undefined;
+
+  const drawService = () =>
+    service.cv === undefined ? exponential(serviceRandom, service.meanMs) : lognormal(serviceRandom, service.meanMs, service.cv);
+
+  // Thinning: candidates at the trace's peak rate, each kept with probability rate(t)/peak.
+  const scheduleNextArrival = () => {
+    let t = now;
+    if (trace.maxRate > 0) {
+      for (;;) {
+        t += exponential(arrivalRandom, 1000 / trace.maxRate);
+        if (t >= trace.durationMs) break;
+        if (arrivalRandom() * trace.maxRate < trace.rate(t)) {
+          schedule({ kind: 'arrival', at: t });
+          return;
+        }
+      }
+    }
+    arrivalsDone = true;
+  };
+
+  const startWorker = (role: 'regular' | 'spare') => {
+    const worker = pool.start(role, now);
+    const delay = Math.max(0, uniform(startRandom, startDelay.meanMs - startDelay.jitterMs, startDelay.meanMs + startDelay.jitterMs));
+    schedule({ kind: 'ready', at: now + delay, worker });
+  };
+
+  const serve = (worker: SimWorker, arrivedAt: number, serviceMs: number) => {
+    const wait = now - arrivedAt;
+    waits.add(wait);
+    observer.started(now, wait);
+    timeline.wait(arrivedAt, wait);
+    pool.assign(worker);
+    schedule({ kind: 'done', at: now + serviceMs, worker, serviceMs });
+  };
+
+  const pullQueue = (worker: SimWorker) => {
+    while (queuedArrival.length > 0 && pool.hasFreeSlot(worker)) serve(worker, queuedArrival.shift(), queuedService.shift());
+  };
+
+  // A spare that gets work joins the pool; another one starts to take its place.
+  const promote = (spare?: SimWorker) => {
+    const promoted = pool.promoteSpare(now, spare);
+    if (promoted) startWorker('spare');
+    return promoted;
+  };
+
+  const onArrival = () => {
+    count++;
+    pending++;
+    observer.arrived(now);
+    timeline.arrival(now);
+    const serviceMs = drawService();
+    const worker = pool.leastBusy() ?? promote();
+    if (worker) serve(worker, now, serviceMs);
+    else {
+      queuedArrival.push(now);
+      queuedService.push(serviceMs);
+    }
+    scheduleNextArrival();
+  };
+
+  const onDone = (worker: SimWorker, serviceMs: number) => {
+    pending--;
+    lastCompletion = now;
+    observer.completed(now, serviceMs);
+    pool.release(worker, now);
+    pullQueue(worker);
+  };
+
+  const onReady = (worker: SimWorker) => {
+    if (!pool.ready(worker, now)) return; // cancelled while starting
+    if (worker.role === 'spare') {
+      if (queuedArrival.length > 0 && promote(worker)) pullQueue(worker);
+      return;
+    }
+    pullQueue(worker);
+  };
+
+  const onTick = () => {
+    const observation = observer.observe(now, queuedArrival.length, pool.inFlight);
+    const view = pool.view();
+    const current = view.active + view.starting;
+    const decision = policy(observation, view, config, now, history);
+    history.push({ at: now, workers: decision.recommendation });
+    while (history.length > 0 && now - history[0]!.at >= config.scaleDownStabilizationMs) history.shift();
+    if (decision.desired !== current) scaleEvents++;
+    for (let i = current; i < decision.desired; i++) startWorker('regular');
+    if (decision.desired < current) pool.shrink(current - decision.desired, now);
+    timeline.workersAt(now, pool.regular);
+    o.onDecision?.(now, observation, decision);
+
+    if (pending > 0 && pool.liveCount === 0) {
+      stalledSince ??= now;
+      if (now - stalledSince >= STALL_LIMIT_MS) {
+        throw new SimulationStalled(`${o.policyName} on ${trace.name}: ${pending} requests waited ${STALL_LIMIT_MS / 1000}s with no worker at all (min ${config.min}, spares ${o.spares})`);
+      }
+    } else {
+      stalledSince = undefined;
+    }
+    schedule({ kind: 'tick', at: now + o.controlIntervalMs });
+  };
+
+  // The pool starts warm: min regular workers and the spares are already consuming.
+  for (let i = 0; i < config.min; i++) pool.ready(pool.start('regular', 0), 0);
+  for (let i = 0; i < o.spares; i++) pool.ready(pool.start('spare', 0), 0);
+  timeline.workersAt(0, pool.regular);
+  scheduleNextArrival();
+  schedule({ kind: 'tick', at: o.controlIntervalMs });
+
+  for (let event = heap.pop(); event; event = heap.pop()) {
+    now = event.at;
+    switch (event.kind) {
+      case 'arrival': onArrival(); break;
+      case 'done': onDone(event.worker, event.serviceMs); break;
+      case 'ready': onReady(event.worker); break;
+      case 'tick': onTick(); break;
+    }
+    if (arrivalsDone && pending === 0 && now >= trace.durationMs) break;
+  }
+
+  const endMs = Math.max(trace.durationMs, lastCompletion);
+  return {
+    trace: trace.name,
+    policy: o.policyName,
+    seed: o.seed,
+    config,
+    count,
+    waitMs: {
+      p50: waits.quantile(0.5) ?? 0,
+      p95: waits.quantile(0.95) ?? 0,
+      p99: waits.quantile(0.99) ?? 0,
+      max: waits.quantile(1) ?? 0,
+    },
+    overTargetPct: count === 0 ? 0 : (100 * waits.countOver(config.targetWaitP95Ms)) / count,
+    workerSeconds: pool.workerSeconds(endMs),
+    scaleEvents,
+    maxWorkers: pool.maxRegular,
+    meanWorkers: pool.meanRegular(endMs),
+    endMs,
+    timeline: timeline.buckets(endMs),
+  };
+}
+
+/** Drops keys set to undefined, so that they do not hide the defaults they are spread over. */
+function defined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

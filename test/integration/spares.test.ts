@@ -1,0 +1,62 @@
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { publishControl } from '../../infra/amqp/control.js';
+import { topologyFor } from '../../infra/protocol.js';
+import type { RpcClient } from '../../producer/rpc-client.js';
+import type { Worker } from '../../worker/worker.js';
+import { connectClient, newNamespace, rawChannel, removeNamespace, startWorker } from '../helpers/broker.js';
+
+/** Warm spares: low-priority consumers that the broker only feeds when the regular workers are full. */
+describe('warm spares', () => {
+  let namespace: string;
+  let workers: Worker[] = [];
+  let client: RpcClient | undefined;
+
+  afterEach(async () => {
+    await client?.close();
+    await Promise.all(workers.map((w) => w.close()));
+    await removeNamespace(namespace);
+    workers = [];
+    client = undefined;
+  });
+
+  const sleepFor = (ms: number, n: number) => Promise.all(Array.from({ length: n }, () => client!.call('sleep', { ms }, 10_000)));
+
+  it('gets nothing while the regular worker has room, and takes the overflow at once', async () => {
+    namespace = newNamespace();
+    const regular = await startWorker(namespace, 'regular', { concurrency: 2 });
+    const spare = await startWorker(namespace, 'spare', { concurrency: 2, role: 'spare' });
+    workers = [regular, spare];
+    client = await connectClient(namespace);
+
+    for (let i = 0; i < 20; i++) await client.call('echo', i, 5000);
+    for (let round = 0; round < 5; round++) await sleepFor(20, 2);
+    expect(spare.stats().processed).toBe(0);
+
+    const replies = await sleepFor(300, 4);
+    const bySpare = replies.filter((r) => r.workerId === 'spare');
+    expect(bySpare).toHaveLength(2);
+    // The overflow did not wait for the regular worker's 300 ms jobs: the spare took it straight away.
+    for (const reply of bySpare) expect(reply.timings.queuedMs).toBeLessThan(150);
+  });
+
+  it('a promoted spare is served like a regular worker', async () => {
+    namespace = newNamespace();
+    const regular = await startWorker(namespace, 'regular', { concurrency: 4 });
+    const spare = await startWorker(namespace, 'spare', { concurrency: 4, role: 'spare' });
+    workers = [regular, spare];
+    client = await connectClient(namespace);
+
+    const promoted = once(spare, 'promoted');
+    const { connection, channel } = await rawChannel();
+    await publishControl(channel, topologyFor(namespace), { type: 'promote', workerId: 'spare' });
+    await connection.close();
+    await promoted;
+    expect(spare.stats().role).toBe('worker');
+
+    // One request at a time: the regular worker always has room, so only an equal priority gets the spare any.
+    const servedBy: string[] = [];
+    for (let i = 0; i < 20; i++) servedBy.push((await client.call('echo', i, 5000)).workerId);
+    expect(servedBy.filter((id) => id === 'spare').length).toBeGreaterThan(0);
+  });
+});
