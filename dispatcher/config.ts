@@ -1,11 +1,28 @@
-import { byteSize, commonSettings, duration, integer, oneOf, optionalNumber, parseSettings, requireThat, text, type ParsedSettings } from '../infra/config.js';
+import { byteSize, commonSettings, duration, integer, oneOf, optionalNumber, parseSettings, requireThat, text, url, type ParsedSettings } from '../infra/config.js';
+import { POLICY_NAMES, type PolicyConfig } from './policy/index.js';
 import { redisSettings } from '../infra/redis.js';
 
 export const dispatcherSettings = {
   ...commonSettings,
   ...redisSettings,
   min: { env: 'SHOAL_MIN_WORKERS', flag: '--min', schema: integer({ default: 1, min: 0, max: 1000 }) },
-  max: { env: 'SHOAL_MAX_WORKERS', flag: '--max', schema: integer({ default: 1, min: 1, max: 1000 }) },
+  max: { env: 'SHOAL_MAX_WORKERS', flag: '--max', schema: integer({ default: 10, min: 1, max: 1000 }) },
+  spares: { env: 'SHOAL_SPARES', flag: '--spares', schema: integer({ default: 1, min: 0, max: 100 }) },
+  policy: { env: 'SHOAL_POLICY', flag: '--policy', schema: oneOf(POLICY_NAMES, 'target-wait') },
+  targetWaitP95Ms: { env: 'SHOAL_TARGET_WAIT_P95', flag: '--target-wait-p95', schema: duration({ default: '200ms', min: 1 }) },
+  scaleIntervalMs: { env: 'SHOAL_SCALE_INTERVAL', flag: '--scale-interval', schema: duration({ default: '1s', min: 100 }) },
+  scaleDownWindowMs: { env: 'SHOAL_SCALE_DOWN_WINDOW', flag: '--scale-down-window', schema: duration({ default: '30s', min: 0 }) },
+  maxStepUp: { env: 'SHOAL_MAX_STEP_UP', flag: '--max-step-up', schema: integer({ default: 4, min: 1, max: 1000 }) },
+  maxStepDown: { env: 'SHOAL_MAX_STEP_DOWN', flag: '--max-step-down', schema: integer({ default: 1, min: 1, max: 1000 }) },
+  backlogDrainMs: { env: 'SHOAL_BACKLOG_DRAIN', flag: '--backlog-drain', schema: duration({ default: '2s', min: 100 }) },
+  targetQueueLength: { env: 'SHOAL_TARGET_QUEUE_LENGTH', flag: '--target-queue-length', schema: integer({ default: 5, min: 1, max: 100_000 }) },
+  managementUrl: {
+    env: 'SHOAL_MANAGEMENT_URL',
+    flag: '--management-url',
+    schema: url({ default: 'http://guest:guest@127.0.0.1:15672', protocols: ['http', 'https'], orLiteral: 'off' }),
+  },
+  metricsHost: { env: 'SHOAL_METRICS_HOST', flag: '--metrics-host', schema: text({ default: '127.0.0.1' }) },
+  metricsPort: { env: 'SHOAL_METRICS_PORT', flag: '--metrics-port', schema: integer({ default: 9464, min: 0, max: 65535 }) },
   runtime: { env: 'SHOAL_RUNTIME', flag: '--runtime', schema: oneOf(['auto', 'docker', 'process'], 'auto') },
   workerConcurrency: { env: 'SHOAL_CONCURRENCY', flag: '--worker-concurrency', schema: integer({ default: 4, min: 1, max: 1000 }) },
   drainGraceMs: { env: 'SHOAL_DRAIN_GRACE', flag: '--drain-grace', schema: duration({ default: '30s', min: 100 }) },
@@ -21,6 +38,20 @@ export function parseDispatcherConfig(env: NodeJS.ProcessEnv, flags: Record<stri
   const config = parseSettings(dispatcherSettings, env, flags);
   requireThat(config.max >= config.min, `SHOAL_MAX_WORKERS (--max) must be >= SHOAL_MIN_WORKERS (--min) (got ${config.max} < ${config.min})`);
   return config;
+}
+
+export function policyConfig(config: DispatcherConfig): PolicyConfig {
+  return {
+    min: config.min,
+    max: config.max,
+    concurrency: config.workerConcurrency,
+    targetWaitP95Ms: config.targetWaitP95Ms,
+    maxStepUp: config.maxStepUp,
+    maxStepDown: config.maxStepDown,
+    scaleDownStabilizationMs: config.scaleDownWindowMs,
+    backlogDrainMs: config.backlogDrainMs,
+    targetQueueLength: config.targetQueueLength,
+  };
 }
 
 /** The environment each worker is started with: everything it needs, nothing baked into an image. */

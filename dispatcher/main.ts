@@ -1,18 +1,35 @@
 #!/usr/bin/env node
-import type { RecoveringChannelModel } from 'amqplib';
+import type { Server } from 'node:http';
 import { Command } from 'commander';
 import { ConfigError } from '../infra/config.js';
+import { errorMessage } from '../infra/errors.js';
 import { createLogger } from '../infra/log.js';
 import { topologyFor } from '../infra/protocol.js';
-import { parseDispatcherConfig, workerEnvironment } from './config.js';
-import { listenForQuit } from './control.js';
-import { Pool } from './pool.js';
+import { createRedis } from '../infra/redis.js';
+import { Autoscaler } from './autoscaler.js';
+import { DispatcherBroker } from './broker.js';
+import { parseDispatcherConfig, policyConfig, workerEnvironment } from './config.js';
+import { BrokerMetricsSource } from './metrics/source.js';
+import { ObservationWindow } from './metrics/window.js';
+import { policies } from './policy/index.js';
+import { Pool, type PoolEvent } from './pool.js';
+import { DispatcherMetrics } from './prometheus.js';
 import { chooseRuntime } from './runtime-choice.js';
+import { StatusStore, type PoolStatus } from './status-store.js';
 
 const program = new Command('shoal-dispatcher')
-  .description('Run a pool of shoal workers; drain and remove them on SIGINT, SIGTERM or quit.')
-  .option('--min <n>', 'workers to keep running (default 1)')
-  .option('--max <n>', 'upper bound of the pool (default 1; must be >= --min)')
+  .description('Run a self-sizing pool of shoal workers; drain and remove them on SIGINT, SIGTERM or quit.')
+  .option('--min <n>', 'fewest regular workers (default 1)')
+  .option('--max <n>', 'most regular workers (default 10; must be >= --min)')
+  .option('--spares <n>', 'warm spares kept on top, consuming at a low priority (default 1)')
+  .option('--policy <name>', 'target-wait (default), latency-threshold or queue-length')
+  .option('--target-wait-p95 <duration>', 'keep the p95 queue wait under this (default 200ms)')
+  .option('--scale-interval <duration>', 'how often to observe and decide (default 1s)')
+  .option('--scale-down-window <duration>', 'scale down only to the highest recommendation of this window (default 30s)')
+  .option('--max-step-up <n>', 'workers added per decision at most (default 4)')
+  .option('--max-step-down <n>', 'workers removed per decision at most (default 1)')
+  .option('--backlog-drain <duration>', 'target-wait: clear an existing backlog within this (default 2s)')
+  .option('--target-queue-length <n>', 'queue-length: messages per worker (default 5)')
   .option('--runtime <kind>', 'auto, docker or process (default auto)')
   .option('--worker-concurrency <n>', 'jobs each worker runs at once (default 4)')
   .option('--drain-grace <duration>', 'how long a draining worker may take before it is killed (default 30s)')
@@ -20,8 +37,11 @@ const program = new Command('shoal-dispatcher')
   .option('--image <name>', 'worker image for the Docker runtime (default shoal/worker:latest)')
   .option('--worker-memory <size>', 'memory limit of each worker container (default 256m)')
   .option('--worker-cpus <n>', 'CPU limit of each worker container (default 1)')
+  .option('--management-url <url>', 'RabbitMQ management API, or "off" (default http://guest:guest@127.0.0.1:15672)')
+  .option('--metrics-host <host>', 'where /metrics listens (default 127.0.0.1)')
+  .option('--metrics-port <port>', 'Prometheus /metrics port; 0 picks a free one (default 9464)')
   .option('--amqp-url <url>', 'broker URL (default amqp://guest:guest@127.0.0.1:5672)')
-  .option('--redis-url <url>', 'Redis URL for worker reports, or "off" (default redis://127.0.0.1:6379)')
+  .option('--redis-url <url>', 'Redis for worker reports, status and events, or "off" (default redis://127.0.0.1:6379)')
   .option('--namespace <name>', 'pool namespace: names its queues, exchanges and labels (default shoal)')
   .showHelpAfterError();
 
@@ -30,53 +50,107 @@ async function main(): Promise<void> {
   const config = parseDispatcherConfig(process.env, program.opts());
   const logger = createLogger({ component: 'dispatcher', namespace: config.namespace });
   const topology = topologyFor(config.namespace);
-  if (config.max > config.min) {
-    logger.warn({ min: config.min, max: config.max }, 'this version keeps a static pool of --min workers; autoscaling up to --max is not built yet');
-  }
-  const runtime = await chooseRuntime(config, logger);
 
-  const pool = new Pool({
-    runtime,
-    namespace: config.namespace,
-    size: config.min,
-    workerEnv: workerEnvironment(config),
-    drainGraceMs: config.drainGraceMs,
-    logger,
-  });
-
-  let control: RecoveringChannelModel | undefined;
   let shuttingDown: Promise<void> | undefined;
+  const cleanups: (() => Promise<unknown>)[] = [];
   const shutdown = (reason: string) => {
     shuttingDown ??= (async () => {
       logger.info({ reason }, 'shutting down: draining every worker');
-      await pool.shutdown();
-      await runtime.close();
-      await control?.close().catch(() => undefined);
+      for (const cleanup of cleanups.reverse()) await cleanup().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'cleanup step failed'));
       logger.info('pool stopped; nothing left running');
       process.exit(0);
     })();
     return shuttingDown;
   };
   let interrupts = 0;
+  let forceStop: () => Promise<unknown> = async () => undefined;
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => {
     if (++interrupts > 1) {
       logger.warn('second SIGINT: killing workers now; their unacked requests go back to the queue');
-      void Promise.allSettled(pool.workerIds.map((id) => runtime.remove(id))).then(() => process.exit(130));
+      void forceStop().finally(() => process.exit(130));
       return;
     }
     void shutdown('SIGINT');
   });
 
-  control = await listenForQuit({
-    amqpUrl: config.amqpUrl,
-    topology,
-    deliveryLimit: config.deliveryLimit,
+  const runtime = await chooseRuntime(config, logger);
+  cleanups.push(() => runtime.close());
+  const broker = await DispatcherBroker.connect({ amqpUrl: config.amqpUrl, topology, deliveryLimit: config.deliveryLimit, logger, onQuit: () => void shutdown('quit') });
+  cleanups.push(() => broker.close());
+  const redis = config.redisUrl === 'off' ? undefined : createRedis(config.redisUrl, `shoal dispatcher ${config.namespace}`, logger);
+  if (redis) cleanups.push(() => redis.quit());
+
+  const pool = new Pool({
+    runtime,
+    namespace: config.namespace,
+    size: config.min,
+    spares: config.spares,
+    workerEnv: workerEnvironment(config),
+    drainGraceMs: config.drainGraceMs,
     logger,
-    onQuit: () => void shutdown('quit'),
+    promote: (workerId) => broker.send({ type: 'promote', workerId }),
   });
+  forceStop = () => Promise.allSettled(pool.workerIds.map((id) => runtime.remove(id)));
+
+  const prometheus = new DispatcherMetrics();
+  const served = await prometheus.serve(config.metricsHost, config.metricsPort).catch((err: Error) => {
+    logger.warn({ err: err.message }, 'cannot serve Prometheus metrics; carrying on without them');
+    return undefined;
+  });
+  if (served) {
+    logger.info({ url: served.url }, 'serving Prometheus metrics');
+    cleanups.push(() => new Promise((resolve) => (served.server as Server).close(resolve)));
+  }
+
+  const status = redis ? new StatusStore(redis, config.namespace) : undefined;
+  pool.on('event', (event: PoolEvent) => void status?.appendEvent({ at: Date.now(), ...event }));
+  const decisions: PoolStatus['decisions'] = [];
+  const autoscaler = new Autoscaler({
+    pool,
+    metrics: new BrokerMetricsSource({
+      namespace: config.namespace,
+      queue: topology.requestQueue,
+      managementUrl: config.managementUrl === 'off' ? undefined : config.managementUrl,
+      queueDepth: () => broker.queueDepth(),
+      redis,
+      logger,
+    }),
+    window: new ObservationWindow({ rateWindowMs: 5_000, latencyWindowMs: 10_000, minWaitSamples: 20 }),
+    policy: policies[config.policy],
+    config: policyConfig(config),
+    intervalMs: config.scaleIntervalMs,
+    logger,
+    onTick: (tick) => {
+      const members = pool.snapshot();
+      prometheus.record(tick, members);
+      if (tick.changed) {
+        decisions.unshift({ at: tick.at, reason: tick.decision.reason });
+        decisions.splice(20);
+        void status?.appendEvent({ at: tick.at, type: 'decision', from: tick.pool.active + tick.pool.starting, to: tick.decision.desired, reason: tick.decision.reason });
+      }
+      void status?.writeStatus({
+        at: tick.at,
+        namespace: config.namespace,
+        policy: config.policy,
+        targetWaitP95Ms: config.targetWaitP95Ms,
+        min: config.min,
+        max: config.max,
+        spares: config.spares,
+        runtime: runtime.kind,
+        observation: tick.observation,
+        desired: tick.decision.desired,
+        members,
+        decisions,
+      });
+    },
+  });
+  cleanups.push(() => pool.shutdown());
+  cleanups.push(async () => autoscaler.stop());
+
   await pool.start();
-  logger.info({ workers: pool.workerIds.length, queue: topology.requestQueue }, 'pool running');
+  autoscaler.start();
+  logger.info({ min: config.min, max: config.max, spares: config.spares, policy: config.policy, targetWaitP95Ms: config.targetWaitP95Ms, queue: topology.requestQueue }, 'pool running');
 }
 
 main().catch((err: unknown) => {

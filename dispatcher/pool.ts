@@ -1,19 +1,43 @@
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { errorMessage } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
+import type { WorkerReport } from '../infra/protocol.js';
 import type { ExitInfo, WorkerHandle, WorkerRole, WorkerRuntime } from '../infra/runtime/types.js';
+import type { PoolView } from './policy/types.js';
 
 export interface PoolOptions {
   runtime: WorkerRuntime;
   namespace: string;
-  /** How many workers to keep running. */
+  /** Regular workers to start with. */
   size: number;
+  /** Warm spares to keep: started, connected, consuming at a low priority. */
+  spares: number;
   /** Environment every worker gets (broker URL, namespace, concurrency, ...). */
   workerEnv: Record<string, string>;
   /** How long a draining worker may take before it is killed. */
   drainGraceMs: number;
   logger: Logger;
+  /** Tells a spare that it is now a regular worker (a control message). */
+  promote?: (workerId: string) => Promise<unknown>;
+  /** Without worker reports, a started worker counts as active after this long. */
+  startupGraceMs?: number;
 }
+
+export type MemberState = 'starting' | 'active' | 'draining';
+
+export interface Member {
+  workerId: string;
+  role: WorkerRole;
+  state: MemberState;
+  inFlight: number;
+  startedAt: number;
+  runtimeId: string;
+}
+
+export type PoolEvent =
+  | { type: 'started' | 'promoted' | 'draining' | 'removed'; workerId: string; role: WorkerRole }
+  | { type: 'exited'; workerId: string; role: WorkerRole; exitCode: number | null; reason: string };
 
 /** A worker that lived shorter than this counts as a failed start. */
 const HEALTHY_LIFETIME_MS = 10_000;
@@ -28,26 +52,45 @@ export function restartDelayMs(consecutiveFailures: number): number {
 }
 
 /**
- * Keeps `size` workers running through a WorkerRuntime: starts missing ones,
- * replaces ones that die, drains extras, and on shutdown drains and removes
- * every worker it owns.
+ * Owns the workers of one pool through a WorkerRuntime: keeps `size` regular
+ * workers and `spares` warm spares, replaces ones that die, promotes a spare
+ * that starts taking work, and scales down by draining the least busy worker
+ * (it finishes and acks what it holds) before removing it. Emits 'event' with
+ * a PoolEvent for every change.
  */
-export class Pool {
-  private readonly members = new Map<string, WorkerHandle>();
+export class Pool extends EventEmitter {
+  private readonly members = new Map<string, Member>();
+  private readonly retiring = new Set<Promise<void>>();
   private unsubscribe: (() => void) | undefined;
   private reconciling: Promise<void> = Promise.resolve();
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
-  private readonly removals = new Set<Promise<void>>();
   private stopping: Promise<void> | undefined;
   private size: number;
 
   constructor(private readonly options: PoolOptions) {
+    super();
     this.size = options.size;
   }
 
   get workerIds(): string[] {
     return [...this.members.keys()];
+  }
+
+  /** Regular workers for the policy: spares and draining workers are not its business. */
+  view(): PoolView {
+    let active = 0;
+    let starting = 0;
+    for (const m of this.members.values()) {
+      if (m.role !== 'worker') continue;
+      if (m.state === 'active') active++;
+      else if (m.state === 'starting') starting++;
+    }
+    return { active, starting };
+  }
+
+  snapshot(): Member[] {
+    return [...this.members.values()].map((m) => ({ ...m }));
   }
 
   async start(): Promise<void> {
@@ -56,18 +99,49 @@ export class Pool {
     await this.reconcile();
   }
 
-  /** Changes the target size and converges to it. */
+  /** Changes the number of regular workers and converges to it. */
   resize(size: number): Promise<void> {
     this.size = size;
     return this.reconcile();
+  }
+
+  /**
+   * Takes in the latest worker reports: a worker that reports is consuming
+   * (starting -> active), its in-flight count picks scale-down victims, and a
+   * spare that has taken work is promoted.
+   */
+  observe(reports: readonly WorkerReport[] | undefined, now: number): void {
+    const byId = new Map(reports?.map((r) => [r.workerId, r]));
+    for (const member of this.members.values()) {
+      const report = byId.get(member.workerId);
+      if (report) {
+        member.inFlight = report.inFlight;
+        if (member.state === 'starting') member.state = 'active';
+        if (member.role === 'spare' && member.state === 'active' && (report.role === 'worker' || report.processed + report.failed > 0 || report.inFlight > 0)) {
+          this.promote(member);
+        }
+      } else if (member.state === 'starting' && !reports && now - member.startedAt > (this.options.startupGraceMs ?? 5_000)) {
+        member.state = 'active';
+      }
+    }
+  }
+
+  /** A spare took overflow: the load is above what the regular workers carry. It becomes one, and a new spare starts. */
+  private promote(member: Member): void {
+    member.role = 'worker';
+    this.size++;
+    this.options.logger.info({ workerId: member.workerId, size: this.size }, 'spare took work: promoted to a regular worker; starting a new spare');
+    this.emit('event', { type: 'promoted', workerId: member.workerId, role: 'worker' } satisfies PoolEvent);
+    void this.options.promote?.(member.workerId).catch((err: unknown) => this.options.logger.warn({ err: errorMessage(err) }, 'could not send promote'));
+    void this.reconcile();
   }
 
   /** Workers a crashed run of this pool left behind: keep the running ones, remove the rest. */
   private async adoptLeftovers(): Promise<void> {
     for (const handle of await this.options.runtime.list()) {
       if (handle.running) {
-        this.members.set(handle.workerId, handle);
-        this.options.logger.info({ workerId: handle.workerId }, 'adopted a running worker');
+        this.members.set(handle.workerId, member(handle, 'active'));
+        this.options.logger.info({ workerId: handle.workerId, role: handle.role }, 'adopted a running worker');
       } else {
         await this.options.runtime.remove(handle.workerId);
         this.options.logger.info({ workerId: handle.workerId }, 'removed a dead worker left from an earlier run');
@@ -83,41 +157,50 @@ export class Pool {
 
   private async converge(): Promise<void> {
     if (this.stopping) return;
-    while (this.members.size < this.size && !this.stopping) {
-      const workerId = `${this.options.namespace}-worker-${randomBytes(3).toString('hex')}`;
-      try {
-        const handle = await this.options.runtime.start({ workerId, role: 'worker' as WorkerRole, env: this.options.workerEnv });
-        this.members.set(workerId, handle);
-        this.options.logger.info({ workerId, runtimeId: handle.runtimeId, size: this.members.size }, 'started a worker');
-      } catch (err) {
-        this.failures++;
-        const delay = restartDelayMs(this.failures);
-        this.options.logger.error({ err: errorMessage(err), retryInMs: delay }, 'could not start a worker');
-        this.scheduleRetry(delay);
-        return;
-      }
+    const live = [...this.members.values()].filter((m) => m.state !== 'draining');
+    const regular = live.filter((m) => m.role === 'worker');
+    const spares = live.filter((m) => m.role === 'spare');
+
+    const toStart: WorkerRole[] = [
+      ...Array<WorkerRole>(Math.max(0, this.size - regular.length)).fill('worker'),
+      ...Array<WorkerRole>(Math.max(0, this.options.spares - spares.length)).fill('spare'),
+    ];
+    const started = await Promise.all(toStart.map((role) => this.startOne(role)));
+    if (started.includes(false)) return;
+
+    for (const victim of pickVictims(regular, regular.length - this.size)) this.retire(victim);
+    for (const victim of pickVictims(spares, spares.length - this.options.spares)) this.retire(victim);
+  }
+
+  private async startOne(role: WorkerRole): Promise<boolean> {
+    const workerId = `${this.options.namespace}-${role}-${randomBytes(3).toString('hex')}`;
+    try {
+      const handle = await this.options.runtime.start({ workerId, role, env: this.options.workerEnv });
+      this.members.set(workerId, member(handle, 'starting'));
+      this.options.logger.info({ workerId, role, runtimeId: handle.runtimeId.slice(0, 12) }, 'started a worker');
+      this.emit('event', { type: 'started', workerId, role } satisfies PoolEvent);
+      return true;
+    } catch (err) {
+      this.failures++;
+      const delay = restartDelayMs(this.failures);
+      this.options.logger.error({ err: errorMessage(err), retryInMs: delay }, 'could not start a worker');
+      this.scheduleRetry(delay);
+      return false;
     }
-    const extras = [...this.members.keys()].slice(this.size);
-    await Promise.all(extras.map((workerId) => this.retire(workerId)));
   }
 
   private onExit(info: ExitInfo): void {
-    const handle = this.members.get(info.workerId);
-    if (!handle) return; // already retired by us
+    const gone = this.members.get(info.workerId);
+    if (!gone || gone.state === 'draining') return; // a drain we asked for: retire() takes care of it
     this.members.delete(info.workerId);
+    this.emit('event', { type: 'exited', workerId: info.workerId, role: gone.role, exitCode: info.exitCode, reason: info.reason } satisfies PoolEvent);
     this.track(this.options.runtime.remove(info.workerId).catch(() => undefined));
     if (this.stopping) return;
-    const lived = Date.now() - handle.startedAt;
+    const lived = Date.now() - gone.startedAt;
     this.failures = lived < HEALTHY_LIFETIME_MS ? this.failures + 1 : 0;
     const delay = restartDelayMs(this.failures);
     this.options.logger.warn({ workerId: info.workerId, exitCode: info.exitCode, reason: info.reason, restartInMs: delay }, 'worker exited; replacing it');
     this.scheduleRetry(delay);
-  }
-
-  /** Removals of workers that ended on their own; shutdown waits for them. */
-  private track(removal: Promise<void>): void {
-    this.removals.add(removal);
-    void removal.finally(() => this.removals.delete(removal));
   }
 
   private scheduleRetry(delayMs: number): void {
@@ -128,15 +211,31 @@ export class Pool {
     }, delayMs);
   }
 
-  /** Drains one worker (it finishes and acks what it holds), then removes it. */
-  private async retire(workerId: string): Promise<void> {
-    this.members.delete(workerId);
-    try {
-      const info = await this.options.runtime.drain(workerId, this.options.drainGraceMs);
-      this.options.logger.info({ workerId, exitCode: info.exitCode, reason: info.reason }, 'worker drained');
-    } finally {
-      await this.options.runtime.remove(workerId);
-    }
+  /**
+   * Drains one worker in the background: SIGTERM makes it cancel its consumer
+   * and finish and ack what it holds; only then is it removed. It no longer
+   * counts as capacity from this moment.
+   */
+  private retire(target: Member): void {
+    target.state = 'draining';
+    this.emit('event', { type: 'draining', workerId: target.workerId, role: target.role } satisfies PoolEvent);
+    this.track((async () => {
+      try {
+        const info = await this.options.runtime.drain(target.workerId, this.options.drainGraceMs);
+        this.options.logger.info({ workerId: target.workerId, exitCode: info.exitCode, reason: info.reason, inFlightAtDrain: target.inFlight }, 'worker drained');
+      } catch (err) {
+        this.options.logger.warn({ workerId: target.workerId, err: errorMessage(err) }, 'drain failed; removing the worker');
+      } finally {
+        await this.options.runtime.remove(target.workerId).catch(() => undefined);
+        this.members.delete(target.workerId);
+        this.emit('event', { type: 'removed', workerId: target.workerId, role: target.role } satisfies PoolEvent);
+      }
+    })());
+  }
+
+  private track(work: Promise<void>): void {
+    this.retiring.add(work);
+    void work.finally(() => this.retiring.delete(work));
   }
 
   /** Drains and removes every worker of the pool. Same promise on every call. */
@@ -144,12 +243,23 @@ export class Pool {
     this.stopping ??= (async () => {
       clearTimeout(this.retryTimer);
       await this.reconciling.catch(() => undefined);
-      const ids = [...this.members.keys()];
-      this.options.logger.info({ workers: ids.length }, 'draining the pool');
-      await Promise.allSettled(ids.map((id) => this.retire(id)));
-      await Promise.allSettled([...this.removals]);
+      const live = [...this.members.values()].filter((m) => m.state !== 'draining');
+      this.options.logger.info({ workers: live.length }, 'draining the pool');
+      for (const m of live) this.retire(m);
+      while (this.retiring.size > 0) await Promise.allSettled([...this.retiring]);
       this.unsubscribe?.();
     })();
     return this.stopping;
   }
+}
+
+function member(handle: WorkerHandle, state: MemberState): Member {
+  return { workerId: handle.workerId, role: handle.role, state, inFlight: 0, startedAt: handle.startedAt, runtimeId: handle.runtimeId };
+}
+
+/** Which workers to drain first: those still starting (no work yet), then the least busy. */
+export function pickVictims(candidates: readonly Member[], count: number): Member[] {
+  if (count <= 0) return [];
+  const order = (m: Member) => (m.state === 'starting' ? -1 : m.inFlight);
+  return [...candidates].sort((a, b) => order(a) - order(b)).slice(0, count);
 }

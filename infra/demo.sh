@@ -8,14 +8,16 @@ cd "$(dirname "$0")/.."
 
 namespace=${SHOAL_NAMESPACE:-shoal-demo}
 workers=${DEMO_WORKERS:-3}
+spares=${DEMO_SPARES:-1}
 export SHOAL_NAMESPACE=$namespace SHOAL_LOG_LEVEL=${SHOAL_LOG_LEVEL:-warn}
 
-node dist/dispatcher/main.js --runtime "${SHOAL_RUNTIME:-auto}" --min "$workers" --max "$workers" &
+# A static pool (min = max) plus a warm spare, like the student system's V2 with its sleeping container.
+node dist/dispatcher/main.js --runtime "${SHOAL_RUNTIME:-auto}" --min "$workers" --max "$workers" --spares "$spares" &
 dispatcher=$!
 # Whatever happens, never leave the pool behind.
 trap 'kill -INT $dispatcher 2>/dev/null || true' EXIT
 
-echo "demo: waiting for $workers workers to consume from $namespace.requests"
+echo "demo: waiting for $workers workers and $spares spare(s) to consume from $namespace.requests"
 # Ask the broker directly (a passive declare): the management API's figures lag by up to 5 s.
 count_consumers() {
   node --input-type=module -e "
@@ -28,11 +30,11 @@ count_consumers() {
 consumers=0
 for _ in $(seq 120); do
   consumers=$(count_consumers)
-  [ "${consumers:-0}" -ge "$workers" ] && break
+  [ "${consumers:-0}" -ge $((workers + spares)) ] && break
   kill -0 "$dispatcher" 2>/dev/null || { echo "demo: the dispatcher exited early" >&2; exit 1; }
   sleep 0.5
 done
-echo "demo: $consumers workers consuming; watch http://127.0.0.1:15672/#/queues (guest/guest)"
+echo "demo: $consumers consumers; watch http://127.0.0.1:15672/#/queues (guest/guest)"
 if docker info >/dev/null 2>&1; then
   docker ps --filter "label=org.shoal.pool=$namespace" --format 'demo: container {{.Names}}  {{.Status}}  ports: [{{.Ports}}]'
 fi

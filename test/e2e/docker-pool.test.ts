@@ -29,7 +29,7 @@ describe('dispatcher with the Docker runtime', () => {
   });
 
   async function startPool(size: number) {
-    const started = startDispatcher(['--runtime', 'docker', '--min', String(size), '--max', String(size), '--namespace', namespace, '--drain-grace', '10s']);
+    const started = startDispatcher(['--runtime', 'docker', '--min', String(size), '--max', String(size), '--spares', '0', '--metrics-port', '0', '--namespace', namespace, '--drain-grace', '10s']);
     dispatchers.push(started.child);
     await waitFor(`${size} consuming containers`, async () => (await consumerCount(topologyFor(namespace))) === size, 30_000);
     return started;
@@ -148,7 +148,7 @@ describe('runtime choice', () => {
 
   it('auto falls back to local processes without Docker, and says so', async () => {
     const namespace = newNamespace();
-    const started = startDispatcher(['--runtime', 'auto', '--min', '1', '--max', '1', '--namespace', namespace], { DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
+    const started = startDispatcher(['--runtime', 'auto', '--min', '1', '--max', '1', '--spares', '0', '--metrics-port', '0', '--namespace', namespace], { DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
     try {
       await waitFor('a consuming worker', async () => (await consumerCount(topologyFor(namespace))) === 1);
       expect(started.output()).toContain('running workers as local processes');

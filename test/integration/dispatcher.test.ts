@@ -20,7 +20,7 @@ describe('dispatcher with the local-process runtime', () => {
   });
 
   async function startPool(size: number) {
-    const started = startDispatcher(['--min', String(size), '--max', String(size), '--runtime', 'process', '--namespace', namespace]);
+    const started = startDispatcher(['--min', String(size), '--max', String(size), '--spares', '0', '--metrics-port', '0', '--runtime', 'process', '--namespace', namespace]);
     dispatcher = started.child;
     await waitFor(`${size} consumers`, async () => (await consumerCount(topologyFor(namespace))) === size);
     return started;

@@ -24,16 +24,18 @@ describe('warm spares', () => {
 
   it('gets nothing while the regular worker has room, and takes the overflow at once', async () => {
     namespace = newNamespace();
-    const regular = await startWorker(namespace, 'regular', { concurrency: 2 });
+    const regular = await startWorker(namespace, 'regular', { concurrency: 4 });
     const spare = await startWorker(namespace, 'spare', { concurrency: 2, role: 'spare' });
     workers = [regular, spare];
     client = await connectClient(namespace);
 
+    // Two at a time against a prefetch of 4: the regular worker always has room (its acks may
+    // trail its replies by a moment, which is why it needs some headroom here).
     for (let i = 0; i < 20; i++) await client.call('echo', i, 5000);
     for (let round = 0; round < 5; round++) await sleepFor(20, 2);
     expect(spare.stats().processed).toBe(0);
 
-    const replies = await sleepFor(300, 4);
+    const replies = await sleepFor(300, 6);
     const bySpare = replies.filter((r) => r.workerId === 'spare');
     expect(bySpare).toHaveLength(2);
     // The overflow did not wait for the regular worker's 300 ms jobs: the spare took it straight away.

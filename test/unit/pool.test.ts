@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Pool, restartDelayMs } from '../../dispatcher/pool.js';
+import type { WorkerReport } from '../../infra/protocol.js';
 import type { ExitInfo, WorkerHandle, WorkerRuntime, WorkerSpec } from '../../infra/runtime/types.js';
 import { isLastAttempt } from '../../worker/worker.js';
 
@@ -44,8 +45,18 @@ class FakeRuntime implements WorkerRuntime {
   async close() {}
 }
 
-function pool(runtime: FakeRuntime, size: number) {
-  return new Pool({ runtime, namespace: 'p', size, workerEnv: {}, drainGraceMs: 1000, logger: pino({ level: 'silent' }) });
+function pool(runtime: FakeRuntime, size: number, spares = 0, promoted: string[] = []) {
+  return new Pool({
+    runtime, namespace: 'p', size, spares, workerEnv: {}, drainGraceMs: 1000, logger: pino({ level: 'silent' }),
+    promote: async (id) => promoted.push(id),
+  });
+}
+
+/** Lets background drains finish. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+function report(workerId: string, fields: Partial<WorkerReport> = {}): WorkerReport {
+  return { workerId, role: 'worker', state: 'active', inFlight: 0, processed: 0, failed: 0, redelivered: 0, serviceMsTotal: 0, waitBuckets: [], startedAt: 0, reportedAt: 0, ...fields };
 }
 
 describe('restart backoff', () => {
@@ -67,8 +78,56 @@ describe('pool', () => {
     await p.start();
     expect(runtime.workers.size).toBe(3);
     await p.resize(1);
+    expect(p.view()).toEqual({ active: 0, starting: 1 }); // draining workers are no longer capacity
+    await settle();
     expect(runtime.workers.size).toBe(1);
     expect(runtime.drained).toHaveLength(2);
+  });
+
+  it('counts a worker as active once it reports, and scales down the least busy first', async () => {
+    const runtime = new FakeRuntime();
+    const p = pool(runtime, 3);
+    await p.start();
+    const [a, b, c] = p.workerIds as [string, string, string];
+    p.observe([report(a, { inFlight: 4 }), report(b, { inFlight: 0 }), report(c, { inFlight: 2 })], 0);
+    expect(p.view()).toEqual({ active: 3, starting: 0 });
+    await p.resize(2);
+    await settle();
+    expect(runtime.drained).toEqual([b]);
+  });
+
+  it('keeps warm spares apart from the regular workers', async () => {
+    const runtime = new FakeRuntime();
+    const p = pool(runtime, 2, 1);
+    await p.start();
+    expect(runtime.workers.size).toBe(3);
+    expect([...runtime.workers.values()].filter((w) => w.role === 'spare')).toHaveLength(1);
+    expect(p.view()).toEqual({ active: 0, starting: 2 });
+  });
+
+  it('promotes a spare that takes work, and starts a new spare', async () => {
+    const runtime = new FakeRuntime();
+    const promoted: string[] = [];
+    const p = pool(runtime, 1, 1, promoted);
+    await p.start();
+    const spare = p.snapshot().find((m) => m.role === 'spare')!.workerId;
+    const regular = p.snapshot().find((m) => m.role === 'worker')!.workerId;
+    p.observe([report(regular, { inFlight: 4 }), report(spare, { role: 'spare', inFlight: 1 })], 0);
+    await p.reconcile();
+    expect(promoted).toEqual([spare]);
+    expect(p.view()).toEqual({ active: 2, starting: 0 });
+    expect(p.snapshot().filter((m) => m.role === 'spare')).toHaveLength(1);
+    expect(runtime.workers.size).toBe(3);
+  });
+
+  it('without worker reports, counts a started worker as active after the startup grace', async () => {
+    const runtime = new FakeRuntime();
+    const p = pool(runtime, 1);
+    await p.start();
+    p.observe(undefined, Date.now());
+    expect(p.view()).toEqual({ active: 0, starting: 1 });
+    p.observe(undefined, Date.now() + 60_000);
+    expect(p.view()).toEqual({ active: 1, starting: 0 });
   });
 
   it('adopts running leftovers and removes dead ones', async () => {

@@ -1,0 +1,77 @@
+import type { ChannelModel, ConfirmChannel, RecoveringChannelModel } from 'amqplib';
+import { publishControl } from '../infra/amqp/control.js';
+import { connectBroker } from '../infra/amqp/connection.js';
+import { assertTopology } from '../infra/amqp/topology.js';
+import { errorMessage, ShoalError } from '../infra/errors.js';
+import type { Logger } from '../infra/log.js';
+import { decodeControl, QUIT_ROUTING_KEY, type ControlMessage, type Topology } from '../infra/protocol.js';
+
+export interface DispatcherBrokerOptions {
+  amqpUrl: string;
+  topology: Topology;
+  deliveryLimit: number;
+  logger: Logger;
+  onQuit: () => void;
+}
+
+/**
+ * The dispatcher's one broker connection (it reconnects by itself): declares
+ * the pool's topology, listens for `quit`, sends control messages to workers,
+ * and reads the queue depth with a passive declare.
+ */
+export class DispatcherBroker {
+  private connection: RecoveringChannelModel | undefined;
+  private channel: ConfirmChannel | undefined;
+
+  private constructor(private readonly options: DispatcherBrokerOptions) {}
+
+  static async connect(options: DispatcherBrokerOptions): Promise<DispatcherBroker> {
+    const broker = new DispatcherBroker(options);
+    broker.connection = await connectBroker({
+      url: options.amqpUrl,
+      name: `shoal dispatcher ${options.topology.requestQueue}`,
+      logger: options.logger,
+      setup: (model) => broker.setup(model),
+    });
+    return broker;
+  }
+
+  private async setup(model: ChannelModel): Promise<void> {
+    const { topology, logger, onQuit } = this.options;
+    const channel = await model.createConfirmChannel();
+    channel.on('error', (err: Error) => logger.warn({ err: err.message }, 'dispatcher channel error'));
+    await assertTopology(channel, topology, { deliveryLimit: this.options.deliveryLimit });
+    const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
+    await channel.bindQueue(queue, topology.controlExchange, QUIT_ROUTING_KEY);
+    await channel.consume(queue, (msg) => {
+      if (!msg) return;
+      try {
+        if (decodeControl(msg.content).type === 'quit') onQuit();
+      } catch (err) {
+        logger.warn({ err: errorMessage(err) }, 'ignored a bad control message');
+      }
+    }, { noAck: true, consumerTag: 'dispatcher.control' });
+    this.channel = channel;
+  }
+
+  /** Messages ready in the request queue and its consumers, straight from the broker. */
+  async queueDepth(): Promise<{ ready: number; consumers: number }> {
+    const channel = this.requireChannel();
+    const { messageCount, consumerCount } = await channel.checkQueue(this.options.topology.requestQueue);
+    return { ready: messageCount, consumers: consumerCount };
+  }
+
+  async send(message: ControlMessage): Promise<boolean> {
+    return (await publishControl(this.requireChannel(), this.options.topology, message)).routed;
+  }
+
+  async close(): Promise<void> {
+    await this.channel?.close().catch(() => undefined);
+    await this.connection?.close().catch(() => undefined);
+  }
+
+  private requireChannel(): ConfirmChannel {
+    if (!this.channel) throw new ShoalError('BROKER_UNAVAILABLE', 'the dispatcher is reconnecting to the broker');
+    return this.channel;
+  }
+}

@@ -1,0 +1,123 @@
+import { parseDurationMs } from '../../infra/config.js';
+import { POLICY_NAMES, type PolicyName } from '../policy/index.js';
+import type { BaseOptions } from './compare.js';
+import { comparisonConfig, simulationDefaults } from './defaults.js';
+import { BUILTIN_TRACES, type BuiltinTraceName } from './traces.js';
+
+/** Bad command-line input; every problem is listed, each naming the flag and the value. */
+export class OptionsError extends Error {
+  override readonly name = 'OptionsError';
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+export type TraceSpec = { kind: 'builtin'; name: BuiltinTraceName } | { kind: 'csv'; path: string };
+
+export interface CliOptions {
+  traces: TraceSpec[];
+  policies: PolicyName[];
+  scale: number;
+  base: BaseOptions;
+  timeline: boolean;
+  json: boolean;
+}
+
+/** What commander hands over: strings for valued flags, booleans for switches. */
+export type RawFlags = Record<string, string | boolean | undefined>;
+
+/** Turns the CLI's flags into simulation options, or throws OptionsError naming each bad flag. */
+export function parseCliOptions(flags: RawFlags): CliOptions {
+  const problems: string[] = [];
+  const get = (key: string): string | undefined => (typeof flags[key] === 'string' ? (flags[key] as string) : undefined);
+
+  const wholeNumber = (key: string, flag: string, fallback: number, min: number, max: number): number => {
+    const raw = get(key);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${flag} must be a whole number from ${min} to ${max} (got ${JSON.stringify(raw)})`);
+      return fallback;
+    }
+    return n;
+  };
+  const positive = (key: string, flag: string, fallback: number | undefined): number | undefined => {
+    const raw = get(key);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n) || n <= 0) {
+      problems.push(`${flag} must be a number > 0 (got ${JSON.stringify(raw)})`);
+      return fallback;
+    }
+    return n;
+  };
+  const duration = (key: string, flag: string, fallback: number): number => {
+    const raw = get(key);
+    if (raw === undefined) return fallback;
+    const ms = parseDurationMs(raw);
+    if (ms === undefined) {
+      problems.push(`${flag} must be a duration like 200ms, 0.5s or 1m (got ${JSON.stringify(raw)})`);
+      return fallback;
+    }
+    return ms;
+  };
+
+  const traces = parseTraces(get('trace') ?? 'all', problems);
+  const policies = parsePolicies(get('policy') ?? 'all', problems);
+  const targetWaitP95Ms = duration('targetWait', '--target-wait', comparisonConfig.targetWaitP95Ms);
+  if (targetWaitP95Ms <= 0) problems.push(`--target-wait must be more than 0 ms (got ${JSON.stringify(get('targetWait'))})`);
+  const serviceMs = positive('serviceMs', '--service-ms', simulationDefaults.service.meanMs)!;
+  const serviceCv = positive('serviceCv', '--service-cv', undefined);
+  const concurrency = wholeNumber('concurrency', '--concurrency', comparisonConfig.concurrency, 1, 1000);
+  const min = wholeNumber('min', '--min', comparisonConfig.min, 0, 10_000);
+  const max = wholeNumber('max', '--max', comparisonConfig.max, 1, 10_000);
+  if (max < min) problems.push(`--max must be >= --min (got ${max} < ${min})`);
+  const spares = wholeNumber('spares', '--spares', simulationDefaults.spares, 0, 100);
+  const startDelayMs = duration('startDelay', '--start-delay', simulationDefaults.startDelay.meanMs);
+  const jitterMs = duration('startJitter', '--start-jitter', simulationDefaults.startDelay.jitterMs);
+  if (jitterMs > startDelayMs) problems.push(`--start-jitter must be <= --start-delay (got ${jitterMs}ms > ${startDelayMs}ms)`);
+  const scale = positive('scale', '--scale', 1)!;
+  const seed = wholeNumber('seed', '--seed', simulationDefaults.seed, 0, 2 ** 32 - 1);
+  if (problems.length > 0) throw new OptionsError(problems);
+
+  return {
+    traces,
+    policies,
+    scale,
+    timeline: flags.timeline === true,
+    json: flags.json === true,
+    base: {
+      config: { targetWaitP95Ms, concurrency, min, max },
+      service: serviceCv === undefined ? { meanMs: serviceMs } : { meanMs: serviceMs, cv: serviceCv },
+      spares,
+      startDelay: { meanMs: startDelayMs, jitterMs },
+      seed,
+    },
+  };
+}
+
+/** "all", one name, a comma-separated list, or csv:<path>. */
+function parseTraces(value: string, problems: string[]): TraceSpec[] {
+  if (value.startsWith('csv:')) {
+    const path = value.slice(4);
+    if (path === '') problems.push('--trace csv: needs a file path, e.g. csv:./trace.csv');
+    return [{ kind: 'csv', path }];
+  }
+  if (value === 'all') return BUILTIN_TRACES.map((name) => ({ kind: 'builtin', name }));
+  const specs: TraceSpec[] = [];
+  for (const name of value.split(',').map((s) => s.trim())) {
+    if ((BUILTIN_TRACES as readonly string[]).includes(name)) specs.push({ kind: 'builtin', name: name as BuiltinTraceName });
+    else problems.push(`--trace must be ${BUILTIN_TRACES.join(', ')}, all, a comma-separated list of them, or csv:<path> (got ${JSON.stringify(name)})`);
+  }
+  return specs;
+}
+
+function parsePolicies(value: string, problems: string[]): PolicyName[] {
+  if (value === 'all') return [...POLICY_NAMES];
+  const names: PolicyName[] = [];
+  for (const name of value.split(',').map((s) => s.trim())) {
+    if ((POLICY_NAMES as readonly string[]).includes(name)) names.push(name as PolicyName);
+    else problems.push(`--policy must be ${POLICY_NAMES.join(', ')}, all, or a comma-separated list of them (got ${JSON.stringify(name)})`);
+  }
+  return names;
+}

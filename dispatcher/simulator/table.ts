@@ -1,0 +1,71 @@
+import type { TraceComparison } from './compare.js';
+
+/** Plain-text tables for the terminal: one per trace, one row per policy. */
+export function formatComparison(comparison: TraceComparison): string {
+  const first = comparison.runs[0]?.result;
+  const target = first?.config.targetWaitP95Ms ?? 0;
+  const title = `trace ${comparison.trace}: ${fmt(comparison.durationMs / 1000, 0)} s, ${first?.count ?? 0} requests, target p95 wait ${target} ms`;
+  const rows = comparison.runs.map((run) => {
+    const r = run.result;
+    const note = run.tuning
+      ? run.tuning.met
+        ? `tuned targetQueueLength ${run.tuning.chosen}`
+        : `no targetQueueLength met the target; used ${run.tuning.chosen}`
+      : '';
+    return [
+      run.policy,
+      fmt(r.waitMs.p50, 1),
+      fmt(r.waitMs.p95, 1),
+      fmt(r.waitMs.p99, 1),
+      fmt(r.overTargetPct, 2),
+      run.meetsTarget ? 'yes' : 'NO',
+      fmt(r.workerSeconds, 0),
+      String(r.scaleEvents),
+      String(r.promotions),
+      String(r.maxWorkers),
+      fmt(r.meanWorkers, 1),
+      note,
+    ];
+  });
+  const header = ['policy', 'p50 ms', 'p95 ms', 'p99 ms', `>${target}ms %`, 'met', 'worker-s', 'scale events', 'promotions', 'max workers', 'mean workers', ''];
+  return `${title}\n${columns([header, ...rows], [0, header.length - 1])}`;
+}
+
+/** Per bucket: arrivals/s, then each policy's regular workers and p95 wait. */
+export function formatTimeline(comparison: TraceComparison): string {
+  const runs = comparison.runs;
+  const length = Math.max(0, ...runs.map((r) => r.result.timeline.length));
+  const header = ['t s', 'arrivals/s', ...runs.flatMap((r) => [`${r.policy} workers`, 'p95 ms'])];
+  const rows: string[][] = [];
+  for (let i = 0; i < length; i++) {
+    const base = runs.find((r) => r.result.timeline[i])?.result.timeline[i];
+    if (!base) continue;
+    rows.push([
+      fmt(base.startS, 0),
+      fmt(base.arrivalsPerS, 1),
+      ...runs.flatMap((r) => {
+        const b = r.result.timeline[i];
+        return [b ? String(b.workers) : '', b?.waitP95Ms === undefined ? '-' : fmt(b.waitP95Ms, 0)];
+      }),
+    ]);
+  }
+  return `timeline ${comparison.trace} (per ${bucketSeconds(comparison)} s bucket; workers = most regular workers at a control tick)\n${columns([header, ...rows])}`;
+}
+
+function bucketSeconds(comparison: TraceComparison): number {
+  const t = comparison.runs[0]?.result.timeline;
+  return t && t.length > 1 ? t[1]!.startS - t[0]!.startS : 5;
+}
+
+/** Numbers right-aligned; the columns listed in `left` (names, notes) left-aligned. */
+function columns(rows: string[][], left: readonly number[] = [0]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows
+    .map((row) => row.map((cell, i) => (left.includes(i) ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd())
+    .join('\n');
+}
+
+function fmt(n: number, digits: number): string {
+  return n.toFixed(digits);
+}

@@ -1,0 +1,44 @@
+import type { Redis } from 'ioredis';
+import type { Tick } from './autoscaler.js';
+import type { Member, PoolEvent } from './pool.js';
+
+/** What `shoal-status` shows: written to Redis by the dispatcher on every tick. */
+export interface PoolStatus {
+  at: number;
+  namespace: string;
+  policy: string;
+  targetWaitP95Ms: number;
+  min: number;
+  max: number;
+  spares: number;
+  runtime: string;
+  observation: Tick['observation'];
+  desired: number;
+  members: Member[];
+  decisions: { at: number; reason: string }[];
+}
+
+/** One line of the pool's event log: decisions and worker lifecycle, for charts and post-mortems. */
+export type LoggedEvent = { at: number } & ({ type: 'decision'; from: number; to: number; reason: string } | PoolEvent);
+
+export const statusKey = (namespace: string) => `${namespace}:dispatcher:status`;
+export const eventsKey = (namespace: string) => `${namespace}:dispatcher:events`;
+const MAX_EVENTS = 5000;
+
+/** Writes status and events to Redis; losing Redis loses only these, never scaling. */
+export class StatusStore {
+  constructor(private readonly redis: Redis, private readonly namespace: string) {}
+
+  async writeStatus(status: PoolStatus): Promise<void> {
+    await this.redis.set(statusKey(this.namespace), JSON.stringify(status), 'PX', 15_000).catch(() => undefined);
+  }
+
+  async appendEvent(event: LoggedEvent): Promise<void> {
+    await this.redis
+      .multi()
+      .lpush(eventsKey(this.namespace), JSON.stringify(event))
+      .ltrim(eventsKey(this.namespace), 0, MAX_EVENTS - 1)
+      .exec()
+      .catch(() => undefined);
+  }
+}
