@@ -3,7 +3,7 @@ import type { Logger } from '../infra/log.js';
 import type { ObservationWindow } from './metrics/window.js';
 import type { MetricsSource } from './metrics/types.js';
 import type { Decision, Observation, Policy, PolicyConfig, PoolView, Recommendation } from './policy/types.js';
-import type { Pool } from './pool.js';
+import type { Pool, PoolEvent } from './pool.js';
 
 export interface AutoscalerOptions {
   pool: Pool;
@@ -36,7 +36,16 @@ export class Autoscaler {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
 
-  constructor(private readonly options: AutoscalerOptions) {}
+  constructor(private readonly options: AutoscalerOptions) {
+    // A promoted spare is the pool saying it needed one more: remember it as a
+    // recommendation, so the scale-down window does not drain a worker for it at once.
+    options.pool.on('event', (event: PoolEvent) => {
+      if (event.type === 'promoted') {
+        const view = options.pool.view();
+        this.history.push({ at: Date.now(), workers: view.active + view.starting });
+      }
+    });
+  }
 
   start(): void {
     this.running = true;

@@ -22,6 +22,8 @@ export interface PoolOptions {
   promote?: (workerId: string) => Promise<unknown>;
   /** Without worker reports, a started worker counts as active after this long. */
   startupGraceMs?: number;
+  /** A spare is promoted after it has had work in this many observations in a row (one overflow blip is not a trend). */
+  promoteAfter?: number;
 }
 
 export type MemberState = 'starting' | 'active' | 'draining';
@@ -33,6 +35,10 @@ export interface Member {
   inFlight: number;
   startedAt: number;
   runtimeId: string;
+  /** Requests finished so far, from its last report. */
+  completed: number;
+  /** Observations in a row in which a spare had work. */
+  busyStreak: number;
 }
 
 export type PoolEvent =
@@ -115,10 +121,15 @@ export class Pool extends EventEmitter {
     for (const member of this.members.values()) {
       const report = byId.get(member.workerId);
       if (report) {
+        const completed = report.processed + report.failed;
+        const hadWork = report.inFlight > 0 || completed > member.completed;
+        member.busyStreak = hadWork ? member.busyStreak + 1 : 0;
+        member.completed = completed;
         member.inFlight = report.inFlight;
         if (member.state === 'starting') member.state = 'active';
-        if (member.role === 'spare' && member.state === 'active' && (report.role === 'worker' || report.processed + report.failed > 0 || report.inFlight > 0)) {
-          this.promote(member);
+        if (member.role === 'spare' && member.state === 'active') {
+          if (report.role === 'worker') member.role = 'worker'; // promoted before this dispatcher started
+          else if (member.busyStreak >= (this.options.promoteAfter ?? 3)) this.promote(member);
         }
       } else if (member.state === 'starting' && !reports && now - member.startedAt > (this.options.startupGraceMs ?? 5_000)) {
         member.state = 'active';
@@ -254,7 +265,7 @@ export class Pool extends EventEmitter {
 }
 
 function member(handle: WorkerHandle, state: MemberState): Member {
-  return { workerId: handle.workerId, role: handle.role, state, inFlight: 0, startedAt: handle.startedAt, runtimeId: handle.runtimeId };
+  return { workerId: handle.workerId, role: handle.role, state, inFlight: 0, startedAt: handle.startedAt, runtimeId: handle.runtimeId, completed: 0, busyStreak: 0 };
 }
 
 /** Which workers to drain first: those still starting (no work yet), then the least busy. */

@@ -81,10 +81,16 @@ export class BrokerMetricsSource implements MetricsSource {
       } while (cursor !== '0');
       if (keys.length === 0) return [];
       const values = await redis.mget(...keys);
-      return values.flatMap((raw) => {
+      const reports = values.flatMap((raw) => {
         const parsed = raw ? workerReportSchema.safeParse(JSON.parse(raw)) : undefined;
         return parsed?.success ? [parsed.data] : [];
       });
+      const unreadable = values.filter(Boolean).length - reports.length;
+      if (unreadable > 0 && !this.degraded.has('report schema')) {
+        this.degraded.add('report schema');
+        this.options.logger.warn({ unreadable }, 'some worker reports do not match this dispatcher; is the worker image older than the dispatcher? (npm run image)');
+      }
+      return reports;
     });
   }
 

@@ -4,7 +4,7 @@ import type { Observation } from '../policy/types.js';
 import type { Sample } from './types.js';
 
 export interface WindowOptions {
-  /** Arrival rates are averaged over this window. */
+  /** Arrival rates are averaged over this window, and over a window of a third of it; the higher wins. */
   rateWindowMs: number;
   /** Service times and queue waits are taken over this window. */
   latencyWindowMs: number;
@@ -67,7 +67,8 @@ export class ObservationWindow {
 
   observe(now: number): Observation {
     return {
-      arrivalRate: this.arrivalRate(now),
+      // The short window sees a rise within two samples; the long one smooths a fall.
+      arrivalRate: Math.max(this.arrivalRate(now, this.options.rateWindowMs), this.arrivalRate(now, this.options.rateWindowMs / 3)),
       serviceMs: this.serviceMs(now),
       backlog: this.latest.backlog,
       inFlight: this.latest.inFlight,
@@ -76,8 +77,8 @@ export class ObservationWindow {
   }
 
   /** Arrivals = completions + growth of what is in the system, over the window. */
-  private arrivalRate(now: number): number {
-    const inWindow = this.ticks.filter((t) => t.at > now - this.options.rateWindowMs);
+  private arrivalRate(now: number, windowMs: number): number {
+    const inWindow = this.ticks.filter((t) => t.at > now - windowMs);
     const first = this.ticks[this.ticks.indexOf(inWindow[0]!) - 1] ?? inWindow[0];
     const last = inWindow[inWindow.length - 1];
     if (!first || !last || last.at <= first.at) return last?.publishRate ?? 0;

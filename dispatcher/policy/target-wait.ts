@@ -10,9 +10,10 @@ import type { Policy } from './types.js';
  *   serving at 1/serviceTime; Erlang C gives the p95 wait for a worker count.
  * - An existing backlog adds backlog/backlogDrainMs to the arrival rate, so
  *   that it clears within that window on top of new arrivals.
- * - If the observed p95 wait is over target while the model says the pool is
- *   big enough, the model is wrong about something (service time variance,
- *   uneven load): add a worker anyway.
+ * - If the observed p95 wait is over target while work waits and the model
+ *   says the pool is big enough, the model is wrong about something (service
+ *   time variance, uneven load, a rate it has not seen yet): grow anyway, in
+ *   proportion to the miss.
  * - Workers still starting count as capacity on its way (PoolView.starting),
  *   so a burst does not start duplicates.
  */
@@ -43,8 +44,10 @@ export const targetWaitPolicy: Policy = (observation, pool, config, now, history
   let why = `${inputs}; model needs ${workers} for p95 wait ${Number.isFinite(predicted) ? Math.round(predicted) : 'unbounded'} ms <= ${target} ms target`;
 
   if (waitP95Ms !== undefined && waitP95Ms > target && workers <= current && backlog > 0) {
-    workers = current + 1;
-    why = `${inputs}; observed p95 wait ${Math.round(waitP95Ms)} ms > ${target} ms target with work waiting, although the model is satisfied`;
+    // Grow in proportion to the miss: half of current x (observed/target - 1), at least one.
+    const extra = Math.max(1, Math.ceil((current * (waitP95Ms / target - 1)) / 2));
+    workers = current + extra;
+    why = `${inputs}; observed p95 wait ${Math.round(waitP95Ms)} ms > ${target} ms target with work waiting, although the model is satisfied: +${extra}`;
   }
   return boundDecision(workers, pool, config, now, history, why);
 };

@@ -31,7 +31,7 @@ export function parseCsvTrace(text: string, source: string): Trace {
     const [t, rate] = cells.map(Number) as [number, number];
     if (cells[0] === '' || !Number.isFinite(t) || t < 0) throw new TraceFileError(`${where}: t_seconds must be a number >= 0 (got ${JSON.stringify(cells[0])})`);
     if (cells[1] === '' || !Number.isFinite(rate) || rate < 0) throw new TraceFileError(`${where}: rate_per_second must be a number >= 0 (got ${JSON.stringify(cells[1])})`);
-    const previous = times[times.length - 1];
+    const previous = times.length > 0 ? times[times.length - 1]! / 1000 : undefined;
     if (previous !== undefined && t <= previous) throw new TraceFileError(`${where}: t_seconds must increase (got ${t} after ${previous})`);
     times.push(t * 1000);
     rates.push(rate);

@@ -4,6 +4,8 @@ import { SlidingWindow } from './windows.js';
 export interface ObserverOptions {
   /** Arrival rate window (the live dispatcher's 5 s). */
   rateWindowMs: number;
+  /** If set, the rate is the higher of the long and this short window's: it sees a rise sooner. */
+  shortRateWindowMs?: number | undefined;
   /** Window for the mean service time and the p95 wait (10 s). */
   statsWindowMs: number;
   /** Fewer waits than this in the window and the p95 is not reported. */
@@ -16,18 +18,21 @@ export interface ObserverOptions {
  */
 export class Observer {
   private readonly arrivals: SlidingWindow;
+  private readonly recentArrivals: SlidingWindow | undefined;
   private readonly services: SlidingWindow;
   private readonly waits: SlidingWindow;
   private lastServiceMs: number | undefined;
 
   constructor(private readonly options: ObserverOptions, private readonly startedAt = 0) {
     this.arrivals = new SlidingWindow(options.rateWindowMs);
+    if (options.shortRateWindowMs) this.recentArrivals = new SlidingWindow(options.shortRateWindowMs);
     this.services = new SlidingWindow(options.statsWindowMs);
     this.waits = new SlidingWindow(options.statsWindowMs);
   }
 
   arrived(now: number): void {
     this.arrivals.push(now);
+    this.recentArrivals?.push(now);
   }
 
   started(now: number, waitMs: number): void {
@@ -39,19 +44,23 @@ export class Observer {
   }
 
   observe(now: number, backlog: number, inFlight: number): Observation {
-    this.arrivals.advance(now);
     this.services.advance(now);
     this.waits.advance(now);
-    // Early in a run the window is not full yet: divide by the time observed.
-    const seconds = Math.min(this.options.rateWindowMs, now - this.startedAt) / 1000;
     // An idle window says nothing new about service time: keep the last known.
     this.lastServiceMs = this.services.mean() ?? this.lastServiceMs;
     return {
-      arrivalRate: seconds > 0 ? this.arrivals.count / seconds : 0,
+      arrivalRate: Math.max(this.rate(this.arrivals, now), this.recentArrivals ? this.rate(this.recentArrivals, now) : 0),
       serviceMs: this.lastServiceMs,
       backlog,
       inFlight,
       waitP95Ms: this.waits.count >= this.options.minWaitSamples ? this.waits.quantile(0.95) : undefined,
     };
+  }
+
+  private rate(window: SlidingWindow, now: number): number {
+    window.advance(now);
+    // Early in a run the window is not full yet: divide by the time observed.
+    const seconds = Math.min(window.windowMs, now - this.startedAt) / 1000;
+    return seconds > 0 ? window.count / seconds : 0;
   }
 }

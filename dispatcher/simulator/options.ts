@@ -1,7 +1,7 @@
 import { parseDurationMs } from '../../infra/config.js';
 import { POLICY_NAMES, type PolicyName } from '../policy/index.js';
 import type { BaseOptions } from './compare.js';
-import { comparisonConfig, simulationDefaults } from './defaults.js';
+import { comparisonConfig, likeDispatcher, simulationDefaults } from './defaults.js';
 import { BUILTIN_TRACES, type BuiltinTraceName } from './traces.js';
 
 /** Bad command-line input; every problem is listed, each naming the flag and the value. */
@@ -92,6 +92,7 @@ export function parseCliOptions(flags: RawFlags): CliOptions {
       spares,
       startDelay: { meanMs: startDelayMs, jitterMs },
       seed,
+      ...(flags.likeDispatcher === true ? likeDispatcher : {}),
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { PoolView } from '../policy/index.js';
+import { SlotIndex } from './slot-index.js';
 
 export type Role = 'regular' | 'spare';
 export type WorkerState = 'starting' | 'active' | 'draining' | 'removed';
@@ -11,21 +12,24 @@ export interface SimWorker {
   /** When it was asked to start: it costs from then on. */
   readonly startedAt: number;
   removedAt: number | undefined;
+  /** Spares: requests finished since the last control tick, and ticks in a row with work. */
+  doneSinceTick: number;
+  busyStreak: number;
 }
 
 /**
  * The simulated pool's bookkeeping, without time or events: worker states,
  * slots, spares, and the counts the policy and the metrics need.
  *
- * Regular active workers with a free slot are indexed by how many requests
- * they run (free[k] holds those with k in flight), so finding the least busy
- * one costs O(concurrency), not a scan of every worker on every arrival.
+ * Regular workers take work first; spares only when no regular worker has a
+ * free slot (RabbitMQ consumer priorities). Each role has its own index of
+ * workers with free slots.
  */
 export class PoolModel {
   readonly all: SimWorker[] = [];
   private readonly live = new Set<SimWorker>();
-  private readonly free: Set<SimWorker>[];
-  private readonly readySpares = new Set<SimWorker>();
+  private readonly freeRegular: SlotIndex;
+  private readonly freeSpare: SlotIndex;
   private regularActive = 0;
   private regularStarting = 0;
   private busy = 0;
@@ -35,7 +39,8 @@ export class PoolModel {
   maxRegular = 0;
 
   constructor(readonly concurrency: number) {
-    this.free = Array.from({ length: concurrency }, () => new Set<SimWorker>());
+    this.freeRegular = new SlotIndex(concurrency);
+    this.freeSpare = new SlotIndex(concurrency);
   }
 
   /** What the policy sees: regular workers only; spares are kept apart. */
@@ -57,8 +62,13 @@ export class PoolModel {
     return this.live.size;
   }
 
+  /** Ready spares, for the control tick's promotion check. */
+  activeSpares(): SimWorker[] {
+    return [...this.live].filter((w) => w.role === 'spare' && w.state === 'active');
+  }
+
   start(role: Role, now: number): SimWorker {
-    const worker: SimWorker = { id: this.all.length, role, state: 'starting', inFlight: 0, startedAt: now, removedAt: undefined };
+    const worker: SimWorker = { id: this.all.length, role, state: 'starting', inFlight: 0, startedAt: now, removedAt: undefined, doneSinceTick: 0, busyStreak: 0 };
     this.all.push(worker);
     this.live.add(worker);
     if (role === 'regular') this.countRegular(now, 0, +1);
@@ -69,41 +79,27 @@ export class PoolModel {
   ready(worker: SimWorker, now: number): boolean {
     if (worker.state !== 'starting') return false;
     worker.state = 'active';
-    if (worker.role === 'regular') {
-      this.countRegular(now, +1, -1);
-      this.index(worker);
-    } else {
-      this.readySpares.add(worker);
-    }
+    if (worker.role === 'regular') this.countRegular(now, +1, -1);
+    this.index(worker);
     return true;
   }
 
   /** The regular active worker with the fewest requests in flight, if any has a free slot. */
-  leastBusy(): SimWorker | undefined {
-    for (const bucket of this.free) {
-      for (const worker of bucket) return worker;
-    }
-    return undefined;
+  leastBusyRegular(): SimWorker | undefined {
+    return this.freeRegular.leastBusy();
   }
 
-  /**
-   * Takes a ready spare (the given one, or the oldest) and makes it regular:
-   * it got work, so it is part of the pool now.
-   */
-  promoteSpare(now: number, which?: SimWorker): SimWorker | undefined {
-    let spare = which;
-    if (!spare) {
-      for (const s of this.readySpares) {
-        spare = s;
-        break;
-      }
-    }
-    if (!spare || !this.readySpares.has(spare)) return undefined;
-    this.readySpares.delete(spare);
+  /** A ready spare with a free slot: it takes the overflow. */
+  leastBusySpare(): SimWorker | undefined {
+    return this.freeSpare.leastBusy();
+  }
+
+  /** A spare becomes a regular worker: the load is above what the regular workers carry. */
+  promote(spare: SimWorker, now: number): void {
+    this.unindex(spare);
     spare.role = 'regular';
     this.countRegular(now, +1, 0);
     this.index(spare);
-    return spare;
   }
 
   hasFreeSlot(worker: SimWorker): boolean {
@@ -122,6 +118,7 @@ export class PoolModel {
   release(worker: SimWorker, now: number): void {
     this.unindex(worker);
     worker.inFlight--;
+    worker.doneSinceTick++;
     this.busy--;
     if (worker.state === 'draining' && worker.inFlight === 0) this.remove(worker, now);
     else this.index(worker);
@@ -176,12 +173,11 @@ export class PoolModel {
   }
 
   private index(worker: SimWorker): void {
-    if (worker.role === 'regular' && worker.state === 'active' && worker.inFlight < this.concurrency) {
-      this.free[worker.inFlight]!.add(worker);
-    }
+    if (worker.state !== 'active') return;
+    (worker.role === 'regular' ? this.freeRegular : this.freeSpare).add(worker);
   }
 
   private unindex(worker: SimWorker): void {
-    if (worker.inFlight < this.concurrency) this.free[worker.inFlight]!.delete(worker);
+    (worker.role === 'regular' ? this.freeRegular : this.freeSpare).delete(worker);
   }
 }

@@ -19,10 +19,20 @@ export interface SimulationOptions {
   service?: ServiceModel;
   /** Warm spares kept beside the regular workers. */
   spares?: number;
+  /**
+   * 0: a spare is promoted the moment it gets work. n > 0: it serves overflow
+   * as a low-priority consumer and is promoted at a control tick after having
+   * had work in n ticks in a row (the live dispatcher's promoteAfter, 3).
+   */
+  promoteAfterTicks?: number;
+  /** Record a promotion as a recommendation, so the scale-down window does not drain a worker for it at once (as the live autoscaler does). */
+  rememberPromotions?: boolean;
   startDelay?: StartDelay;
   seed?: number;
   controlIntervalMs?: number;
   rateWindowMs?: number;
+  /** When set, the arrival rate is the higher of the rates over rateWindowMs and over this shorter window (the live dispatcher uses a third). */
+  shortRateWindowMs?: number;
   statsWindowMs?: number;
   minWaitSamples?: number;
   timelineBucketMs?: number;
@@ -35,8 +45,10 @@ export interface SimulationResult {
   policy: PolicyName;
   seed: number;
   config: PolicyConfig;
-  /** Requests that arrived; every one of them completed. */
+  /** Requests that arrived. */
   count: number;
+  /** Requests that completed: the run ends only when this equals count. */
+  completed: number;
   waitMs: { p50: number; p95: number; p99: number; max: number };
   /** Share of requests that waited longer than the target, in %. */
   overTargetPct: number;
@@ -98,7 +110,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const schedule = (at: number, kind: Kind, worker?: SimWorker, serviceMs?: number) => heap.push(new SimEvent(at, seq++, kind, worker, serviceMs));
 
   const pool = new PoolModel(config.concurrency);
-  const observer = new Observer(o);
+  const observer = new Observer({ rateWindowMs: o.rateWindowMs, shortRateWindowMs: o.shortRateWindowMs, statsWindowMs: o.statsWindowMs, minWaitSamples: o.minWaitSamples });
   const timeline = new Timeline(o.timelineBucketMs);
   const waits = new WaitSample();
   const queuedArrival = new NumberDeque();
@@ -108,6 +120,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   let now = 0;
   let pending = 0;
   let count = 0;
+  let completed = 0;
   let lastCompletion = 0;
   let scaleEvents = 0;
   let promotions = 0;
@@ -152,14 +165,21 @@ export function simulate(options: SimulationOptions): SimulationResult {
     while (queuedArrival.length > 0 && pool.hasFreeSlot(worker)) serve(worker, queuedArrival.shift(), queuedService.shift());
   };
 
-  // A spare that gets work joins the pool; another one starts to take its place.
-  const promote = (spare?: SimWorker) => {
-    const promoted = pool.promoteSpare(now, spare);
-    if (promoted) {
-      promotions++;
-      startWorker('spare');
-    }
-    return promoted;
+  // A spare that has taken work joins the pool; another one starts to take its place.
+  const promote = (spare: SimWorker) => {
+    pool.promote(spare, now);
+    promotions++;
+    startWorker('spare');
+    if (o.rememberPromotions) history.push({ at: now, workers: pool.regular });
+  };
+
+  // Regular workers first, least busy first; a spare only takes the overflow.
+  const acquire = () => {
+    const regular = pool.leastBusyRegular();
+    if (regular) return regular;
+    const spare = pool.leastBusySpare();
+    if (spare && o.promoteAfterTicks === 0) promote(spare);
+    return spare;
   };
 
   const onArrival = () => {
@@ -168,7 +188,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
     observer.arrived(now);
     timeline.arrival(now);
     const serviceMs = drawService();
-    const worker = pool.leastBusy() ?? promote();
+    const worker = acquire();
     if (worker) serve(worker, now, serviceMs);
     else {
       queuedArrival.push(now);
@@ -179,6 +199,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
 
   const onDone = (worker: SimWorker, serviceMs: number) => {
     pending--;
+    completed++;
     lastCompletion = now;
     observer.completed(now, serviceMs);
     pool.release(worker, now);
@@ -187,14 +208,21 @@ export function simulate(options: SimulationOptions): SimulationResult {
 
   const onReady = (worker: SimWorker) => {
     if (!pool.ready(worker, now)) return; // cancelled while starting
-    if (worker.role === 'spare') {
-      if (queuedArrival.length > 0 && promote(worker)) pullQueue(worker);
-      return;
-    }
+    if (worker.role === 'spare' && queuedArrival.length > 0 && o.promoteAfterTicks === 0) promote(worker);
     pullQueue(worker);
   };
 
+  // The live pool promotes a spare only after it had work in several observations in a row.
+  const promoteBusySpares = () => {
+    for (const spare of pool.activeSpares()) {
+      spare.busyStreak = spare.inFlight > 0 || spare.doneSinceTick > 0 ? spare.busyStreak + 1 : 0;
+      spare.doneSinceTick = 0;
+      if (o.promoteAfterTicks > 0 && spare.busyStreak >= o.promoteAfterTicks) promote(spare);
+    }
+  };
+
   const onTick = () => {
+    promoteBusySpares();
     const observation = observer.observe(now, queuedArrival.length, pool.inFlight);
     const view = pool.view();
     const current = view.active + view.starting;
@@ -243,6 +271,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
     seed: o.seed,
     config,
     count,
+    completed,
     waitMs: {
       p50: waits.quantile(0.5) ?? 0,
       p95: waits.quantile(0.95) ?? 0,

@@ -34,7 +34,9 @@ describe('target-wait policy', () => {
     ['limits a step up to +4', observe({ arrivalRate: 1000 }), pool(2), 6],
     ['counts starting workers as capacity on its way', observe({ arrivalRate: 180 }), pool(1, 2), 3],
     ['grows to clear a backlog within the 2 s drain window: 400 waiting adds 200/s', observe({ arrivalRate: 0, backlog: 400 }), pool(1), 3],
-    ['adds one when the observed p95 is over target with work waiting, though the model is satisfied', observe({ arrivalRate: 10, backlog: 5, waitP95Ms: 600 }), pool(3), 4],
+    ['grows in proportion when the observed p95 is 3x the target with work waiting, though the model is satisfied', observe({ arrivalRate: 10, backlog: 5, waitP95Ms: 600 }), pool(3), 6],
+    ['adds one for a small miss', observe({ arrivalRate: 10, backlog: 5, waitP95Ms: 260 }), pool(3), 4],
+    ['does not grow on an observed miss once nothing waits (it steps down, no history holds it)', observe({ arrivalRate: 10, backlog: 0, waitP95Ms: 600 }), pool(3), 2],
     ['grows by one while work waits and no service time is known yet', observe({ serviceMs: undefined, backlog: 10 }), pool(2), 3],
     ['never goes over max', observe({ arrivalRate: 100_000 }), pool(19), 20],
     ['comes up to min', observe({}), pool(0), 1],
@@ -51,7 +53,7 @@ describe('target-wait policy', () => {
 
   it('explains its decision with its inputs', () => {
     const { reason } = decide(observe({ arrivalRate: 180, waitP95Ms: 340, backlog: 20 }), pool(4), config, 0, []);
-    expect(reason).toBe('4 -> 5: arrival 180/s, service 50 ms, backlog 20, in flight 0, p95 wait 340 ms; observed p95 wait 340 ms > 200 ms target with work waiting, although the model is satisfied');
+    expect(reason).toBe('4 -> 6: arrival 180/s, service 50 ms, backlog 20, in flight 0, p95 wait 340 ms; observed p95 wait 340 ms > 200 ms target with work waiting, although the model is satisfied: +2');
   });
 });
 

@@ -113,6 +113,9 @@ describe('pool', () => {
     const spare = p.snapshot().find((m) => m.role === 'spare')!.workerId;
     const regular = p.snapshot().find((m) => m.role === 'worker')!.workerId;
     p.observe([report(regular, { inFlight: 4 }), report(spare, { role: 'spare', inFlight: 1 })], 0);
+    p.observe([report(regular, { inFlight: 4 }), report(spare, { role: 'spare', inFlight: 0, processed: 1 })], 1000);
+    expect(promoted).toEqual([]); // one blip of overflow is not a trend
+    p.observe([report(regular, { inFlight: 4 }), report(spare, { role: 'spare', inFlight: 2, processed: 1 })], 2000);
     await p.reconcile();
     expect(promoted).toEqual([spare]);
     expect(p.view()).toEqual({ active: 2, starting: 0 });

@@ -1,0 +1,98 @@
+import type { ChildProcess } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { topologyFor } from '../../infra/protocol.js';
+import { runLoad } from '../../producer/load.js';
+import type { RpcClient } from '../../producer/rpc-client.js';
+import { connectClient, consumerCount, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
+import { poolContainers } from '../helpers/docker.js';
+import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
+import { countMembers, readStatus } from '../helpers/status.js';
+
+const TARGET_MS = 200;
+const RATE = 150; // x 50 ms = 7.5 busy slots: more than 1 worker of 4 can carry
+const LOAD_SECONDS = 15;
+
+/**
+ * The autoscaler against RabbitMQ and the Docker runtime: an open-loop step of
+ * 50 ms sleep jobs (a fixed arrival rate, not a fixed number in flight, since a
+ * closed loop hides queueing), then nothing.
+ */
+describe('autoscaling on a step load', () => {
+  let namespace: string;
+  let dispatcher: ChildProcess | undefined;
+  let client: RpcClient | undefined;
+
+  afterEach(async () => {
+    await client?.close();
+    if (dispatcher && dispatcher.exitCode === null) {
+      dispatcher.kill('SIGKILL');
+      await exitOf(dispatcher);
+    }
+    await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+    await removeNamespace(namespace);
+  });
+
+  it('grows under load, meets the target again, shrinks back to min plus spares, answers everything, and redelivers nothing', async () => {
+    namespace = newNamespace();
+    const started = startDispatcher([
+      '--runtime', 'docker', '--min', '1', '--max', '6', '--spares', '1', '--target-wait-p95', `${TARGET_MS}ms`,
+      '--scale-down-window', '5s', '--metrics-port', '0', '--namespace', namespace,
+    ]);
+    dispatcher = started.child;
+    await waitFor('1 worker and 1 spare consuming', async () => (await consumerCount(topologyFor(namespace))) === 2, 30_000);
+    client = await connectClient(namespace);
+
+    const timeline: { second: number; regular: number; spares: number }[] = [];
+    const t0 = Date.now();
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const { regular, spares } = countMembers(await readStatus(namespace));
+        timeline.push({ second: Math.floor((Date.now() - t0) / 1000), regular, spares });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    })();
+
+    const waits: { second: number; queuedMs: number }[] = [];
+    let redelivered = 0;
+    const summary = await runLoad(
+      {
+        call: async (job, payload, timeoutMs) => {
+          const sentAt = Date.now();
+          const reply = await client!.call(job, payload, timeoutMs);
+          waits.push({ second: Math.floor((sentAt - t0) / 1000), queuedMs: reply.timings.queuedMs ?? 0 });
+          if (reply.redelivered) redelivered++;
+          return reply;
+        },
+      },
+      { count: RATE * LOAD_SECONDS, concurrency: 2000, ratePerSec: RATE, job: 'sleep', payload: { ms: 50 }, timeoutMs: 60_000 },
+    );
+
+    // After the load: back to min regular workers plus the spare, with nothing draining.
+    await waitFor('the pool to shrink back to 1 worker + 1 spare', async () => {
+      const counts = countMembers(await readStatus(namespace));
+      return counts.regular === 1 && counts.spares === 1 && counts.draining === 0;
+    }, 90_000);
+    sampling = false;
+    await sampler;
+
+    const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.95)] ?? 0;
+    const lines = [];
+    for (let second = 0; second <= timeline[timeline.length - 1]!.second; second++) {
+      const pool = timeline.filter((t) => t.second === second).pop();
+      const inSecond = waits.filter((w) => w.second === second).map((w) => w.queuedMs);
+      lines.push(`t=${String(second).padStart(3)}s  sent ${String(inSecond.length).padStart(3)}/s  p95 wait ${inSecond.length ? `${Math.round(p95(inSecond))} ms` : '-'}  workers ${pool?.regular ?? '?'} + spares ${pool?.spares ?? '?'}`);
+    }
+    console.log(`autoscaling timeline (target p95 wait ${TARGET_MS} ms):\n${lines.join('\n')}`);
+
+    expect(summary).toMatchObject({ sent: RATE * LOAD_SECONDS, ok: RATE * LOAD_SECONDS, errors: 0, timedOut: 0 });
+    expect(Math.max(...timeline.map((t) => t.regular))).toBeGreaterThan(1);
+    const lastFiveSeconds = waits.filter((w) => w.second >= LOAD_SECONDS - 5).map((w) => w.queuedMs);
+    expect(p95(lastFiveSeconds)).toBeLessThan(TARGET_MS);
+    expect(redelivered).toBe(0);
+
+    await runCli('producer/quit.js', ['--namespace', namespace]);
+    expect(await exitOf(dispatcher)).toBe(0);
+    expect(await poolContainers(namespace)).toEqual([]);
+  });
+});
