@@ -167,15 +167,20 @@ export function encodeReply(reply: Reply): Buffer {
 }
 
 export function decodeReply(content: Buffer): Reply {
+  return decodeJson(content, replySchema, 'MALFORMED_REPLY', 'reply');
+}
+
+/** Parses and validates a JSON message, or throws a ValidationError with `code` saying what is wrong. */
+function decodeJson<T extends z.ZodType>(content: Buffer, schema: T, code: string, what: string): z.output<T> {
   let json: unknown;
   try {
     json = JSON.parse(content.toString('utf8'));
   } catch (err) {
-    throw new ValidationError('MALFORMED_REPLY', `reply is not JSON: ${(err as Error).message}`);
+    throw new ValidationError(code, `${what} is not JSON: ${(err as Error).message}`);
   }
-  const reply = replySchema.safeParse(json);
-  if (!reply.success) throw new ValidationError('MALFORMED_REPLY', `reply does not match the schema: ${reply.error.message}`);
-  return reply.data;
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new ValidationError(code, `${what} does not match the schema: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`);
+  return parsed.data;
 }
 
 // ---- control -------------------------------------------------------------
@@ -227,13 +232,5 @@ export function encodeControl(message: ControlMessage): Buffer {
 }
 
 export function decodeControl(content: Buffer): ControlMessage {
-  let json: unknown;
-  try {
-    json = JSON.parse(content.toString('utf8'));
-  } catch {
-    throw new ValidationError('BAD_CONTROL', 'control message is not JSON');
-  }
-  const parsed = controlSchema.safeParse(json);
-  if (!parsed.success) throw new ValidationError('BAD_CONTROL', `control message does not match the schema: ${parsed.error.message}`);
-  return parsed.data;
+  return decodeJson(content, controlSchema, 'BAD_CONTROL', 'control message');
 }

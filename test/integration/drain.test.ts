@@ -1,40 +1,28 @@
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { publishControl } from '../../infra/amqp/control.js';
 import { topologyFor } from '../../infra/protocol.js';
 import { workerReportKey } from '../../infra/redis.js';
 import { runLoad } from '../../producer/load.js';
-import type { RpcClient } from '../../producer/rpc-client.js';
 import { WorkerReporter } from '../../worker/reporter.js';
-import type { Worker } from '../../worker/worker.js';
-import { connectClient, newNamespace, rawChannel, REDIS_URL, removeNamespace, startWorker, waitFor } from '../helpers/broker.js';
+import { rawChannel, REDIS_URL, waitFor } from '../helpers/broker.js';
+import { usePool } from '../helpers/fixture.js';
 
 describe('draining a worker', () => {
-  let namespace: string;
-  let workers: Worker[] = [];
-  let client: RpcClient | undefined;
-
-  afterEach(async () => {
-    await client?.close();
-    await Promise.all(workers.map((w) => w.close()));
-    await removeNamespace(namespace);
-    workers = [];
-    client = undefined;
-  });
+  const pool = usePool();
 
   it('loses nothing when a worker is drained mid-load', async () => {
-    namespace = newNamespace();
-    workers = await Promise.all(['a', 'b', 'c'].map((id) => startWorker(namespace, id, { concurrency: 4 })));
+    const workers = await Promise.all(['a', 'b', 'c'].map((id) => pool.worker(id, { concurrency: 4 })));
     const [drained] = workers;
-    client = await connectClient(namespace);
+    const client = await pool.client();
 
     let drainSent = false;
     const load = runLoad(client, { count: 400, concurrency: 24, ratePerSec: undefined, job: 'sleep', payload: { ms: 10 }, timeoutMs: 20_000 }, async (o) => {
       if (o.index > 60 && !drainSent) {
         drainSent = true;
         const { connection, channel } = await rawChannel();
-        await publishControl(channel, topologyFor(namespace), { type: 'drain', workerId: 'a' });
+        await publishControl(channel, topologyFor(pool.namespace), { type: 'drain', workerId: 'a' });
         await connection.close();
       }
     });
@@ -51,10 +39,8 @@ describe('draining a worker', () => {
   });
 
   it('finishes and acks in-flight jobs before closing', async () => {
-    namespace = newNamespace();
-    const worker = await startWorker(namespace, 'slow', { concurrency: 3 });
-    workers = [worker];
-    client = await connectClient(namespace);
+    const worker = await pool.worker('slow', { concurrency: 3 });
+    const client = await pool.client();
 
     const calls = [1, 2, 3].map(() => client!.call('sleep', { ms: 300 }, 10_000));
     await waitFor('3 jobs in flight', () => worker.stats().inFlight === 3);
@@ -68,25 +54,23 @@ describe('draining a worker', () => {
   });
 
   it('reports its counters to Redis while it runs, and removes them when it closes', async () => {
-    namespace = newNamespace();
-    const worker = await startWorker(namespace, 'reporting');
-    workers = [worker];
-    client = await connectClient(namespace);
-    const reporter = new WorkerReporter(new Redis(REDIS_URL), namespace, 'reporting', () => worker.stats(), 100);
+    const worker = await pool.worker('reporting');
+    const client = await pool.client();
+    const reporter = new WorkerReporter(new Redis(REDIS_URL), pool.namespace, 'reporting', () => worker.stats(), 100);
     reporter.start();
     await client.call('echo', 1, 5000);
 
     const redis = new Redis(REDIS_URL);
     try {
       const report = await waitFor('a report with one processed job', async () => {
-        const raw = await redis.get(workerReportKey(namespace, 'reporting'));
+        const raw = await redis.get(workerReportKey(pool.namespace, 'reporting'));
         const parsed = raw ? (JSON.parse(raw) as { processed: number; workerId: string }) : undefined;
         return parsed?.processed === 1 && parsed;
       });
       expect(report.workerId).toBe('reporting');
-      expect(await redis.pttl(workerReportKey(namespace, 'reporting'))).toBeGreaterThan(0);
+      expect(await redis.pttl(workerReportKey(pool.namespace, 'reporting'))).toBeGreaterThan(0);
       await reporter.close();
-      expect(await redis.exists(workerReportKey(namespace, 'reporting'))).toBe(0);
+      expect(await redis.exists(workerReportKey(pool.namespace, 'reporting'))).toBe(0);
     } finally {
       await redis.quit();
     }

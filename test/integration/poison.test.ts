@@ -1,31 +1,20 @@
 import type { GetMessage } from 'amqplib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TransientJobError } from '../../infra/errors.js';
 import { HEADER_VERSION, REPLY_TO_DIRECT, topologyFor } from '../../infra/protocol.js';
-import type { RpcClient } from '../../producer/rpc-client.js';
-import type { Worker } from '../../worker/worker.js';
-import { connectClient, newNamespace, rawChannel, removeNamespace, startWorker, waitFor } from '../helpers/broker.js';
+import { rawChannel, waitFor } from '../helpers/broker.js';
+import { usePool } from '../helpers/fixture.js';
 
 /** Bad input is answered (when there is someone to answer) and dead-lettered; the worker stays up. */
 describe('poison and bad input', () => {
-  let namespace: string;
-  let worker: Worker | undefined;
-  let client: RpcClient | undefined;
-
-  afterEach(async () => {
-    await client?.close();
-    await worker?.close();
-    await removeNamespace(namespace);
-    client = undefined;
-    worker = undefined;
-  });
+  const pool = usePool();
 
   async function deadLetters(count: number): Promise<GetMessage[]> {
     const { connection, channel } = await rawChannel();
     try {
       const found: GetMessage[] = [];
       await waitFor(`${count} dead letters`, async () => {
-        const msg = await channel.get(topologyFor(namespace).deadQueue, { noAck: true });
+        const msg = await channel.get(topologyFor(pool.namespace).deadQueue, { noAck: true });
         if (msg) found.push(msg);
         return found.length >= count;
       });
@@ -36,11 +25,10 @@ describe('poison and bad input', () => {
   }
 
   it('dead-letters a malformed message without a replyTo, and keeps serving', async () => {
-    namespace = newNamespace();
-    worker = await startWorker(namespace, 'sturdy');
-    client = await connectClient(namespace);
+    await pool.worker('sturdy');
+    const client = await pool.client();
     const { connection, channel } = await rawChannel();
-    channel.sendToQueue(topologyFor(namespace).requestQueue, Buffer.from('{not json'), { messageId: 'bad-1' });
+    channel.sendToQueue(topologyFor(pool.namespace).requestQueue, Buffer.from('{not json'), { messageId: 'bad-1' });
     await channel.waitForConfirms();
     await connection.close();
 
@@ -56,13 +44,12 @@ describe('poison and bad input', () => {
     ['a newer protocol version', Buffer.from(JSON.stringify({ job: 'echo', payload: 1 })), { [HEADER_VERSION]: 99 }, 'UNSUPPORTED_VERSION'],
     ['an oversized body', Buffer.from(JSON.stringify({ job: 'echo', payload: 'x'.repeat(4096) })), {}, 'BODY_TOO_LARGE'],
   ])('answers %s with an error reply and dead-letters it', async (_what, body, headers, code) => {
-    namespace = newNamespace();
-    worker = await startWorker(namespace, 'sturdy', { maxBodyBytes: 1024, deliveryLimit: 1 });
+    await pool.worker('sturdy', { maxBodyBytes: 1024, deliveryLimit: 1 });
     const { connection, channel } = await rawChannel();
     try {
       const replies: unknown[] = [];
       await channel.consume(REPLY_TO_DIRECT, (msg) => msg && replies.push(JSON.parse(msg.content.toString())), { noAck: true });
-      channel.sendToQueue(topologyFor(namespace).requestQueue, body, { correlationId: 'c-1', replyTo: REPLY_TO_DIRECT, headers });
+      channel.sendToQueue(topologyFor(pool.namespace).requestQueue, body, { correlationId: 'c-1', replyTo: REPLY_TO_DIRECT, headers });
       await channel.waitForConfirms();
       const [reply] = await waitFor('an error reply', () => replies.length > 0 && replies);
       expect(reply).toMatchObject({ ok: false, error: { code }, workerId: 'sturdy' });
@@ -73,13 +60,12 @@ describe('poison and bad input', () => {
   });
 
   it('retries a transient failure up to the delivery limit, then answers with the error and dead-letters it', async () => {
-    namespace = newNamespace();
     let attempts = 0;
-    worker = await startWorker(namespace, 'flaky', {
+    await pool.worker('flaky', {
       deliveryLimit: 2,
       handlers: { flaky: () => { attempts++; throw new TransientJobError('try again'); } },
     });
-    client = await connectClient(namespace, 2);
+    const client = await pool.client(2);
 
     expect(await client.call('flaky', null, 10_000)).toMatchObject({ ok: false, error: { code: 'JOB_TRANSIENT' } });
     expect(attempts).toBe(3); // a delivery limit of 2 allows 3 deliveries
@@ -87,12 +73,11 @@ describe('poison and bad input', () => {
   });
 
   it('recovers when a transient failure clears before the limit', async () => {
-    namespace = newNamespace();
     let attempts = 0;
-    worker = await startWorker(namespace, 'flaky', {
+    await pool.worker('flaky', {
       handlers: { flaky: (_p, ctx) => { attempts++; if (ctx.deliveryCount < 2) throw new TransientJobError('not yet'); return ctx.deliveryCount; } },
     });
-    client = await connectClient(namespace);
+    const client = await pool.client();
     expect(await client.call('flaky', null, 10_000)).toMatchObject({ ok: true, result: 2 });
     expect(attempts).toBe(3);
   });

@@ -1,36 +1,24 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { topologyFor } from '../../infra/protocol.js';
 import { runLoad } from '../../producer/load.js';
-import type { RpcClient } from '../../producer/rpc-client.js';
 import type { JobContext } from '../../worker/jobs.js';
-import type { Worker } from '../../worker/worker.js';
-import { closeConnection, connectClient, consumerCount, dropConnection, findConnection, newNamespace, removeNamespace, startWorker, waitFor } from '../helpers/broker.js';
+import { closeConnection, consumerCount, dropConnection, findConnection, waitFor } from '../helpers/broker.js';
+import { usePool } from '../helpers/fixture.js';
 
 /** Connections dropped by the broker: both sides reconnect, rebuild their topology and carry on. */
 describe('recovering from a dropped broker connection', () => {
-  let namespace: string;
-  let worker: Worker | undefined;
-  let client: RpcClient | undefined;
-
-  afterEach(async () => {
-    await client?.close();
-    await worker?.close();
-    await removeNamespace(namespace);
-    client = undefined;
-    worker = undefined;
-  });
+  const pool = usePool();
 
   it('a worker reconnects and consumes again, and the requests it held are answered', async () => {
-    namespace = newNamespace();
     let redelivered = 0;
     const work = async (_payload: unknown, ctx: JobContext) => {
       if (ctx.redelivered) redelivered++;
       await sleep(20);
       return ctx.messageId;
     };
-    worker = await startWorker(namespace, 'phoenix', { concurrency: 4, handlers: { work } });
-    client = await connectClient(namespace);
+    await pool.worker('phoenix', { concurrency: 4, handlers: { work } });
+    const client = await pool.client();
     const connection = await findConnection('shoal worker phoenix');
 
     let dropped: Promise<void> | undefined;
@@ -41,17 +29,16 @@ describe('recovering from a dropped broker connection', () => {
 
     expect(summary).toMatchObject({ sent: 400, ok: 400, errors: 0, timedOut: 0 });
     expect(redelivered).toBeGreaterThan(0); // it held requests when the connection dropped
-    await waitFor('the worker to consume again', async () => (await consumerCount(topologyFor(namespace))) === 1);
+    await waitFor('the worker to consume again', async () => (await consumerCount(topologyFor(pool.namespace))) === 1);
     expect(await client.call('echo', 'again', 5000)).toMatchObject({ ok: true, workerId: 'phoenix' });
   });
 
   it('the producer reconnects and its later calls go through', async () => {
-    namespace = newNamespace();
-    worker = await startWorker(namespace, 'steady');
-    client = await connectClient(namespace);
+    await pool.worker('steady');
+    const client = await pool.client();
     expect(await client.call('echo', 1, 5000)).toMatchObject({ ok: true });
 
-    await dropConnection(`shoal test client ${namespace}`);
+    await dropConnection(`shoal test client ${pool.namespace}`);
     // Calls made while it reconnects wait for the new channel instead of failing.
     expect(await client.call('echo', 2, 10_000)).toMatchObject({ ok: true, result: 2 });
   });

@@ -1,32 +1,20 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runLoad } from '../../producer/load.js';
-import type { RpcClient } from '../../producer/rpc-client.js';
 import type { JobContext } from '../../worker/jobs.js';
-import type { Worker } from '../../worker/worker.js';
-import { connectClient, newNamespace, removeNamespace, startWorker, waitFor } from '../helpers/broker.js';
+import { waitFor } from '../helpers/broker.js';
+import { usePool } from '../helpers/fixture.js';
 
 describe('request/reply through a pool of workers', () => {
-  let namespace: string;
-  let workers: Worker[] = [];
-  let client: RpcClient | undefined;
-
-  afterEach(async () => {
-    await client?.close();
-    await Promise.all(workers.map((w) => w.close()));
-    await removeNamespace(namespace);
-    workers = [];
-    client = undefined;
-  });
+  const pool = usePool();
 
   it('answers 1000 requests through 3 workers, each exactly once, with every worker taking part', async () => {
-    namespace = newNamespace();
     const handledBy = new Map<string, string[]>();
     const record = (payload: unknown, ctx: JobContext) => {
       handledBy.set(ctx.messageId, [...(handledBy.get(ctx.messageId) ?? []), ctx.workerId]);
       return payload;
     };
-    workers = await Promise.all(['w1', 'w2', 'w3'].map((id) => startWorker(namespace, id, { handlers: { record } })));
-    client = await connectClient(namespace);
+    const workers = await Promise.all(['w1', 'w2', 'w3'].map((id) => pool.worker(id, { handlers: { record } })));
+    const client = await pool.client();
 
     const correlationIds = new Map<number, number>();
     const summary = await runLoad(
@@ -46,9 +34,8 @@ describe('request/reply through a pool of workers', () => {
   });
 
   it('returns the result, the worker id and timings in the reply', async () => {
-    namespace = newNamespace();
-    workers = [await startWorker(namespace, 'solo')];
-    client = await connectClient(namespace);
+    await pool.worker('solo');
+    const client = await pool.client();
 
     const reply = await client.call('sleep', { ms: 20 }, 5000);
     expect(reply).toMatchObject({ ok: true, result: { sleptMs: 20 }, workerId: 'solo' });
@@ -57,9 +44,8 @@ describe('request/reply through a pool of workers', () => {
   });
 
   it('gives a job error back to the caller as an error reply', async () => {
-    namespace = newNamespace();
-    workers = [await startWorker(namespace, 'solo', { handlers: { boom: () => { throw new Error('kaboom'); } } })];
-    client = await connectClient(namespace);
+    await pool.worker('solo', { handlers: { boom: () => { throw new Error('kaboom'); } } });
+    const client = await pool.client();
 
     expect(await client.call('boom', null, 5000)).toMatchObject({ ok: false, error: { code: 'JOB_FAILED', message: 'kaboom' } });
     expect(await client.call('nope', null, 5000)).toMatchObject({ ok: false, error: { code: 'UNKNOWN_JOB' } });
@@ -68,19 +54,17 @@ describe('request/reply through a pool of workers', () => {
   });
 
   it('times out a request nobody answers, and the expired request is not run later', async () => {
-    namespace = newNamespace();
-    client = await connectClient(namespace);
+    const client = await pool.client();
     await expect(client.call('echo', 1, 300)).rejects.toMatchObject({ code: 'TIMEOUT' });
 
     let ran = 0;
-    workers = [await startWorker(namespace, 'late', { handlers: { echo: () => ++ran } })];
+    await pool.worker('late', { handlers: { echo: () => ++ran } });
     expect(await client.call('sleep', { ms: 1 }, 5000)).toMatchObject({ ok: true });
     expect(ran).toBe(0);
   });
 
   it('refuses an oversized request before publishing it', async () => {
-    namespace = newNamespace();
-    client = await connectClient(namespace);
+    const client = await pool.client();
     await expect(client.call('echo', 'x'.repeat(2 * 1024 * 1024), 1000)).rejects.toMatchObject({ code: 'BODY_TOO_LARGE' });
   });
 });

@@ -1,41 +1,29 @@
 import { once } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import type { RpcClient } from '../../producer/rpc-client.js';
 import { publishControl } from '../../infra/amqp/control.js';
 import { topologyFor } from '../../infra/protocol.js';
-import type { RpcClient } from '../../producer/rpc-client.js';
-import type { Worker } from '../../worker/worker.js';
-import { connectClient, newNamespace, rawChannel, removeNamespace, startWorker } from '../helpers/broker.js';
+import { rawChannel } from '../helpers/broker.js';
+import { usePool } from '../helpers/fixture.js';
 
 /** Warm spares: low-priority consumers that the broker only feeds when the regular workers are full. */
 describe('warm spares', () => {
-  let namespace: string;
-  let workers: Worker[] = [];
-  let client: RpcClient | undefined;
+  const pool = usePool();
 
-  afterEach(async () => {
-    await client?.close();
-    await Promise.all(workers.map((w) => w.close()));
-    await removeNamespace(namespace);
-    workers = [];
-    client = undefined;
-  });
-
-  const sleepFor = (ms: number, n: number) => Promise.all(Array.from({ length: n }, () => client!.call('sleep', { ms }, 10_000)));
+  const sleepFor = (client: RpcClient, ms: number, n: number) => Promise.all(Array.from({ length: n }, () => client.call('sleep', { ms }, 10_000)));
 
   it('gets nothing while the regular worker has room, and takes the overflow at once', async () => {
-    namespace = newNamespace();
-    const regular = await startWorker(namespace, 'regular', { concurrency: 4 });
-    const spare = await startWorker(namespace, 'spare', { concurrency: 2, role: 'spare' });
-    workers = [regular, spare];
-    client = await connectClient(namespace);
+    const regular = await pool.worker('regular', { concurrency: 4 });
+    const spare = await pool.worker('spare', { concurrency: 2, role: 'spare' });
+    const client = await pool.client();
 
     // Two at a time against a prefetch of 4: the regular worker always has room (its acks may
     // trail its replies by a moment, which is why it needs some headroom here).
     for (let i = 0; i < 20; i++) await client.call('echo', i, 5000);
-    for (let round = 0; round < 5; round++) await sleepFor(20, 2);
+    for (let round = 0; round < 5; round++) await sleepFor(client, 20, 2);
     expect(spare.stats().processed).toBe(0);
 
-    const replies = await sleepFor(300, 6);
+    const replies = await sleepFor(client, 300, 6);
     const bySpare = replies.filter((r) => r.workerId === 'spare');
     expect(bySpare).toHaveLength(2);
     // The overflow did not wait for the regular worker's 300 ms jobs: the spare took it straight away.
@@ -43,15 +31,13 @@ describe('warm spares', () => {
   });
 
   it('a promoted spare is served like a regular worker', async () => {
-    namespace = newNamespace();
-    const regular = await startWorker(namespace, 'regular', { concurrency: 4 });
-    const spare = await startWorker(namespace, 'spare', { concurrency: 4, role: 'spare' });
-    workers = [regular, spare];
-    client = await connectClient(namespace);
+    const regular = await pool.worker('regular', { concurrency: 4 });
+    const spare = await pool.worker('spare', { concurrency: 4, role: 'spare' });
+    const client = await pool.client();
 
     const promoted = once(spare, 'promoted');
     const { connection, channel } = await rawChannel();
-    await publishControl(channel, topologyFor(namespace), { type: 'promote', workerId: 'spare' });
+    await publishControl(channel, topologyFor(pool.namespace), { type: 'promote', workerId: 'spare' });
     await connection.close();
     await promoted;
     expect(spare.stats().role).toBe('worker');

@@ -1,0 +1,42 @@
+import { afterEach, beforeEach } from 'vitest';
+import type { RpcClient } from '../../producer/rpc-client.js';
+import type { Worker } from '../../worker/worker.js';
+import { connectClient, newNamespace, removeNamespace, startWorker, type TestWorkerOptions } from './broker.js';
+
+/**
+ * A fresh namespace per test, and in-process workers and clients that are
+ * closed, with the namespace's queues and keys removed, after each test.
+ */
+export function usePool() {
+  let namespace = '';
+  let workers: Worker[] = [];
+  let clients: RpcClient[] = [];
+
+  beforeEach(() => {
+    namespace = newNamespace();
+  });
+
+  afterEach(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await Promise.all(workers.map((w) => w.close()));
+    await removeNamespace(namespace);
+    workers = [];
+    clients = [];
+  });
+
+  return {
+    get namespace() {
+      return namespace;
+    },
+    async worker(workerId: string, options?: TestWorkerOptions): Promise<Worker> {
+      const worker = await startWorker(namespace, workerId, options);
+      workers.push(worker);
+      return worker;
+    },
+    async client(deliveryLimit?: number): Promise<RpcClient> {
+      const client = await connectClient(namespace, deliveryLimit);
+      clients.push(client);
+      return client;
+    },
+  };
+}
