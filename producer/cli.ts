@@ -73,7 +73,9 @@ async function main(): Promise<number> {
   bar?.stop();
   await client.close();
 
-  process.stdout.write(config.json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}\n`);
+  const { confirmed, republished, duplicatesSuppressed, lateReplies } = client.stats;
+  const delivery = `delivery  confirmed ${confirmed}  republished ${republished}  duplicate replies dropped ${duplicatesSuppressed}  late replies dropped ${lateReplies}`;
+  process.stdout.write(config.json ? `${JSON.stringify({ ...summary, delivery: client.stats })}\n` : `${formatSummary(summary)}\n${delivery}\n`);
   return summary.ok === summary.sent ? 0 : 1;
 }
 

@@ -28,33 +28,68 @@ export interface RpcClientOptions {
   initialMaxRetries?: number;
 }
 
+/** What happened on the wire, for load summaries and the chaos tests' accounting. */
+export interface DeliveryStats {
+  /** Calls made. */
+  calls: number;
+  /** Publishes confirmed by the broker (a republished request counts each time). */
+  confirmed: number;
+  /** Requests published again: nacked, or their channel died before the reply. */
+  republished: number;
+  /** Calls that got their reply. */
+  answered: number;
+  /** Replies for a call that had been answered already (a redelivered request run twice): dropped. */
+  duplicatesSuppressed: number;
+  /** Replies that came after their call had timed out: dropped. */
+  lateReplies: number;
+}
+
 interface PendingCall {
+  job: string;
+  body: Buffer;
+  sentAt: number;
+  deadline: number;
+  /** The channel it was last published on; its replies die with that channel. */
+  channel: ConfirmChannel | undefined;
+  nacks: number;
   resolve: (reply: Reply) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
 
+/** A request the broker nacks this often in a row fails instead of looping. */
+const MAX_NACKS = 3;
+/** How many answered ids to remember for telling a duplicate reply from a late one. */
+const ANSWERED_MEMORY = 100_000;
+
 /**
- * Request/reply over RabbitMQ with direct reply-to.
+ * Request/reply over RabbitMQ with direct reply-to, at least once.
  *
- * - Requests are published with publisher confirms and `mandatory`, so a nack
- *   or an unroutable request fails the call instead of vanishing.
+ * - Requests are published with publisher confirms and `mandatory`: an
+ *   unroutable request fails its call instead of vanishing.
+ * - A nacked request is published again (same messageId), up to 3 times.
+ * - Direct reply-to is bound to the channel that published, so after a
+ *   reconnect every call still waiting is published again on the new channel.
+ *   A dead connection is noticed by the heartbeat (10 s), which is the confirm
+ *   timeout in effect.
  * - When the channel's buffer is full (`publish` returns false), later calls
  *   wait for 'drain' before publishing.
- * - Each call has a timeout, which is also the message's expiration: a request
- *   nobody answered in time is not run after its caller has given up.
- * - Replies are matched by correlation id; unknown or repeated ones are dropped,
- *   so a caller sees each reply once even if a request was delivered twice.
+ * - Each call has a timeout, which is also the message's expiration, so a
+ *   request nobody answered in time is not run after its caller has given up.
+ * - Replies are matched by correlation id; repeated and late ones are dropped
+ *   and counted, so a caller sees each reply once.
  */
 export class RpcClient {
   private connection: RecoveringChannelModel | undefined;
   private channel: ConfirmChannel | undefined;
   private readonly events = new EventEmitter();
   private readonly pending = new Map<string, PendingCall>();
+  private readonly answered = new Set<string>();
   private readonly idPrefix = randomUUID();
   private sequence = 0;
   private writable: Promise<unknown> | undefined;
   private closing: Promise<void> | undefined;
+  readonly stats: DeliveryStats = { calls: 0, confirmed: 0, republished: 0, answered: 0, duplicatesSuppressed: 0, lateReplies: 0 };
 
   private constructor(private readonly options: RpcClientOptions) {}
 
@@ -88,6 +123,12 @@ export class RpcClient {
     // Direct reply-to: consume in no-ack mode, on the publishing channel, before the first publish.
     await channel.consume(REPLY_TO_DIRECT, (msg) => msg && this.onReply(msg), { noAck: true });
     this.channel = channel;
+    const orphans = [...this.pending].filter(([, call]) => call.channel !== channel);
+    if (orphans.length > 0) this.options.logger.info({ requests: orphans.length }, 'reconnected: publishing the waiting requests again');
+    for (const [id, call] of orphans) {
+      this.stats.republished++;
+      this.publish(id, call);
+    }
     this.events.emit('ready');
   }
 
@@ -101,47 +142,70 @@ export class RpcClient {
     if (body.length > this.options.maxBodyBytes) {
       throw new ValidationError('BODY_TOO_LARGE', `request body is ${body.length} bytes; the limit is ${this.options.maxBodyBytes}`);
     }
+    this.stats.calls++;
     const id = `${this.idPrefix}.${++this.sequence}`;
     const deadline = Date.now() + timeoutMs;
-    const channel = await this.readyChannel(deadline);
+    await this.readyChannel(deadline);
 
     return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => this.settle(id, new TimeoutError(`no reply to ${job} within ${timeoutMs}ms`)), Math.max(0, deadline - Date.now()));
-      this.pending.set(id, { resolve, reject, timer });
-      const now = Date.now();
-      try {
-        const accepted = channel.publish(
-          '',
-          this.options.topology.requestQueue,
-          body,
-          {
-            messageId: id,
-            correlationId: id,
-            replyTo: REPLY_TO_DIRECT,
-            type: job,
-            timestamp: Math.floor(now / 1000),
-            expiration: String(Math.max(1, deadline - now)),
-            persistent: true,
-            mandatory: true,
-            contentType: 'application/json',
-            headers: { [HEADER_VERSION]: PROTOCOL_VERSION, [HEADER_SENT_AT]: now },
-          },
-          (err: unknown) => {
-            if (err) this.settle(id, new PublishError(`the broker did not confirm request ${id}`, { cause: err, code: 'PUBLISH_NACKED' }));
-          },
-        );
-        if (!accepted) this.writable ??= once(channel, 'drain').finally(() => (this.writable = undefined));
-      } catch (err) {
-        this.settle(id, new PublishError(`could not publish request ${id}: ${(err as Error).message}`, { cause: err }));
-      }
+      const call: PendingCall = { job, body, sentAt: Date.now(), deadline, channel: undefined, nacks: 0, resolve, reject, timer };
+      this.pending.set(id, call);
+      this.publish(id, call);
     });
   }
 
+  /** Publishes (or publishes again) one pending call on the current channel. */
+  private publish(id: string, call: PendingCall): void {
+    const channel = this.channel;
+    if (!channel) return; // setup() publishes it on the next channel
+    const ttl = call.deadline - Date.now();
+    if (ttl <= 0) return; // its timer is about to fire
+    call.channel = channel;
+    try {
+      const accepted = channel.publish(
+        '',
+        this.options.topology.requestQueue,
+        call.body,
+        {
+          messageId: id,
+          correlationId: id,
+          replyTo: REPLY_TO_DIRECT,
+          type: call.job,
+          timestamp: Math.floor(call.sentAt / 1000),
+          expiration: String(ttl),
+          persistent: true,
+          mandatory: true,
+          contentType: 'application/json',
+          headers: { [HEADER_VERSION]: PROTOCOL_VERSION, [HEADER_SENT_AT]: call.sentAt },
+        },
+        (err: unknown) => this.onConfirm(id, call, channel, err),
+      );
+      if (!accepted) this.writable ??= once(channel, 'drain').finally(() => (this.writable = undefined));
+    } catch {
+      // The channel closed under us: setup() publishes it again on the next one.
+    }
+  }
+
+  private onConfirm(id: string, call: PendingCall, channel: ConfirmChannel, err: unknown): void {
+    if (!err) {
+      this.stats.confirmed++;
+      return;
+    }
+    if (!this.pending.has(id) || this.channel !== channel) return; // answered already, or the next channel takes it
+    if (++call.nacks >= MAX_NACKS) {
+      this.settle(id, new PublishError(`the broker refused request ${id} ${MAX_NACKS} times`, { cause: err, code: 'PUBLISH_NACKED' }));
+      return;
+    }
+    this.stats.republished++;
+    this.publish(id, call);
+  }
+
   /** Waits for a usable channel that has room in its buffer. */
-  private async readyChannel(deadline: number): Promise<ConfirmChannel> {
+  private async readyChannel(deadline: number): Promise<void> {
     for (;;) {
       if (this.writable) await this.writable;
-      if (this.channel) return this.channel;
+      if (this.channel) return;
       const waitMs = deadline - Date.now();
       if (waitMs <= 0) throw new TimeoutError('no broker connection before the request timed out');
       await once(this.events, 'ready', { signal: AbortSignal.timeout(waitMs) }).catch(() => undefined);
@@ -150,15 +214,27 @@ export class RpcClient {
 
   private onReply(msg: ConsumeMessage): void {
     const id = msg.properties.correlationId as string | undefined;
-    const call = id === undefined ? undefined : this.pending.get(id);
-    if (!call || id === undefined) return; // late (timed out) or duplicate: drop it
+    if (id === undefined) return;
+    const call = this.pending.get(id);
+    if (!call) {
+      if (this.answered.has(id)) this.stats.duplicatesSuppressed++;
+      else this.stats.lateReplies++;
+      return;
+    }
     try {
       const reply = decodeReply(msg.content);
       this.forget(id, call);
+      this.remember(id);
+      this.stats.answered++;
       call.resolve(reply);
     } catch (err) {
       this.settle(id, err as Error);
     }
+  }
+
+  private remember(id: string): void {
+    this.answered.add(id);
+    if (this.answered.size > ANSWERED_MEMORY) this.answered.delete(this.answered.values().next().value!);
   }
 
   private onReturn(msg: Message): void {

@@ -42,4 +42,21 @@ describe('recovering from a dropped broker connection', () => {
     // Calls made while it reconnects wait for the new channel instead of failing.
     expect(await client.call('echo', 2, 10_000)).toMatchObject({ ok: true, result: 2 });
   });
+
+  it("the producer's waiting calls survive its connection dropping: published again, answered once each", async () => {
+    await pool.worker('busy', { concurrency: 4 });
+    const client = await pool.client();
+    const connection = await findConnection(`shoal test client ${pool.namespace}`);
+
+    const calls = Array.from({ length: 40 }, (_, i) => client.call('sleep', { ms: 100 + i }, 30_000));
+    await sleep(150); // some answered, some held by the worker, most still queued
+    await closeConnection(connection);
+    const replies = await Promise.all(calls);
+
+    expect(replies.every((r) => r.ok)).toBe(true);
+    expect(client.stats.answered).toBe(40);
+    expect(client.stats.republished).toBeGreaterThan(0);
+    // Requests the worker had already run are run again for the new reply address: the first reply wins.
+    expect(client.stats.calls).toBe(40);
+  });
 });
