@@ -37,10 +37,10 @@ export class Autoscaler {
   private running = false;
 
   constructor(private readonly options: AutoscalerOptions) {
-    // A promoted spare is the pool saying it needed one more: remember it as a
-    // recommendation, so the scale-down window does not drain a worker for it at once.
+    // A spare promoted because it was saturated is the pool saying it needed one more: remember
+    // it as a recommendation, so the scale-down window does not drain a worker for it at once.
     options.pool.on('event', (event: PoolEvent) => {
-      if (event.type === 'promoted') {
+      if (event.type === 'promoted' && event.saturated) {
         const view = options.pool.view();
         this.history.push({ at: Date.now(), workers: view.active + view.starting });
       }

@@ -14,7 +14,7 @@ export const dispatcherSettings = {
   scaleDownWindowMs: { env: 'SHOAL_SCALE_DOWN_WINDOW', flag: '--scale-down-window', schema: duration({ default: '30s', min: 0 }) },
   maxStepUp: { env: 'SHOAL_MAX_STEP_UP', flag: '--max-step-up', schema: integer({ default: 4, min: 1, max: 1000 }) },
   maxStepDown: { env: 'SHOAL_MAX_STEP_DOWN', flag: '--max-step-down', schema: integer({ default: 1, min: 1, max: 1000 }) },
-  backlogDrainMs: { env: 'SHOAL_BACKLOG_DRAIN', flag: '--backlog-drain', schema: duration({ default: '2s', min: 100 }) },
+  backlogDrainMs: { env: 'SHOAL_BACKLOG_DRAIN', flag: '--backlog-drain', schema: duration({ default: '500ms', min: 50 }) },
   targetQueueLength: { env: 'SHOAL_TARGET_QUEUE_LENGTH', flag: '--target-queue-length', schema: integer({ default: 5, min: 1, max: 100_000 }) },
   managementUrl: {
     env: 'SHOAL_MANAGEMENT_URL',

@@ -26,9 +26,9 @@ const program = new Command('shoal-dispatcher')
   .option('--target-wait-p95 <duration>', 'keep the p95 queue wait under this (default 200ms)')
   .option('--scale-interval <duration>', 'how often to observe and decide (default 1s)')
   .option('--scale-down-window <duration>', 'scale down only to the highest recommendation of this window (default 30s)')
-  .option('--max-step-up <n>', 'workers added per decision at most (default 4)')
+  .option('--max-step-up <n>', 'workers added per decision at most, or the current count if larger (default 4)')
   .option('--max-step-down <n>', 'workers removed per decision at most (default 1)')
-  .option('--backlog-drain <duration>', 'target-wait: clear an existing backlog within this (default 2s)')
+  .option('--backlog-drain <duration>', 'target-wait: clear an existing backlog within this (default 500ms)')
   .option('--target-queue-length <n>', 'queue-length: messages per worker (default 5)')
   .option('--runtime <kind>', 'auto, docker or process (default auto)')
   .option('--worker-concurrency <n>', 'jobs each worker runs at once (default 4)')
@@ -88,6 +88,7 @@ async function main(): Promise<void> {
     spares: config.spares,
     workerEnv: workerEnvironment(config),
     drainGraceMs: config.drainGraceMs,
+    concurrency: config.workerConcurrency,
     logger,
     promote: (workerId) => broker.send({ type: 'promote', workerId }),
   });

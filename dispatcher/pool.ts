@@ -22,7 +22,9 @@ export interface PoolOptions {
   promote?: (workerId: string) => Promise<unknown>;
   /** Without worker reports, a started worker counts as active after this long. */
   startupGraceMs?: number;
-  /** A spare is promoted after it has had work in this many observations in a row (one overflow blip is not a trend). */
+  /** Requests one worker runs at once: a spare with this many in flight is saturated. */
+  concurrency: number;
+  /** A spare is promoted after it has been saturated in this many observations in a row. */
   promoteAfter?: number;
 }
 
@@ -35,14 +37,14 @@ export interface Member {
   inFlight: number;
   startedAt: number;
   runtimeId: string;
-  /** Requests finished so far, from its last report. */
-  completed: number;
-  /** Observations in a row in which a spare had work. */
+  /** Observations in a row in which a spare had every slot busy. */
   busyStreak: number;
 }
 
 export type PoolEvent =
-  | { type: 'started' | 'promoted' | 'draining' | 'removed'; workerId: string; role: WorkerRole }
+  | { type: 'started' | 'draining' | 'removed'; workerId: string; role: WorkerRole }
+  /** `saturated`: the spare filled up on its own; otherwise the policy asked for more workers. */
+  | { type: 'promoted'; workerId: string; role: WorkerRole; saturated: boolean }
   | { type: 'exited'; workerId: string; role: WorkerRole; exitCode: number | null; reason: string };
 
 /** A worker that lived shorter than this counts as a failed start. */
@@ -83,16 +85,18 @@ export class Pool extends EventEmitter {
     return [...this.members.keys()];
   }
 
-  /** Regular workers for the policy: spares and draining workers are not its business. */
+  /** The pool as the policy sees it: regular workers by state, and the spares that are consuming. Draining workers are not capacity. */
   view(): PoolView {
     let active = 0;
     let starting = 0;
+    let spares = 0;
     for (const m of this.members.values()) {
-      if (m.role !== 'worker') continue;
-      if (m.state === 'active') active++;
-      else if (m.state === 'starting') starting++;
+      if (m.state !== 'active' && m.state !== 'starting') continue;
+      if (m.role === 'spare') spares += m.state === 'active' ? 1 : 0;
+      else if (m.state === 'active') active++;
+      else starting++;
     }
-    return { active, starting };
+    return { active, starting, spares };
   }
 
   snapshot(): Member[] {
@@ -121,15 +125,13 @@ export class Pool extends EventEmitter {
     for (const member of this.members.values()) {
       const report = byId.get(member.workerId);
       if (report) {
-        const completed = report.processed + report.failed;
-        const hadWork = report.inFlight > 0 || completed > member.completed;
-        member.busyStreak = hadWork ? member.busyStreak + 1 : 0;
-        member.completed = completed;
+        // Some overflow is a spare's job; a spare whose every slot is busy means the pool is short.
+        member.busyStreak = report.inFlight >= this.options.concurrency ? member.busyStreak + 1 : 0;
         member.inFlight = report.inFlight;
         if (member.state === 'starting') member.state = 'active';
         if (member.role === 'spare' && member.state === 'active') {
           if (report.role === 'worker') member.role = 'worker'; // promoted before this dispatcher started
-          else if (member.busyStreak >= (this.options.promoteAfter ?? 3)) this.promote(member);
+          else if (member.busyStreak >= (this.options.promoteAfter ?? 3)) this.promoteSaturated(member);
         }
       } else if (member.state === 'starting' && !reports && now - member.startedAt > (this.options.startupGraceMs ?? 5_000)) {
         member.state = 'active';
@@ -137,14 +139,20 @@ export class Pool extends EventEmitter {
     }
   }
 
-  /** A spare took overflow: the load is above what the regular workers carry. It becomes one, and a new spare starts. */
-  private promote(member: Member): void {
-    member.role = 'worker';
+  /** A saturated spare: the load is above what the pool carries. It becomes a regular worker, and a new spare starts. */
+  private promoteSaturated(member: Member): void {
     this.size++;
-    this.options.logger.info({ workerId: member.workerId, size: this.size }, 'spare took work: promoted to a regular worker; starting a new spare');
-    this.emit('event', { type: 'promoted', workerId: member.workerId, role: 'worker' } satisfies PoolEvent);
-    void this.options.promote?.(member.workerId).catch((err: unknown) => this.options.logger.warn({ err: errorMessage(err) }, 'could not send promote'));
+    this.options.logger.info({ workerId: member.workerId, size: this.size }, 'spare saturated: promoted to a regular worker; starting a new spare');
+    this.promote(member, true);
     void this.reconcile();
+  }
+
+  /** Makes a spare a regular worker: it is already consuming, so this is the fastest capacity there is. */
+  private promote(member: Member, saturated = false): void {
+    member.role = 'worker';
+    member.busyStreak = 0;
+    this.emit('event', { type: 'promoted', workerId: member.workerId, role: 'worker', saturated } satisfies PoolEvent);
+    void this.options.promote?.(member.workerId).catch((err: unknown) => this.options.logger.warn({ err: errorMessage(err) }, 'could not send promote'));
   }
 
   /** Workers a crashed run of this pool left behind: keep the running ones, remove the rest. */
@@ -170,7 +178,14 @@ export class Pool extends EventEmitter {
     if (this.stopping) return;
     const live = [...this.members.values()].filter((m) => m.state !== 'draining');
     const regular = live.filter((m) => m.role === 'worker');
-    const spares = live.filter((m) => m.role === 'spare');
+    let spares = live.filter((m) => m.role === 'spare');
+
+    // Growing: ready spares become regular workers first, then new ones start (spares are refilled below).
+    for (const spare of spares.filter((m) => m.state === 'active').slice(0, Math.max(0, this.size - regular.length))) {
+      this.promote(spare);
+      regular.push(spare);
+    }
+    spares = spares.filter((m) => m.role === 'spare');
 
     const toStart: WorkerRole[] = [
       ...Array<WorkerRole>(Math.max(0, this.size - regular.length)).fill('worker'),
@@ -265,7 +280,7 @@ export class Pool extends EventEmitter {
 }
 
 function member(handle: WorkerHandle, state: MemberState): Member {
-  return { workerId: handle.workerId, role: handle.role, state, inFlight: 0, startedAt: handle.startedAt, runtimeId: handle.runtimeId, completed: 0, busyStreak: 0 };
+  return { workerId: handle.workerId, role: handle.role, state, inFlight: 0, startedAt: handle.startedAt, runtimeId: handle.runtimeId, busyStreak: 0 };
 }
 
 /** Which workers to drain first: those still starting (no work yet), then the least busy. */

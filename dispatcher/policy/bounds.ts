@@ -3,8 +3,13 @@ import type { Decision, PolicyConfig, PoolView, Recommendation } from './types.j
 /**
  * What every policy does with its raw recommendation, as Kubernetes' HPA does:
  * keep it within [min, max]; scale up at once but down only to the highest
- * recommendation of the stabilization window; and move at most maxStepUp /
- * maxStepDown workers per decision.
+ * recommendation of the stabilization window; add at most
+ * max(maxStepUp, current) workers per decision (HPA's default: 4 pods or 100%)
+ * and remove at most maxStepDown.
+ *
+ * `remember` is what goes into the history for later scale-down decisions; a
+ * policy passes its steady-state need there when `recommended` also covers a
+ * passing backlog, so the pool does not stay inflated for a whole window.
  */
 export function boundDecision(
   recommended: number,
@@ -13,20 +18,22 @@ export function boundDecision(
   now: number,
   history: readonly Recommendation[],
   why: string,
+  remember: number = recommended,
 ): Decision {
   const current = pool.active + pool.starting;
-  const recommendation = clamp(Math.ceil(recommended), config.min, config.max);
-  let desired = recommendation;
+  const target = clamp(Math.ceil(recommended), config.min, config.max);
+  const recommendation = clamp(Math.ceil(remember), config.min, config.max);
+  let desired = target;
   let rule = why;
-  if (recommendation < current) {
+  if (target < current) {
     const windowHigh = Math.max(
-      recommendation,
+      target,
       ...history.filter((h) => now - h.at < config.scaleDownStabilizationMs).map((h) => h.workers),
     );
-    if (windowHigh > recommendation) rule += `; held at ${Math.min(windowHigh, current)} by the ${config.scaleDownStabilizationMs / 1000}s scale-down window`;
+    if (windowHigh > target) rule += `; held at ${Math.min(windowHigh, current)} by the ${config.scaleDownStabilizationMs / 1000}s scale-down window`;
     desired = Math.min(current, windowHigh);
   }
-  const stepped = clamp(desired, current - config.maxStepDown, current + config.maxStepUp);
+  const stepped = clamp(desired, current - config.maxStepDown, current + Math.max(config.maxStepUp, current));
   if (stepped !== desired) rule += `; step limited to ${stepped - current > 0 ? '+' : ''}${stepped - current}`;
   desired = clamp(stepped, config.min, config.max);
   return { desired, recommendation, reason: `${current} -> ${desired}: ${rule}` };

@@ -22,6 +22,6 @@ export const defaultPolicyConfig: PolicyConfig = {
   maxStepUp: 4,
   maxStepDown: 1,
   scaleDownStabilizationMs: 30_000,
-  backlogDrainMs: 2_000,
+  backlogDrainMs: 500,
   targetQueueLength: 5,
 };

@@ -24,6 +24,8 @@ export interface PoolView {
   active: number;
   /** Regular workers started but not consuming yet: capacity that is on its way. */
   starting: number;
+  /** Warm spares that are consuming: they serve overflow at once, so they are capacity too. */
+  spares: number;
 }
 
 export interface PolicyConfig {

@@ -28,8 +28,8 @@ const program = new Command('shoal-simulate')
   .option('--start-jitter <duration>', 'start delay is uniform in delay ± jitter (default 100ms)')
   .option('--scale <factor>', 'multiply every rate of the trace (default 1)')
   .option('--seed <n>', 'random seed; the same seed gives the same result (default 1)')
-  .option('--like-dispatcher', 'model dispatcher/ as built: spares promoted after 3 busy ticks and remembered by the scale-down window, rate = max of 5 s and 1.7 s windows')
   .option('--timeline', 'print arrivals, workers and p95 wait per 5 s bucket')
+  .option('--tune-per-trace', 'tune the queue-length baseline for each trace on its own (hindsight) instead of one setting for all traces')
   .option('--json', 'print the results as JSON on stdout')
   .showHelpAfterError()
   // Commander has printed its message; the exit code is ours (2 for bad input).
@@ -51,7 +51,7 @@ function main(): void {
   const options = parseCliOptions(program.opts<RawFlags>());
   const traces = options.traces.map((spec) => scaleTrace(loadTrace(spec), options.scale));
   const started = performance.now();
-  const comparisons = comparePolicies(traces, options.policies, options.base);
+  const comparisons = comparePolicies(traces, options.policies, options.base, options.tuning);
   const seconds = (performance.now() - started) / 1000;
 
   if (options.json) {
@@ -67,6 +67,6 @@ try {
   main();
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
-  process.stderr.write(`shoal-simulate: ${errorMessage(err)}\n`);
+  for (const line of errorMessage(err).split('\n')) process.stderr.write(`shoal-simulate: ${line}\n`);
   process.exit(err instanceof OptionsError || err instanceof TraceFileError ? 2 : 1);
 }

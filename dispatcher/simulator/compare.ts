@@ -5,12 +5,21 @@ import type { Trace } from './traces.js';
 /** The queue-length baseline is tuned per trace over these targets (messages per worker). */
 export const QUEUE_LENGTH_TARGETS = [1, 2, 3, 5, 8, 13, 20, 30, 50] as const;
 
-export type BaseOptions = Omit<SimulationOptions, 'trace' | 'policyName'>;
+/** Everything but the trace and the policy, which the comparison varies. */
+export type BaseOptions = Omit<SimulationOptions, 'trace' | 'policyName' | 'policy'>;
+
+/**
+ * How the KEDA-like baseline is tuned: one setting that meets the target on
+ * every trace compared (what an operator, who cannot know the next day's load,
+ * has to pick), or the best setting for each trace on its own (hindsight).
+ */
+export type Tuning = 'all-traces' | 'per-trace';
 
 export interface QueueLengthTuning {
   /** The targetQueueLength used: the largest that met the wait target, or 1 if none did. */
   chosen: number;
   met: boolean;
+  mode: Tuning;
   tried: { targetQueueLength: number; waitP95Ms: number; workerSeconds: number }[];
 }
 
@@ -42,22 +51,41 @@ export function tuneQueueLength(trace: Trace, base: BaseOptions): { result: Simu
   for (const targetQueueLength of [...QUEUE_LENGTH_TARGETS].reverse()) {
     const result = simulate({ ...base, trace, policyName: 'queue-length', config: { ...base.config, targetQueueLength } });
     tried.push({ targetQueueLength, waitP95Ms: result.waitMs.p95, workerSeconds: result.workerSeconds });
-    if (meetsTarget(result)) return { result, tuning: { chosen: targetQueueLength, met: true, tried } };
+    if (meetsTarget(result)) return { result, tuning: { chosen: targetQueueLength, met: true, mode: 'per-trace', tried } };
     last = result;
   }
   // The loop ends on the smallest target, 1: the fallback when none meets the target.
-  return { result: last!, tuning: { chosen: QUEUE_LENGTH_TARGETS[0], met: false, tried } };
+  return { result: last!, tuning: { chosen: QUEUE_LENGTH_TARGETS[0], met: false, mode: 'per-trace', tried } };
+}
+
+/** The largest targetQueueLength that meets the wait target on every trace (1 if none does). */
+export function tuneQueueLengthForAll(traces: readonly Trace[], base: BaseOptions): { chosen: number; met: boolean } {
+  for (const targetQueueLength of [...QUEUE_LENGTH_TARGETS].reverse()) {
+    const meetsAll = traces.every((trace) => meetsTarget(simulate({ ...base, trace, policyName: 'queue-length', config: { ...base.config, targetQueueLength } })));
+    if (meetsAll) return { chosen: targetQueueLength, met: true };
+  }
+  return { chosen: QUEUE_LENGTH_TARGETS[0], met: false };
 }
 
 /** Every policy on every trace, with the same seed and so the same requests. */
-export function comparePolicies(traces: readonly Trace[], policyNames: readonly PolicyName[], base: BaseOptions): TraceComparison[] {
+export function comparePolicies(
+  traces: readonly Trace[],
+  policyNames: readonly PolicyName[],
+  base: BaseOptions,
+  tuning: Tuning = 'all-traces',
+): TraceComparison[] {
+  const shared = tuning === 'all-traces' && policyNames.includes('queue-length') ? tuneQueueLengthForAll(traces, base) : undefined;
   return traces.map((trace) => ({
     trace: trace.name,
     durationMs: trace.durationMs,
     runs: policyNames.map((policy): PolicyRun => {
+      if (policy === 'queue-length' && shared) {
+        const result = simulate({ ...base, trace, policyName: policy, config: { ...base.config, targetQueueLength: shared.chosen } });
+        return { policy, result, meetsTarget: meetsTarget(result), tuning: { ...shared, mode: 'all-traces', tried: [] } };
+      }
       if (policy === 'queue-length') {
-        const { result, tuning } = tuneQueueLength(trace, base);
-        return { policy, result, meetsTarget: meetsTarget(result), tuning };
+        const { result, tuning: perTrace } = tuneQueueLength(trace, base);
+        return { policy, result, meetsTarget: meetsTarget(result), tuning: perTrace };
       }
       const result = simulate({ ...base, trace, policyName: policy });
       return { policy, result, meetsTarget: meetsTarget(result) };

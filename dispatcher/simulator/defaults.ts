@@ -24,25 +24,20 @@ export interface StartDelay {
 export const simulationDefaults = {
   service: { meanMs: 50 } as ServiceModel,
   spares: 1,
-  /** As the brief specifies: a spare is promoted the moment it gets work. */
-  promoteAfterTicks: 0,
-  rememberPromotions: false,
+  /** As dispatcher/pool.ts does: a spare is promoted after 3 busy observations in a row... */
+  promoteAfterTicks: 3,
+  /** ...and the promotion is remembered by the scale-down window (dispatcher/autoscaler.ts). */
+  rememberPromotions: true,
   startDelay: { meanMs: 450, jitterMs: 100 } as StartDelay,
   seed: 1,
   controlIntervalMs: 1000,
   /** The arrival rate is measured over this window. */
   rateWindowMs: 5000,
-  shortRateWindowMs: undefined as number | undefined,
+  /** As dispatcher/metrics/window.ts: the higher of the 5 s rate and this one. */
+  shortRateWindowMs: 5000 / 3 as number | undefined,
   /** Mean service time and p95 wait are measured over this window. */
   statsWindowMs: 10_000,
   /** A p95 wait from fewer samples is not reported to the policy. */
   minWaitSamples: 20,
   timelineBucketMs: 5000,
-};
-
-/** What dispatcher/ does today (pool.ts, autoscaler.ts, metrics/window.ts), where it differs from the defaults above. */
-export const likeDispatcher = {
-  promoteAfterTicks: 3,
-  rememberPromotions: true,
-  shortRateWindowMs: simulationDefaults.rateWindowMs / 3,
 };

@@ -1,7 +1,7 @@
 import { parseDurationMs } from '../../infra/config.js';
 import { POLICY_NAMES, type PolicyName } from '../policy/index.js';
-import type { BaseOptions } from './compare.js';
-import { comparisonConfig, likeDispatcher, simulationDefaults } from './defaults.js';
+import type { BaseOptions, Tuning } from './compare.js';
+import { comparisonConfig, simulationDefaults } from './defaults.js';
 import { BUILTIN_TRACES, type BuiltinTraceName } from './traces.js';
 
 /** Bad command-line input; every problem is listed, each naming the flag and the value. */
@@ -21,6 +21,7 @@ export interface CliOptions {
   base: BaseOptions;
   timeline: boolean;
   json: boolean;
+  tuning: Tuning;
 }
 
 /** What commander hands over: strings for valued flags, booleans for switches. */
@@ -85,6 +86,7 @@ export function parseCliOptions(flags: RawFlags): CliOptions {
     policies,
     scale,
     timeline: flags.timeline === true,
+    tuning: flags.tunePerTrace === true ? 'per-trace' : 'all-traces',
     json: flags.json === true,
     base: {
       config: { targetWaitP95Ms, concurrency, min, max },
@@ -92,7 +94,6 @@ export function parseCliOptions(flags: RawFlags): CliOptions {
       spares,
       startDelay: { meanMs: startDelayMs, jitterMs },
       seed,
-      ...(flags.likeDispatcher === true ? likeDispatcher : {}),
     },
   };
 }

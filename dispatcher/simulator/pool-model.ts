@@ -45,7 +45,7 @@ export class PoolModel {
 
   /** What the policy sees: regular workers only; spares are kept apart. */
   view(): PoolView {
-    return { active: this.regularActive, starting: this.regularStarting };
+    return { active: this.regularActive, starting: this.regularStarting, spares: this.activeSpares().length };
   }
 
   get regular(): number {

@@ -1,68 +1,15 @@
-import { policies, type Decision, type Observation, type Policy, type PolicyConfig, type PolicyName, type Recommendation } from '../policy/index.js';
-import { comparisonConfig, simulationDefaults, type ServiceModel, type StartDelay } from './defaults.js';
+import { policies, type PolicyConfig, type Recommendation } from '../policy/index.js';
+import { comparisonConfig, simulationDefaults } from './defaults.js';
 import { NumberDeque } from './deque.js';
 import { EventHeap } from './heap.js';
 import { Observer } from './observer.js';
 import { PoolModel, type SimWorker } from './pool-model.js';
 import { WaitSample } from './quantiles.js';
 import { exponential, lognormal, stream, uniform } from './rng.js';
-import { Timeline, type TimelineBucket } from './timeline.js';
-import type { Trace } from './traces.js';
+import { Timeline } from './timeline.js';
+import type { SimulationOptions, SimulationResult } from './types.js';
 
-export interface SimulationOptions {
-  trace: Trace;
-  policyName: PolicyName;
-  /** A candidate policy to try in place of the registry's; policyName still labels the run. */
-  policy?: Policy;
-  /** Overrides of the comparison config (min 1, max 50, concurrency 4, 200 ms target). */
-  config?: Partial<PolicyConfig>;
-  service?: ServiceModel;
-  /** Warm spares kept beside the regular workers. */
-  spares?: number;
-  /**
-   * 0: a spare is promoted the moment it gets work. n > 0: it serves overflow
-   * as a low-priority consumer and is promoted at a control tick after having
-   * had work in n ticks in a row (the live dispatcher's promoteAfter, 3).
-   */
-  promoteAfterTicks?: number;
-  /** Record a promotion as a recommendation, so the scale-down window does not drain a worker for it at once (as the live autoscaler does). */
-  rememberPromotions?: boolean;
-  startDelay?: StartDelay;
-  seed?: number;
-  controlIntervalMs?: number;
-  rateWindowMs?: number;
-  /** When set, the arrival rate is the higher of the rates over rateWindowMs and over this shorter window (the live dispatcher uses a third). */
-  shortRateWindowMs?: number;
-  statsWindowMs?: number;
-  minWaitSamples?: number;
-  timelineBucketMs?: number;
-  /** Called after every control decision, e.g. to log why the pool changed. */
-  onDecision?: (at: number, observation: Observation, decision: Decision) => void;
-}
-
-export interface SimulationResult {
-  trace: string;
-  policy: PolicyName;
-  seed: number;
-  config: PolicyConfig;
-  /** Requests that arrived. */
-  count: number;
-  /** Requests that completed: the run ends only when this equals count. */
-  completed: number;
-  waitMs: { p50: number; p95: number; p99: number; max: number };
-  /** Share of requests that waited longer than the target, in %. */
-  overTargetPct: number;
-  workerSeconds: number;
-  scaleEvents: number;
-  /** Spares that got work and joined the pool (each one starts a replacement). */
-  promotions: number;
-  maxWorkers: number;
-  /** Time-weighted mean of regular workers (active + starting) over the run. */
-  meanWorkers: number;
-  /** The run ends at the trace's end or the last completion, whichever is later. */
-  endMs: number;
-  timeline: TimelineBucket[];
-}
+export type { SimulationOptions, SimulationResult } from './types.js';
 
 const enum Kind {
   Arrival,
@@ -165,12 +112,13 @@ export function simulate(options: SimulationOptions): SimulationResult {
     while (queuedArrival.length > 0 && pool.hasFreeSlot(worker)) serve(worker, queuedArrival.shift(), queuedService.shift());
   };
 
-  // A spare that has taken work joins the pool; another one starts to take its place.
-  const promote = (spare: SimWorker) => {
+  // A spare joins the pool; another one starts to take its place. `onItsOwn`: the
+  // spare was saturated (not asked for by the policy), which the scale-down window remembers.
+  const promote = (spare: SimWorker, onItsOwn = true) => {
     pool.promote(spare, now);
     promotions++;
     startWorker('spare');
-    if (o.rememberPromotions) history.push({ at: now, workers: pool.regular });
+    if (onItsOwn && o.rememberPromotions) history.push({ at: now, workers: pool.regular });
   };
 
   // Regular workers first, least busy first; a spare only takes the overflow.
@@ -212,10 +160,11 @@ export function simulate(options: SimulationOptions): SimulationResult {
     pullQueue(worker);
   };
 
-  // The live pool promotes a spare only after it had work in several observations in a row.
+  // As the live pool: a spare is promoted once it has been saturated (all its
+  // slots busy) in several observations in a row. Some overflow is its job.
   const promoteBusySpares = () => {
     for (const spare of pool.activeSpares()) {
-      spare.busyStreak = spare.inFlight > 0 || spare.doneSinceTick > 0 ? spare.busyStreak + 1 : 0;
+      spare.busyStreak = spare.inFlight >= config.concurrency ? spare.busyStreak + 1 : 0;
       spare.doneSinceTick = 0;
       if (o.promoteAfterTicks > 0 && spare.busyStreak >= o.promoteAfterTicks) promote(spare);
     }
@@ -230,7 +179,12 @@ export function simulate(options: SimulationOptions): SimulationResult {
     history.push({ at: now, workers: decision.recommendation });
     while (history.length > 0 && now - history[0]!.at >= config.scaleDownStabilizationMs) history.shift();
     if (decision.desired !== current) scaleEvents++;
-    for (let i = current; i < decision.desired; i++) startWorker('regular');
+    // Growing: ready spares become regular workers first (they are already consuming), then new ones start.
+    for (let i = current; i < decision.desired; i++) {
+      const spare = pool.activeSpares()[0];
+      if (spare) promote(spare, false);
+      else startWorker('regular');
+    }
     if (decision.desired < current) pool.shrink(current - decision.desired, now);
     timeline.workersAt(now, pool.regular);
     o.onDecision?.(now, observation, decision);
@@ -238,7 +192,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
     if (pending > 0 && pool.liveCount === 0) {
       stalledSince ??= now;
       if (now - stalledSince >= STALL_LIMIT_MS) {
-        throw new SimulationStalled(`${o.policyName} on ${trace.name}: ${pending} requests waited ${STALL_LIMIT_MS / 1000}s with no worker at all (min ${config.min}, spares ${o.spares})`);
+        throw new SimulationStalled(`${o.policyName} on ${trace.name}: ${pending} requests pending and no worker at all for ${STALL_LIMIT_MS / 1000} s (min ${config.min}, spares ${o.spares}); the policy never starts one`);
       }
     } else {
       stalledSince = undefined;

@@ -7,10 +7,11 @@ export function formatComparison(comparison: TraceComparison): string {
   const title = `trace ${comparison.trace}: ${fmt(comparison.durationMs / 1000, 0)} s, ${first?.count ?? 0} requests, target p95 wait ${target} ms`;
   const rows = comparison.runs.map((run) => {
     const r = run.result;
+    const scope = run.tuning?.mode === 'all-traces' ? 'on every trace' : 'on this trace';
     const note = run.tuning
       ? run.tuning.met
-        ? `tuned targetQueueLength ${run.tuning.chosen}`
-        : `no targetQueueLength met the target; used ${run.tuning.chosen}`
+        ? `targetQueueLength ${run.tuning.chosen} (largest meeting the target ${scope})`
+        : `no targetQueueLength met the target ${scope}; used ${run.tuning.chosen}`
       : '';
     return [
       run.policy,

@@ -4,7 +4,7 @@ import { defaultPolicyConfig, policies, type Observation, type PolicyConfig, typ
 
 const config: PolicyConfig = { ...defaultPolicyConfig, min: 1, max: 20, concurrency: 4, targetWaitP95Ms: 200, maxStepUp: 4, maxStepDown: 1, scaleDownStabilizationMs: 30_000 };
 const observe = (o: Partial<Observation>): Observation => ({ arrivalRate: 0, serviceMs: 50, backlog: 0, inFlight: 0, waitP95Ms: undefined, ...o });
-const pool = (active: number, starting = 0) => ({ active, starting });
+const pool = (active: number, starting = 0, spares = 0) => ({ active, starting, spares });
 
 describe('Erlang C', () => {
   it('matches textbook values', () => {
@@ -33,12 +33,13 @@ describe('target-wait policy', () => {
     ['330/s needs a fifth worker', observe({ arrivalRate: 330 }), pool(4), 5],
     ['limits a step up to +4', observe({ arrivalRate: 1000 }), pool(2), 6],
     ['counts starting workers as capacity on its way', observe({ arrivalRate: 180 }), pool(1, 2), 3],
-    ['grows to clear a backlog within the 2 s drain window: 400 waiting adds 200/s', observe({ arrivalRate: 0, backlog: 400 }), pool(1), 3],
+    ['grows to clear a backlog within the 500 ms drain window: 400 waiting adds 800/s (+4 at most from 1)', observe({ arrivalRate: 0, backlog: 400 }), pool(1), 5],
+    ['may double in one decision once the pool is larger than the step (HPA: 4 pods or 100%)', observe({ arrivalRate: 100_000 }), pool(8), 16],
     ['grows in proportion when the observed p95 is 3x the target with work waiting, though the model is satisfied', observe({ arrivalRate: 10, backlog: 5, waitP95Ms: 600 }), pool(3), 6],
     ['adds one for a small miss', observe({ arrivalRate: 10, backlog: 5, waitP95Ms: 260 }), pool(3), 4],
     ['does not grow on an observed miss once nothing waits (it steps down, no history holds it)', observe({ arrivalRate: 10, backlog: 0, waitP95Ms: 600 }), pool(3), 2],
     ['grows by one while work waits and no service time is known yet', observe({ serviceMs: undefined, backlog: 10 }), pool(2), 3],
-    ['never goes over max', observe({ arrivalRate: 100_000 }), pool(19), 20],
+    ['never goes over max', observe({ arrivalRate: 100_000 }), pool(15), 20],
     ['comes up to min', observe({}), pool(0), 1],
   ])('%s', (_what, observation, p, desired) => {
     expect(decide(observation, p, config, 0, []).desired).toBe(desired);
@@ -49,6 +50,18 @@ describe('target-wait policy', () => {
     expect(decide(observe({ arrivalRate: 10 }), pool(6), config, 25_000, history)).toMatchObject({ desired: 5, recommendation: 1 });
     // Once the window has passed the high recommendation, it may go lower (still one step at a time).
     expect(decide(observe({ arrivalRate: 10 }), pool(5), config, 45_000, history).desired).toBe(4);
+  });
+
+  it('counts consuming spares as servers: they take the overflow at once', () => {
+    // 180/s x 50 ms = 9 busy slots: 3 workers alone, or 2 workers and a spare (12 slots either way).
+    expect(decide(observe({ arrivalRate: 180 }), pool(3, 0, 1), config, 0, []).recommendation).toBe(2);
+  });
+
+  it('remembers the steady-state need, not the backlog surge, for later scale-downs', () => {
+    const decision = decide(observe({ arrivalRate: 100, backlog: 300 }), pool(2), config, 0, []);
+    expect(decision.desired).toBeGreaterThan(decision.recommendation);
+    expect(decision.recommendation).toBe(2); // 100/s x 50 ms = 5 busy slots: 2 workers of 4
+    expect(decision.reason).toContain('(2 once the backlog is cleared)');
   });
 
   it('explains its decision with its inputs', () => {

@@ -47,7 +47,7 @@ class FakeRuntime implements WorkerRuntime {
 
 function pool(runtime: FakeRuntime, size: number, spares = 0, promoted: string[] = []) {
   return new Pool({
-    runtime, namespace: 'p', size, spares, workerEnv: {}, drainGraceMs: 1000, logger: pino({ level: 'silent' }),
+    runtime, namespace: 'p', size, spares, workerEnv: {}, drainGraceMs: 1000, concurrency: 4, logger: pino({ level: 'silent' }),
     promote: async (id) => promoted.push(id),
   });
 }
@@ -78,7 +78,7 @@ describe('pool', () => {
     await p.start();
     expect(runtime.workers.size).toBe(3);
     await p.resize(1);
-    expect(p.view()).toEqual({ active: 0, starting: 1 }); // draining workers are no longer capacity
+    expect(p.view()).toEqual({ active: 0, starting: 1, spares: 0 }); // draining workers are no longer capacity
     await settle();
     expect(runtime.workers.size).toBe(1);
     expect(runtime.drained).toHaveLength(2);
@@ -90,7 +90,7 @@ describe('pool', () => {
     await p.start();
     const [a, b, c] = p.workerIds as [string, string, string];
     p.observe([report(a, { inFlight: 4 }), report(b, { inFlight: 0 }), report(c, { inFlight: 2 })], 0);
-    expect(p.view()).toEqual({ active: 3, starting: 0 });
+    expect(p.view()).toEqual({ active: 3, starting: 0, spares: 0 });
     await p.resize(2);
     await settle();
     expect(runtime.drained).toEqual([b]);
@@ -102,25 +102,41 @@ describe('pool', () => {
     await p.start();
     expect(runtime.workers.size).toBe(3);
     expect([...runtime.workers.values()].filter((w) => w.role === 'spare')).toHaveLength(1);
-    expect(p.view()).toEqual({ active: 0, starting: 2 });
+    expect(p.view()).toEqual({ active: 0, starting: 2, spares: 0 }); // the spare is not consuming yet either
   });
 
-  it('promotes a spare that takes work, and starts a new spare', async () => {
+  it('promotes a spare saturated in 3 observations in a row, and starts a new spare', async () => {
     const runtime = new FakeRuntime();
     const promoted: string[] = [];
     const p = pool(runtime, 1, 1, promoted);
     await p.start();
     const spare = p.snapshot().find((m) => m.role === 'spare')!.workerId;
     const regular = p.snapshot().find((m) => m.role === 'worker')!.workerId;
-    p.observe([report(regular, { inFlight: 4 }), report(spare, { role: 'spare', inFlight: 1 })], 0);
-    p.observe([report(regular, { inFlight: 4 }), report(spare, { role: 'spare', inFlight: 0, processed: 1 })], 1000);
-    expect(promoted).toEqual([]); // one blip of overflow is not a trend
-    p.observe([report(regular, { inFlight: 4 }), report(spare, { role: 'spare', inFlight: 2, processed: 1 })], 2000);
+    const observe = (spareInFlight: number, at: number) => p.observe([report(regular, { inFlight: 4 }), report(spare, { role: 'spare', inFlight: spareInFlight })], at);
+    observe(2, 0);
+    observe(3, 1000);
+    observe(4, 2000);
+    expect(promoted).toEqual([]); // taking some overflow is a spare's job
+    observe(4, 3000);
+    observe(4, 4000);
     await p.reconcile();
     expect(promoted).toEqual([spare]);
-    expect(p.view()).toEqual({ active: 2, starting: 0 });
+    expect(p.view()).toEqual({ active: 2, starting: 0, spares: 0 });
     expect(p.snapshot().filter((m) => m.role === 'spare')).toHaveLength(1);
     expect(runtime.workers.size).toBe(3);
+  });
+
+  it('grows by promoting a ready spare first, then refills the spare', async () => {
+    const runtime = new FakeRuntime();
+    const promoted: string[] = [];
+    const p = pool(runtime, 1, 1, promoted);
+    await p.start();
+    const spare = p.snapshot().find((m) => m.role === 'spare')!.workerId;
+    p.observe(p.snapshot().map((m) => report(m.workerId, { role: m.role })), 0);
+    await p.resize(3);
+    expect(promoted).toEqual([spare]);
+    expect(p.view()).toEqual({ active: 2, starting: 1, spares: 0 });
+    expect(p.snapshot().filter((m) => m.role === 'spare')).toHaveLength(1);
   });
 
   it('without worker reports, counts a started worker as active after the startup grace', async () => {
@@ -128,9 +144,9 @@ describe('pool', () => {
     const p = pool(runtime, 1);
     await p.start();
     p.observe(undefined, Date.now());
-    expect(p.view()).toEqual({ active: 0, starting: 1 });
+    expect(p.view()).toEqual({ active: 0, starting: 1, spares: 0 });
     p.observe(undefined, Date.now() + 60_000);
-    expect(p.view()).toEqual({ active: 1, starting: 0 });
+    expect(p.view()).toEqual({ active: 1, starting: 0, spares: 0 });
   });
 
   it('adopts running leftovers and removes dead ones', async () => {
