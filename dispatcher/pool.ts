@@ -73,6 +73,8 @@ export class Pool extends EventEmitter {
   private reconciling: Promise<void> = Promise.resolve();
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
+  /** No new worker starts before this time: the backoff after failed starts, whoever asks. */
+  private backoffUntil = 0;
   private stopping: Promise<void> | undefined;
   private size: number;
 
@@ -191,8 +193,13 @@ export class Pool extends EventEmitter {
       ...Array<WorkerRole>(Math.max(0, this.size - regular.length)).fill('worker'),
       ...Array<WorkerRole>(Math.max(0, this.options.spares - spares.length)).fill('spare'),
     ];
-    const started = await Promise.all(toStart.map((role) => this.startOne(role)));
-    if (started.includes(false)) return;
+    const waitMs = this.backoffUntil - Date.now();
+    if (toStart.length > 0 && waitMs > 0) {
+      this.scheduleRetry(waitMs); // the autoscaler asks every tick; the backoff still holds
+    } else {
+      const started = await Promise.all(toStart.map((role) => this.startOne(role)));
+      if (started.includes(false)) return;
+    }
 
     for (const victim of pickVictims(regular, regular.length - this.size)) this.retire(victim);
     for (const victim of pickVictims(spares, spares.length - this.options.spares)) this.retire(victim);
@@ -209,6 +216,7 @@ export class Pool extends EventEmitter {
     } catch (err) {
       this.failures++;
       const delay = restartDelayMs(this.failures);
+      this.backoffUntil = Date.now() + delay;
       this.options.logger.error({ err: errorMessage(err), retryInMs: delay }, 'could not start a worker');
       this.scheduleRetry(delay);
       return false;
@@ -225,6 +233,7 @@ export class Pool extends EventEmitter {
     const lived = Date.now() - gone.startedAt;
     this.failures = lived < HEALTHY_LIFETIME_MS ? this.failures + 1 : 0;
     const delay = restartDelayMs(this.failures);
+    this.backoffUntil = Date.now() + delay;
     this.options.logger.warn({ workerId: info.workerId, exitCode: info.exitCode, reason: info.reason, restartInMs: delay }, 'worker exited; replacing it');
     this.scheduleRetry(delay);
   }

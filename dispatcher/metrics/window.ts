@@ -23,6 +23,8 @@ interface Tick {
   /** Requests in the system: queued plus in flight. */
   depth: number;
   publishRate: number | undefined;
+  /** Whether worker reports were readable: without them, completions are unknown. */
+  hadReports: boolean;
 }
 
 /**
@@ -60,7 +62,7 @@ export class ObservationWindow {
       for (const id of this.lastReports.keys()) if (!present.has(id)) this.lastReports.delete(id);
     }
     this.latest = { backlog: sample.queue.ready, inFlight };
-    this.ticks.push({ at: sample.at, completed, processed, serviceMs, waitBuckets, depth: sample.queue.ready + inFlight, publishRate: sample.queue.publishRate });
+    this.ticks.push({ at: sample.at, completed, processed, serviceMs, waitBuckets, depth: sample.queue.ready + inFlight, publishRate: sample.queue.publishRate, hadReports: sample.reports !== undefined });
     const horizon = sample.at - Math.max(this.options.rateWindowMs, this.options.latencyWindowMs);
     while (this.ticks.length > 1 && this.ticks[0]!.at < horizon) this.ticks.shift();
   }
@@ -76,12 +78,17 @@ export class ObservationWindow {
     };
   }
 
-  /** Arrivals = completions + growth of what is in the system, over the window. */
+  /**
+   * Arrivals = completions + growth of what is in the system, over the window.
+   * Without worker reports (Redis down) completions are unknown: then the
+   * broker's own publish rate stands in, when the management API gives one.
+   */
   private arrivalRate(now: number, windowMs: number): number {
     const inWindow = this.ticks.filter((t) => t.at > now - windowMs);
     const first = this.ticks[this.ticks.indexOf(inWindow[0]!) - 1] ?? inWindow[0];
     const last = inWindow[inWindow.length - 1];
     if (!first || !last || last.at <= first.at) return last?.publishRate ?? 0;
+    if (!inWindow.every((t) => t.hadReports) && last.publishRate !== undefined) return last.publishRate;
     const completed = inWindow.reduce((sum, t) => sum + (t === first ? 0 : t.completed), 0);
     const arrivals = completed + (last.depth - first.depth);
     return Math.max(0, arrivals / ((last.at - first.at) / 1000));

@@ -1,0 +1,37 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectClient, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
+import { loadWithFaults, printAccounting, startContainerPool } from '../helpers/chaos.js';
+import { poolContainers } from '../helpers/docker.js';
+import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
+
+describe('chaos: the dispatcher killed with SIGKILL and started again during load', () => {
+  let namespace: string;
+  afterEach(async () => {
+    await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+    await removeNamespace(namespace);
+  });
+
+  it('service goes on, the new dispatcher adopts the pool, and no container is orphaned', async () => {
+    namespace = newNamespace();
+    const first = await startContainerPool(namespace, 2);
+    const before = (await poolContainers(namespace)).map((c) => c.Id).sort();
+    const client = await connectClient(namespace);
+    let second: ReturnType<typeof startDispatcher> | undefined;
+    try {
+      const account = await loadWithFaults(client, { count: 2000, ratePerSec: 200, job: 'sleep', payload: { ms: 20 }, timeoutMs: 60_000 }, [500], async () => {
+        first.child.kill('SIGKILL');
+        await exitOf(first.child);
+        second = startDispatcher(['--runtime', 'docker', '--min', '2', '--max', '2', '--spares', '0', '--metrics-port', '0', '--namespace', namespace]);
+      });
+      printAccounting('dispatcher SIGKILL + restart', account);
+      expect(account).toMatchObject({ sent: 2000, answered: 2000, ok: 2000, lost: 0, faults: 1 });
+      await waitFor('the new dispatcher to adopt both workers', () => second!.output().split('adopted a running worker').length - 1 === 2, 30_000);
+      expect((await poolContainers(namespace)).map((c) => c.Id).sort()).toEqual(before);
+    } finally {
+      await client.close();
+    }
+    await runCli('producer/quit.js', ['--namespace', namespace]);
+    expect(await exitOf(second!.child)).toBe(0);
+    expect(await poolContainers(namespace)).toEqual([]);
+  });
+});

@@ -1,0 +1,41 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectClient, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
+import { alive, loadWithFaults, printAccounting, startContainerPool } from '../helpers/chaos.js';
+import { docker, poolContainers } from '../helpers/docker.js';
+import { exitOf, runCli } from '../helpers/processes.js';
+
+describe('chaos: worker containers killed with SIGKILL during load', () => {
+  let namespace: string;
+  afterEach(async () => {
+    await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+    await removeNamespace(namespace);
+  });
+
+  it('loses nothing: the killed workers\' requests are redelivered and answered, and the pool is refilled', async () => {
+    namespace = newNamespace();
+    const { child } = await startContainerPool(namespace, 2);
+    const client = await connectClient(namespace);
+    try {
+      const account = await loadWithFaults(
+        client,
+        { count: 3000, ratePerSec: 300, job: 'sleep', payload: { ms: 20 }, timeoutMs: 60_000 },
+        [600, 1400, 2200],
+        async () => {
+          const running = (await poolContainers(namespace)).filter((c) => c.State === 'running');
+          const victim = running[Math.floor(Math.random() * running.length)];
+          if (victim) await docker.getContainer(victim.Id).kill();
+        },
+      );
+      printAccounting('worker SIGKILL x3', account);
+      expect(account).toMatchObject({ sent: 3000, answered: 3000, ok: 3000, lost: 0, faults: 3 });
+      expect(account.redelivered).toBeGreaterThan(0); // the victims held requests, which came back
+      await waitFor('the pool refilled to 2', async () => (await poolContainers(namespace)).filter((c) => c.State === 'running').length === 2, 30_000);
+      expect(alive(child)).toBe(true);
+    } finally {
+      await client.close();
+    }
+    await runCli('producer/quit.js', ['--namespace', namespace]);
+    expect(await exitOf(child)).toBe(0);
+    expect(await poolContainers(namespace)).toEqual([]);
+  });
+});

@@ -1,0 +1,90 @@
+import type { ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { topologyFor } from '../../infra/protocol.js';
+import { runLoad, type LoadPlan } from '../../producer/load.js';
+import type { DeliveryStats, RpcClient } from '../../producer/rpc-client.js';
+import { consumerCount, waitFor } from './broker.js';
+import { startDispatcher } from './processes.js';
+
+/** What a chaos run came to. `lost` must be 0: every call got a reply. */
+export interface Accounting {
+  sent: number;
+  confirmed: number;
+  answered: number;
+  ok: number;
+  lost: number;
+  republished: number;
+  duplicatesSuppressed: number;
+  redelivered: number;
+  faults: number;
+}
+
+/**
+ * Runs an open-loop load through `client` and fires `fault` at the given
+ * request indexes. Counts what came back.
+ */
+export async function loadWithFaults(
+  client: RpcClient,
+  plan: Omit<LoadPlan, 'concurrency'>,
+  faultAt: readonly number[],
+  fault: (n: number) => Promise<void>,
+): Promise<Accounting> {
+  let redelivered = 0;
+  let faults = 0;
+  const faultsDone: Promise<void>[] = [];
+  const summary = await runLoad(
+    {
+      call: async (job, payload, timeoutMs) => {
+        const reply = await client.call(job, payload, timeoutMs);
+        if (reply.redelivered) redelivered++;
+        return reply;
+      },
+    },
+    { ...plan, concurrency: 5000 },
+    (outcome) => {
+      const n = faultAt.indexOf(outcome.index);
+      if (n >= 0) {
+        faults++;
+        faultsDone.push(fault(n));
+      }
+    },
+  );
+  await Promise.all(faultsDone);
+  const stats: DeliveryStats = client.stats;
+  return {
+    sent: summary.sent,
+    confirmed: stats.confirmed,
+    answered: summary.ok + summary.errors,
+    ok: summary.ok,
+    lost: summary.timedOut + (summary.errorsByCode.PUBLISH_NACKED ?? 0) + (summary.errorsByCode.UNROUTABLE ?? 0),
+    republished: stats.republished,
+    duplicatesSuppressed: stats.duplicatesSuppressed,
+    redelivered,
+    faults,
+  };
+}
+
+/** A dispatcher running a static pool of worker containers. */
+export async function startContainerPool(namespace: string, workers: number, extraArgs: string[] = [], env: Record<string, string> = {}) {
+  const started = startDispatcher(
+    ['--runtime', 'docker', '--min', String(workers), '--max', String(workers), '--spares', '0', '--metrics-port', '0', '--drain-grace', '10s', '--namespace', namespace, ...extraArgs],
+    env,
+  );
+  await waitFor(`${workers} consuming containers`, async () => (await consumerCount(topologyFor(namespace))) >= workers, 30_000);
+  return started;
+}
+
+export function rabbitmqctl(...args: string[]): void {
+  execFileSync('rabbitmqctl', ['-q', ...args], { stdio: 'ignore', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/usr/lib/rabbitmq/bin` } });
+}
+
+export function alive(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+export function printAccounting(name: string, a: Accounting): void {
+  console.log(
+    `chaos ${name}: sent ${a.sent}, confirmed ${a.confirmed}, answered ${a.answered} (ok ${a.ok}), lost ${a.lost}, ` +
+      `republished ${a.republished}, duplicate replies suppressed ${a.duplicatesSuppressed}, redelivered ${a.redelivered}, faults ${a.faults}`,
+  );
+}
