@@ -32,7 +32,7 @@ export interface RpcClientOptions {
 export interface DeliveryStats {
   /** Calls made. */
   calls: number;
-  /** Publishes confirmed by the broker (a republished request counts each time). */
+  /** Calls whose request the broker confirmed (at least once). */
   confirmed: number;
   /** Requests published again: nacked, or their channel died before the reply. */
   republished: number;
@@ -51,6 +51,7 @@ interface PendingCall {
   deadline: number;
   /** The channel it was last published on; its replies die with that channel. */
   channel: ConfirmChannel | undefined;
+  confirmed: boolean;
   nacks: number;
   resolve: (reply: Reply) => void;
   reject: (err: Error) => void;
@@ -149,7 +150,7 @@ export class RpcClient {
 
     return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => this.settle(id, new TimeoutError(`no reply to ${job} within ${timeoutMs}ms`)), Math.max(0, deadline - Date.now()));
-      const call: PendingCall = { job, body, sentAt: Date.now(), deadline, channel: undefined, nacks: 0, resolve, reject, timer };
+      const call: PendingCall = { job, body, sentAt: Date.now(), deadline, channel: undefined, confirmed: false, nacks: 0, resolve, reject, timer };
       this.pending.set(id, call);
       this.publish(id, call);
     });
@@ -189,7 +190,8 @@ export class RpcClient {
 
   private onConfirm(id: string, call: PendingCall, channel: ConfirmChannel, err: unknown): void {
     if (!err) {
-      this.stats.confirmed++;
+      if (!call.confirmed) this.stats.confirmed++;
+      call.confirmed = true;
       return;
     }
     if (!this.pending.has(id) || this.channel !== channel) return; // answered already, or the next channel takes it
