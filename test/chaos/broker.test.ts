@@ -2,9 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topologyFor } from '../../infra/protocol.js';
 import { connectClient, consumerCount, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
-import { alive, loadWithFaults, printAccounting, rabbitmqctl, startContainerPool } from '../helpers/chaos.js';
-import { poolContainers } from '../helpers/docker.js';
-import { exitOf, runCli } from '../helpers/processes.js';
+import { alive, loadWithFaults, printAccounting, quitAndCheckNothingLeft, rabbitmqctl, startContainerPool } from '../helpers/chaos.js';
+import { runCli } from '../helpers/processes.js';
 
 /** Faults of the broker itself: the producer, the workers and the dispatcher all have to come back. */
 describe('chaos: the broker drops every connection, or restarts', () => {
@@ -30,9 +29,7 @@ describe('chaos: the broker drops every connection, or restarts', () => {
     } finally {
       await client.close();
     }
-    await runCli('producer/quit.js', ['--namespace', namespace]);
-    expect(await exitOf(child)).toBe(0);
-    expect(await poolContainers(namespace)).toEqual([]);
+    await quitAndCheckNothingLeft(namespace, child);
     return output();
   }
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectClient, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
-import { loadWithFaults, printAccounting, startContainerPool } from '../helpers/chaos.js';
+import { loadWithFaults, printAccounting, quitAndCheckNothingLeft, startContainerPool } from '../helpers/chaos.js';
 import { poolContainers } from '../helpers/docker.js';
 import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
 
@@ -30,8 +30,6 @@ describe('chaos: the dispatcher killed with SIGKILL and started again during loa
     } finally {
       await client.close();
     }
-    await runCli('producer/quit.js', ['--namespace', namespace]);
-    expect(await exitOf(second!.child)).toBe(0);
-    expect(await poolContainers(namespace)).toEqual([]);
+    await quitAndCheckNothingLeft(namespace, second!.child);
   });
 });

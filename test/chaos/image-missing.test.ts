@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectClient, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
-import { alive, loadWithFaults, printAccounting, startContainerPool } from '../helpers/chaos.js';
+import { alive, loadWithFaults, printAccounting, quitAndCheckNothingLeft, startContainerPool } from '../helpers/chaos.js';
 import { docker, poolContainers, WORKER_IMAGE } from '../helpers/docker.js';
-import { exitOf, runCli } from '../helpers/processes.js';
+import { runCli } from '../helpers/processes.js';
 
 describe('chaos: the Docker engine refuses to create a worker (its image is gone)', () => {
   let namespace: string;
@@ -41,8 +41,6 @@ describe('chaos: the Docker engine refuses to create a worker (its image is gone
     expect(output()).toContain(`worker image ${tag} not found; build it with: npm run image`);
     expect(alive(child)).toBe(true);
 
-    await runCli('producer/quit.js', ['--namespace', namespace]);
-    expect(await exitOf(child)).toBe(0);
-    expect(await poolContainers(namespace)).toEqual([]);
+    await quitAndCheckNothingLeft(namespace, child);
   });
 });

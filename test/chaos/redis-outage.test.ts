@@ -3,9 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topologyFor } from '../../infra/protocol.js';
 import { connectClient, consumerCount, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
-import { alive, loadWithFaults, printAccounting } from '../helpers/chaos.js';
-import { poolContainers } from '../helpers/docker.js';
-import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
+import { alive, loadWithFaults, printAccounting, quitAndCheckNothingLeft } from '../helpers/chaos.js';
+import { runCli, startDispatcher } from '../helpers/processes.js';
 
 const redisUp = () => {
   try {
@@ -47,8 +46,6 @@ describe('chaos: Redis stops during load', () => {
     expect(log).toMatch(/"msg":"1 -> [2-4]:/); // it grew under load
     expect(alive(started.child)).toBe(true);
 
-    await runCli('producer/quit.js', ['--namespace', namespace]);
-    expect(await exitOf(started.child)).toBe(0);
-    expect(await poolContainers(namespace)).toEqual([]);
+    await quitAndCheckNothingLeft(namespace, started.child);
   });
 });

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectClient, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
-import { alive, loadWithFaults, printAccounting, startContainerPool } from '../helpers/chaos.js';
+import { alive, loadWithFaults, printAccounting, quitAndCheckNothingLeft, startContainerPool } from '../helpers/chaos.js';
 import { docker, poolContainers } from '../helpers/docker.js';
-import { exitOf, runCli } from '../helpers/processes.js';
+import { runCli } from '../helpers/processes.js';
 
 describe('chaos: worker containers killed with SIGKILL during load', () => {
   let namespace: string;
@@ -34,8 +34,6 @@ describe('chaos: worker containers killed with SIGKILL during load', () => {
     } finally {
       await client.close();
     }
-    await runCli('producer/quit.js', ['--namespace', namespace]);
-    expect(await exitOf(child)).toBe(0);
-    expect(await poolContainers(namespace)).toEqual([]);
+    await quitAndCheckNothingLeft(namespace, child);
   });
 });

@@ -4,7 +4,9 @@ import { topologyFor } from '../../infra/protocol.js';
 import { runLoad, type LoadPlan } from '../../producer/load.js';
 import type { DeliveryStats, RpcClient } from '../../producer/rpc-client.js';
 import { consumerCount, waitFor } from './broker.js';
-import { startDispatcher } from './processes.js';
+import { expect } from 'vitest';
+import { poolContainers } from './docker.js';
+import { exitOf, runCli, startDispatcher } from './processes.js';
 
 /** What a chaos run came to. `lost` must be 0: every call got a reply. */
 export interface Accounting {
@@ -87,4 +89,11 @@ export function printAccounting(name: string, a: Accounting): void {
     `chaos ${name}: sent ${a.sent}, confirmed ${a.confirmed}, answered ${a.answered} (ok ${a.ok}), lost ${a.lost}, ` +
       `republished ${a.republished}, duplicate replies suppressed ${a.duplicatesSuppressed}, redelivered ${a.redelivered}, faults ${a.faults}`,
   );
+}
+
+/** Sends quit to the pool: the dispatcher must exit 0 and leave no container of the pool behind. */
+export async function quitAndCheckNothingLeft(namespace: string, dispatcher: ChildProcess): Promise<void> {
+  await runCli('producer/quit.js', ['--namespace', namespace]);
+  expect(await exitOf(dispatcher)).toBe(0);
+  expect(await poolContainers(namespace)).toEqual([]);
 }

@@ -13,7 +13,7 @@ describe('warm spares', () => {
   const sleepFor = (client: RpcClient, ms: number, n: number) => Promise.all(Array.from({ length: n }, () => client.call('sleep', { ms }, 10_000)));
 
   it('gets nothing while the regular worker has room, and takes the overflow at once', async () => {
-    const regular = await pool.worker('regular', { concurrency: 4 });
+    await pool.worker('regular', { concurrency: 4 });
     const spare = await pool.worker('spare', { concurrency: 2, role: 'spare' });
     const client = await pool.client();
 
@@ -31,7 +31,7 @@ describe('warm spares', () => {
   });
 
   it('a promoted spare is served like a regular worker', async () => {
-    const regular = await pool.worker('regular', { concurrency: 4 });
+    await pool.worker('regular', { concurrency: 4 });
     const spare = await pool.worker('spare', { concurrency: 4, role: 'spare' });
     const client = await pool.client();
 
