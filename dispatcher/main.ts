@@ -85,6 +85,7 @@ async function main(): Promise<void> {
     runtime,
     namespace: config.namespace,
     size: config.min,
+    max: config.max,
     spares: config.spares,
     workerEnv: workerEnvironment(config),
     drainGraceMs: config.drainGraceMs,

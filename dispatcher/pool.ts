@@ -11,6 +11,8 @@ export interface PoolOptions {
   namespace: string;
   /** Regular workers to start with. */
   size: number;
+  /** Regular workers never exceed this, a promoted spare included. */
+  max: number;
   /** Warm spares to keep: started, connected, consuming at a low priority. */
   spares: number;
   /** Environment every worker gets (broker URL, namespace, concurrency, ...). */
@@ -133,7 +135,7 @@ export class Pool extends EventEmitter {
         if (member.state === 'starting') member.state = 'active';
         if (member.role === 'spare' && member.state === 'active') {
           if (report.role === 'worker') member.role = 'worker'; // promoted before this dispatcher started
-          else if (member.busyStreak >= (this.options.promoteAfter ?? 3)) this.promoteSaturated(member);
+          else if (member.busyStreak >= (this.options.promoteAfter ?? 3) && this.size < this.options.max) this.promoteSaturated(member);
         }
       } else if (member.state === 'starting' && !reports && now - member.startedAt > (this.options.startupGraceMs ?? 5_000)) {
         member.state = 'active';

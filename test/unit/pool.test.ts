@@ -47,7 +47,7 @@ class FakeRuntime implements WorkerRuntime {
 
 function pool(runtime: FakeRuntime, size: number, spares = 0, promoted: string[] = []) {
   return new Pool({
-    runtime, namespace: 'p', size, spares, workerEnv: {}, drainGraceMs: 1000, concurrency: 4, logger: pino({ level: 'silent' }),
+    runtime, namespace: 'p', size, max: 10, spares, workerEnv: {}, drainGraceMs: 1000, concurrency: 4, logger: pino({ level: 'silent' }),
     promote: async (id) => promoted.push(id),
   });
 }
@@ -124,6 +124,16 @@ describe('pool', () => {
     expect(p.view()).toEqual({ active: 2, starting: 0, spares: 0 });
     expect(p.snapshot().filter((m) => m.role === 'spare')).toHaveLength(1);
     expect(runtime.workers.size).toBe(3);
+  });
+
+  it('does not promote a saturated spare past max (a static pool keeps its spare a spare)', async () => {
+    const runtime = new FakeRuntime();
+    const promoted: string[] = [];
+    const p = new Pool({ runtime, namespace: 'p', size: 1, max: 1, spares: 1, workerEnv: {}, drainGraceMs: 1000, concurrency: 4, logger: pino({ level: 'silent' }), promote: async (id) => promoted.push(id) });
+    await p.start();
+    const spare = p.snapshot().find((m) => m.role === 'spare')!.workerId;
+    for (let i = 0; i < 5; i++) p.observe([report(spare, { role: 'spare', inFlight: 4 })], i * 1000);
+    expect(promoted).toEqual([]);
   });
 
   it('grows by promoting a ready spare first, then refills the spare', async () => {
