@@ -1,5 +1,5 @@
 import type { Message, Options } from 'amqplib';
-import { HEADER_SENT_AT } from '../infra/protocol.js';
+import { HEADER_DEADLINE, HEADER_SENT_AT } from '../infra/protocol.js';
 
 /**
  * Pure helpers for `shoal-dead`: what a dead letter says about itself, and the
@@ -115,7 +115,7 @@ export interface RequeueCopy {
  *   appId, timestamp, and the application's headers.
  * - Dropped: the broker's history headers (x-death, x-first/last-death-*, and
  *   x-delivery-count, which a worker would read as earlier attempts and so
- *   give the copy fewer retries); `expiration` (its caller has stopped waiting:
+ *   give the copy fewer retries); `expiration` and `shoal-deadline` (its caller has stopped waiting:
  *   with it the copy would expire again at once, or be refused by the worker
  *   as past its deadline); `userId` (the broker refuses a publish whose userId
  *   is not the publishing connection's user).
@@ -130,6 +130,7 @@ export function requeueCopy(msg: Message, now: number): RequeueCopy {
     if (!BROKER_HISTORY_HEADER.test(key)) headers[key] = value;
   }
   if (HEADER_SENT_AT in headers) headers[HEADER_SENT_AT] = now;
+  delete headers[HEADER_DEADLINE]; // like the expiration: its caller has stopped waiting
   const options: Options.Publish = { mandatory: true, persistent: true, headers };
   const keep = ['messageId', 'correlationId', 'replyTo', 'type', 'contentType', 'contentEncoding', 'appId', 'timestamp'] as const;
   for (const key of keep) {

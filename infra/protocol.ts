@@ -14,6 +14,8 @@ export const PROTOCOL_VERSION = 1;
 export const HEADER_VERSION = 'shoal-protocol';
 /** Publish time in epoch milliseconds (the AMQP timestamp only has seconds). */
 export const HEADER_SENT_AT = 'shoal-sent-at';
+/** When the caller stops waiting, in epoch milliseconds; survives a republish, unlike the relative expiration. */
+export const HEADER_DEADLINE = 'shoal-deadline';
 /** Set by quorum queues: how many times the message was delivered before. */
 export const HEADER_DELIVERY_COUNT = 'x-delivery-count';
 
@@ -78,7 +80,7 @@ export interface IncomingMessage {
 
 export type DecodedRequest =
   | { ok: true; request: Request }
-  | { ok: false; code: string; message: string; replyTo: string | undefined; correlationId: string | undefined };
+  | { ok: false; code: string; message: string; replyTo: string | undefined; correlationId: string | undefined; deliveryCount: number };
 
 export function encodeRequestBody(job: string, payload: unknown): Buffer {
   return Buffer.from(JSON.stringify({ job, payload }));
@@ -89,14 +91,15 @@ export function decodeRequest(msg: IncomingMessage, maxBodyBytes: number): Decod
   const { properties } = msg;
   const replyTo = properties.replyTo || undefined;
   const correlationId = properties.correlationId || undefined;
-  const fail = (code: string, message: string): DecodedRequest => ({ ok: false, code, message, replyTo, correlationId });
+  const headers = properties.headers ?? {};
+  const deliveryCount = numberOrUndefined(headers[HEADER_DELIVERY_COUNT]) ?? 0;
+  const fail = (code: string, message: string): DecodedRequest => ({ ok: false, code, message, replyTo, correlationId, deliveryCount });
 
   if (!replyTo) return fail('MISSING_REPLY_TO', 'request has no replyTo property');
   if (!correlationId) return fail('MISSING_CORRELATION_ID', 'request has no correlationId property');
   if (msg.content.length > maxBodyBytes) {
     return fail('BODY_TOO_LARGE', `request body is ${msg.content.length} bytes; the limit is ${maxBodyBytes}`);
   }
-  const headers = properties.headers ?? {};
   const version = Number(headers[HEADER_VERSION] ?? PROTOCOL_VERSION);
   if (!Number.isInteger(version) || version < 1) return fail('BAD_VERSION', `bad protocol version ${String(headers[HEADER_VERSION])}`);
   if (version > PROTOCOL_VERSION) {
@@ -116,6 +119,7 @@ export function decodeRequest(msg: IncomingMessage, maxBodyBytes: number): Decod
 
   const sentAt = numberOrUndefined(headers[HEADER_SENT_AT]);
   const ttl = numberOrUndefined(properties.expiration);
+  const deadline = numberOrUndefined(headers[HEADER_DEADLINE]) ?? (sentAt !== undefined && ttl !== undefined ? sentAt + ttl : undefined);
   return {
     ok: true,
     request: {
@@ -125,9 +129,9 @@ export function decodeRequest(msg: IncomingMessage, maxBodyBytes: number): Decod
       correlationId,
       replyTo,
       sentAt,
-      deadline: sentAt !== undefined && ttl !== undefined ? sentAt + ttl : undefined,
+      deadline,
       version,
-      deliveryCount: numberOrUndefined(headers[HEADER_DELIVERY_COUNT]) ?? 0,
+      deliveryCount,
       redelivered: msg.fields.redelivered,
     },
   };

@@ -8,6 +8,7 @@ import type { Logger } from '../infra/log.js';
 import {
   decodeReply,
   encodeRequestBody,
+  HEADER_DEADLINE,
   HEADER_SENT_AT,
   HEADER_VERSION,
   PROTOCOL_VERSION,
@@ -58,7 +59,7 @@ interface PendingCall {
   timer: NodeJS.Timeout;
 }
 
-/** A request the broker nacks this often in a row fails instead of looping. */
+/** A request the broker nacks this often (publishes in all) fails instead of looping. */
 const MAX_NACKS = 3;
 /** How many answered ids to remember for telling a duplicate reply from a late one. */
 const ANSWERED_MEMORY = 100_000;
@@ -178,11 +179,16 @@ export class RpcClient {
           persistent: true,
           mandatory: true,
           contentType: 'application/json',
-          headers: { [HEADER_VERSION]: PROTOCOL_VERSION, [HEADER_SENT_AT]: call.sentAt },
+          headers: { [HEADER_VERSION]: PROTOCOL_VERSION, [HEADER_SENT_AT]: call.sentAt, [HEADER_DEADLINE]: call.deadline },
         },
         (err: unknown) => this.onConfirm(id, call, channel, err),
       );
-      if (!accepted) this.writable ??= once(channel, 'drain').finally(() => (this.writable = undefined));
+      // Wait for room, or for the channel to go (then setup() brings a new one).
+      if (!accepted) {
+        this.writable ??= Promise.race([once(channel, 'drain'), once(channel, 'close')])
+          .catch(() => undefined)
+          .finally(() => (this.writable = undefined));
+      }
     } catch {
       // The channel closed under us: setup() publishes it again on the next one.
     }
@@ -194,7 +200,13 @@ export class RpcClient {
       call.confirmed = true;
       return;
     }
-    if (!this.pending.has(id) || this.channel !== channel) return; // answered already, or the next channel takes it
+    // amqplib fails unconfirmed publishes when their channel closes, before our 'close'
+    // handler runs: look again once it has, so a dropped channel does not count as a nack.
+    setImmediate(() => this.onNack(id, call, channel, err));
+  }
+
+  private onNack(id: string, call: PendingCall, channel: ConfirmChannel, err: unknown): void {
+    if (!this.pending.has(id) || this.channel !== channel || call.channel !== channel) return; // answered, or the next channel takes it
     if (++call.nacks >= MAX_NACKS) {
       this.settle(id, new PublishError(`the broker refused request ${id} ${MAX_NACKS} times`, { cause: err, code: 'PUBLISH_NACKED' }));
       return;

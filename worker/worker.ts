@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { ChannelModel, ConfirmChannel, ConsumeMessage, RecoveringChannelModel } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, RecoveringChannelModel } from 'amqplib';
 import { connectBroker } from '../infra/amqp/connection.js';
 import { assertTopology } from '../infra/amqp/topology.js';
 import { errorCode, errorMessage, TransientJobError } from '../infra/errors.js';
@@ -46,6 +46,13 @@ export const CONSUMER_PRIORITY: Record<WorkerRole, number> = { worker: 10, spare
 type Outcome = 'ack' | 'requeue' | 'dead-letter';
 
 /**
+ * The deadline comes from the producer's clock. The broker's own expiration is
+ * exact; this check only stops work nobody waits for, so it allows for some
+ * clock skew between hosts.
+ */
+const EXPIRY_GRACE_MS = 1000;
+
+/**
  * Consumes requests from the pool's queue, runs the job, publishes the reply
  * (with a publisher confirm), and only then acks. Shuts down in order on
  * close(): cancel the consumer, wait for in-flight jobs, close the channel,
@@ -55,7 +62,17 @@ type Outcome = 'ack' | 'requeue' | 'dead-letter';
  */
 export class Worker extends EventEmitter {
   private connection: RecoveringChannelModel | undefined;
-  private channel: ConfirmChannel | undefined;
+  private model: ChannelModel | undefined;
+  /** Consumes requests and settles them. */
+  private channel: Channel | undefined;
+  /** The request consumer's tag on `channel`, once it consumes. */
+  private activeTag: string | undefined;
+  /**
+   * Replies go out on their own confirm channel: a reply to a malformed
+   * direct reply-to address makes the broker close the channel it was
+   * published on, and that must not take the consumer and its jobs with it.
+   */
+  private replyChannel: ConfirmChannel | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private closing: Promise<void> | undefined;
   private readonly counters = { processed: 0, failed: 0, redelivered: 0, serviceMsTotal: 0 };
@@ -101,7 +118,9 @@ export class Worker extends EventEmitter {
   private async setup(model: ChannelModel): Promise<void> {
     if (this.closing) return;
     const { topology, workerId } = this.options;
-    const channel = await model.createConfirmChannel();
+    this.model = model;
+    this.activeTag = undefined;
+    const channel = await model.createChannel();
     channel.on('error', (err: Error) => this.options.logger.warn({ err: err.message }, 'channel error'));
     channel.on('close', () => {
       if (this.channel !== channel) return;
@@ -117,8 +136,20 @@ export class Worker extends EventEmitter {
     await channel.bindQueue(control.queue, topology.controlExchange, QUIT_ROUTING_KEY);
     await channel.bindQueue(control.queue, topology.controlExchange, workerRoutingPattern(workerId));
     await channel.consume(control.queue, (msg) => msg && this.onControl(msg), { noAck: true, consumerTag: `${workerId}.control` });
-    await this.consumeRequests(channel);
+    await this.openReplyChannel(model);
+    if (this.closing) return; // a drain began while we connected: take no work
     this.channel = channel;
+    await this.consumeRequests(channel);
+  }
+
+  private async openReplyChannel(model: ChannelModel): Promise<ConfirmChannel> {
+    const replies = await model.createConfirmChannel();
+    replies.on('error', (err: Error) => this.options.logger.warn({ err: err.message }, 'reply channel closed by the broker; opening another'));
+    replies.on('close', () => {
+      if (this.replyChannel === replies) this.replyChannel = undefined;
+    });
+    this.replyChannel = replies;
+    return replies;
   }
 
   /** The consumer tag shows the role in the management UI, e.g. "worker-1a2b" or "worker-1a2b (spare)". */
@@ -126,12 +157,14 @@ export class Worker extends EventEmitter {
     return this.role === 'spare' ? `${this.id} (spare)` : this.id;
   }
 
-  private consumeRequests(channel: ConfirmChannel) {
-    return channel.consume(this.options.topology.requestQueue, (msg) => this.onDelivery(channel, msg), {
+  private async consumeRequests(channel: Channel): Promise<void> {
+    const tag = this.consumerTag;
+    await channel.consume(this.options.topology.requestQueue, (msg) => this.onDelivery(channel, msg), {
       noAck: false,
-      consumerTag: this.consumerTag,
+      consumerTag: tag,
       priority: CONSUMER_PRIORITY[this.role],
     });
+    this.activeTag = tag;
   }
 
   private onControl(msg: ConsumeMessage): void {
@@ -152,19 +185,25 @@ export class Worker extends EventEmitter {
    */
   private async promote(): Promise<void> {
     if (this.role === 'worker' || this.closing) return;
+    this.role = 'worker'; // from now on, every (re)connect consumes at the regular priority
     const channel = this.channel;
-    const spareTag = this.consumerTag;
-    this.role = 'worker';
-    if (channel) {
-      // A new tag: a quorum queue kept serving the old consumer first when the same tag came back.
-      await channel.cancel(spareTag);
-      await this.consumeRequests(channel);
-    } // else the next (re)connect consumes at the new priority
-    this.options.logger.info('promoted from spare to worker');
-    this.emit('promoted');
+    const spareTag = this.activeTag;
+    try {
+      if (channel && spareTag) {
+        // A new tag: a quorum queue kept serving the old consumer first when the same tag came back.
+        await channel.cancel(spareTag);
+        this.activeTag = undefined;
+        if (this.closing) return; // a drain began meanwhile: stay cancelled
+        await this.consumeRequests(channel);
+      }
+      this.options.logger.info('promoted from spare to worker');
+      this.emit('promoted');
+    } catch (err) {
+      this.options.logger.warn({ err: errorMessage(err) }, 'promotion interrupted; the reconnect consumes at the regular priority');
+    }
   }
 
-  private onDelivery(channel: ConfirmChannel, msg: ConsumeMessage | null): void {
+  private onDelivery(channel: Channel, msg: ConsumeMessage | null): void {
     if (msg === null) {
       // The broker cancelled us (e.g. the queue was deleted): reconnect and redeclare.
       this.options.logger.warn('consumer cancelled by the broker; reconnecting');
@@ -175,15 +214,15 @@ export class Worker extends EventEmitter {
     this.inFlight.add(job);
   }
 
-  private async process(channel: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
+  private async process(channel: Channel, msg: ConsumeMessage): Promise<void> {
     const receivedAt = Date.now();
-    const outcome = await this.handle(channel, msg, receivedAt).catch((err: unknown) => {
-      // Only broker I/O can land here (the channel closed under us). The broker
-      // requeues whatever we did not ack, so nothing is lost.
-      this.options.logger.debug({ err: errorMessage(err) }, 'could not finish a delivery; the broker will redeliver it');
-      return undefined;
+    const outcome = await this.handle(msg, receivedAt).catch((err: unknown): Outcome => {
+      // Only the reply can fail here (its channel closed): give the request back, to
+      // be answered by another delivery. A reply address that always fails runs into
+      // the delivery limit and is dead-lettered.
+      this.options.logger.debug({ err: errorMessage(err) }, 'could not send a reply; requeueing the request');
+      return 'requeue';
     });
-    if (!outcome) return;
     try {
       if (outcome === 'ack') channel.ack(msg);
       else channel.nack(msg, false, outcome === 'requeue');
@@ -192,16 +231,15 @@ export class Worker extends EventEmitter {
     }
   }
 
-  private async handle(channel: ConfirmChannel, msg: ConsumeMessage, receivedAt: number): Promise<Outcome> {
+  private async handle(msg: ConsumeMessage, receivedAt: number): Promise<Outcome> {
     const { logger, maxBodyBytes, deliveryLimit } = this.options;
     const decoded = decodeRequest(msg, maxBodyBytes);
     if (!decoded.ok) {
-      const deliveryCount = Number(msg.properties.headers?.['x-delivery-count'] ?? 0);
       // A newer protocol version may be served by an upgraded worker: give it a chance.
-      if (decoded.code === 'UNSUPPORTED_VERSION' && !isLastAttempt(deliveryCount, deliveryLimit)) return 'requeue';
+      if (decoded.code === 'UNSUPPORTED_VERSION' && !isLastAttempt(decoded.deliveryCount, deliveryLimit)) return 'requeue';
       logger.warn({ code: decoded.code, reason: decoded.message }, 'rejected a bad request; dead-lettering it');
       if (decoded.replyTo && decoded.correlationId) {
-        await this.publishReply(channel, decoded.replyTo, decoded.correlationId, this.failure(decoded.code, decoded.message, null, 0));
+        await this.publishReply(decoded.replyTo, decoded.correlationId, this.failure(decoded.code, decoded.message, null, 0));
       }
       this.counters.failed++;
       return 'dead-letter';
@@ -212,7 +250,7 @@ export class Worker extends EventEmitter {
     if (queuedMs !== null) this.waitBuckets[bucketIndex(queuedMs)]!++;
     const redelivered = request.redelivered || request.deliveryCount > 0;
     if (redelivered) this.counters.redelivered++;
-    if (request.deadline !== undefined && receivedAt > request.deadline) {
+    if (request.deadline !== undefined && receivedAt > request.deadline + EXPIRY_GRACE_MS) {
       // The caller has given up: running it now would be wasted (or harmful) work.
       logger.debug({ messageId: request.messageId }, 'request expired before it ran; dead-lettering it');
       return 'dead-letter';
@@ -220,7 +258,7 @@ export class Worker extends EventEmitter {
 
     const handler = Object.hasOwn(this.options.handlers, request.job) ? this.options.handlers[request.job] : undefined;
     if (!handler) {
-      await this.publishReply(channel, request.replyTo, request.correlationId,
+      await this.publishReply(request.replyTo, request.correlationId,
         this.failure('UNKNOWN_JOB', `no handler for job "${request.job}"`, queuedMs, 0));
       this.counters.failed++;
       return 'dead-letter';
@@ -236,7 +274,7 @@ export class Worker extends EventEmitter {
         deadline: request.deadline,
       });
       const serviceMs = performance.now() - started;
-      await this.publishReply(channel, request.replyTo, request.correlationId, {
+      await this.publishReply(request.replyTo, request.correlationId, {
         ok: true,
         result: result ?? null,
         workerId: this.id,
@@ -253,7 +291,7 @@ export class Worker extends EventEmitter {
         return 'requeue';
       }
       logger.warn({ messageId: request.messageId, job: request.job, err: errorMessage(err) }, 'job failed; dead-lettering it');
-      await this.publishReply(channel, request.replyTo, request.correlationId, this.failure(errorCode(err), errorMessage(err), queuedMs, serviceMs));
+      await this.publishReply(request.replyTo, request.correlationId, this.failure(errorCode(err), errorMessage(err), queuedMs, serviceMs));
       this.counters.failed++;
       return 'dead-letter';
     }
@@ -264,7 +302,9 @@ export class Worker extends EventEmitter {
   }
 
   /** Resolves once the broker has confirmed the reply. */
-  private publishReply(channel: ConfirmChannel, replyTo: string, correlationId: string, reply: Reply): Promise<void> {
+  private async publishReply(replyTo: string, correlationId: string, reply: Reply): Promise<void> {
+    if (!this.model) throw new Error('not connected');
+    const channel = this.replyChannel ?? (await this.openReplyChannel(this.model));
     return new Promise((resolve, reject) => {
       channel.publish(
         '',
@@ -280,10 +320,12 @@ export class Worker extends EventEmitter {
     const { logger } = this.options;
     logger.info({ reason, inFlight: this.inFlight.size }, 'draining');
     const channel = this.channel;
-    if (channel) {
-      await channel.cancel(this.consumerTag).catch(() => undefined);
+    if (channel && this.activeTag) {
+      await channel.cancel(this.activeTag).catch(() => undefined);
+      this.activeTag = undefined;
     }
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    await this.replyChannel?.close().catch(() => undefined);
     if (channel) await channel.close().catch(() => undefined);
     await this.connection?.close().catch(() => undefined);
     logger.info({ processed: this.counters.processed, failed: this.counters.failed }, 'worker closed');

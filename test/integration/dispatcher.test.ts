@@ -51,6 +51,19 @@ describe('dispatcher with the local-process runtime', () => {
     expect(await consumerCount(topologyFor(namespace))).toBe(0);
   });
 
+  it('serves Prometheus metrics on localhost only, by default', async () => {
+    namespace = newNamespace();
+    const { output } = await startPool(1);
+    const url = await waitFor('the metrics URL in the log', () => /"url":"(http:\/\/[^"]+\/metrics)"/.exec(output())?.[1]);
+    expect(new URL(url).hostname).toBe('127.0.0.1');
+    // The gauges fill in at the first scaling tick, once the worker has reported.
+    const body = await waitFor('the worker in the metrics', async () => {
+      const text = await (await fetch(url)).text();
+      return text.includes('shoal_workers{role="worker",state="active"} 1') && text;
+    });
+    expect(body).toContain('shoal_desired_workers 1');
+  });
+
   it('drains and stops every worker on SIGINT', async () => {
     namespace = newNamespace();
     const { child, output } = await startPool(2);

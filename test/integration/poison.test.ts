@@ -1,7 +1,7 @@
 import type { GetMessage } from 'amqplib';
 import { describe, expect, it } from 'vitest';
 import { TransientJobError } from '../../infra/errors.js';
-import { HEADER_VERSION, REPLY_TO_DIRECT, topologyFor } from '../../infra/protocol.js';
+import { encodeRequestBody, HEADER_VERSION, REPLY_TO_DIRECT, topologyFor } from '../../infra/protocol.js';
 import { rawChannel, waitFor } from '../helpers/broker.js';
 import { usePool } from '../helpers/fixture.js';
 
@@ -80,5 +80,21 @@ describe('poison and bad input', () => {
     const client = await pool.client();
     expect(await client.call('flaky', null, 10_000)).toMatchObject({ ok: true, result: 2 });
     expect(attempts).toBe(3);
+  });
+
+  it('survives a reply address the broker rejects: the request is retried, then dead-lettered, and other work goes on', async () => {
+    // A direct reply-to name that decodes but is wrong makes the broker close the channel it is published on.
+    await pool.worker('sturdy', { deliveryLimit: 1 });
+    const client = await pool.client(1);
+    const { connection, channel } = await rawChannel();
+    const badReplyTo = 'amq.rabbitmq.reply-to.g2gCZAAQcmFiYml0QGxvY2FsaG9zdA==.xyz';
+    channel.sendToQueue(topologyFor(pool.namespace).requestQueue, encodeRequestBody('echo', 1), { correlationId: 'c-bad', replyTo: badReplyTo, messageId: 'bad-reply-to' });
+    await channel.waitForConfirms();
+    await connection.close();
+
+    const [dead] = await deadLetters(1);
+    expect(dead?.properties.messageId).toBe('bad-reply-to');
+    expect(dead?.properties.headers?.['x-first-death-reason']).toBe('delivery_limit');
+    expect(await client.call('echo', 'still here', 5000)).toMatchObject({ ok: true, result: 'still here', workerId: 'sturdy' });
   });
 });
