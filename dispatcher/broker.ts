@@ -22,6 +22,7 @@ export interface DispatcherBrokerOptions {
 export class DispatcherBroker {
   private connection: RecoveringChannelModel | undefined;
   private channel: ConfirmChannel | undefined;
+  private closed = false;
 
   private constructor(private readonly options: DispatcherBrokerOptions) {}
 
@@ -40,6 +41,13 @@ export class DispatcherBroker {
     const { topology, logger, onQuit } = this.options;
     const channel = await model.createConfirmChannel();
     channel.on('error', (err: Error) => logger.warn({ err: err.message }, 'dispatcher channel error'));
+    channel.on('close', () => {
+      if (this.channel !== channel) return;
+      this.channel = undefined;
+      // A channel can die alone (e.g. checkQueue on a deleted queue): reconnecting re-runs
+      // this setup, which declares the topology again and listens for quit again.
+      if (!this.closed) model.close().catch(() => undefined);
+    });
     await assertTopology(channel, topology, { deliveryLimit: this.options.deliveryLimit });
     const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
     await channel.bindQueue(queue, topology.controlExchange, QUIT_ROUTING_KEY);
@@ -66,6 +74,7 @@ export class DispatcherBroker {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.channel?.close().catch(() => undefined);
     await this.connection?.close().catch(() => undefined);
   }

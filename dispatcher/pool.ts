@@ -49,6 +49,9 @@ export type PoolEvent =
   | { type: 'promoted'; workerId: string; role: WorkerRole; saturated: boolean }
   | { type: 'exited'; workerId: string; role: WorkerRole; exitCode: number | null; reason: string };
 
+/** How often the pool checks itself against the runtime's list. */
+const RESYNC_INTERVAL_MS = 5_000;
+
 /** A worker that lived shorter than this counts as a failed start. */
 const HEALTHY_LIFETIME_MS = 10_000;
 
@@ -78,6 +81,8 @@ export class Pool extends EventEmitter {
   /** No new worker starts before this time: the backoff after failed starts, whoever asks. */
   private backoffUntil = 0;
   private stopping: Promise<void> | undefined;
+  private starting: Promise<void> | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
   private size: number;
 
   constructor(private readonly options: PoolOptions) {
@@ -107,10 +112,31 @@ export class Pool extends EventEmitter {
     return [...this.members.values()].map((m) => ({ ...m }));
   }
 
-  async start(): Promise<void> {
-    this.unsubscribe = this.options.runtime.onExit((info) => this.onExit(info));
-    await this.adoptLeftovers();
-    await this.reconcile();
+  start(): Promise<void> {
+    this.starting ??= (async () => {
+      this.unsubscribe = this.options.runtime.onExit((info) => this.onExit(info));
+      await this.adoptLeftovers();
+      await this.reconcile();
+      this.resyncTimer = setInterval(() => void this.resync().catch(() => undefined), RESYNC_INTERVAL_MS);
+      this.resyncTimer.unref();
+    })();
+    return this.starting;
+  }
+
+  /**
+   * Compares the pool with what the runtime lists, in case an exit event was
+   * missed (the event stream was down, or a worker died before it was
+   * recorded): a member that is gone is handled as an exit and replaced.
+   */
+  async resync(): Promise<void> {
+    if (this.stopping) return;
+    const running = new Set((await this.options.runtime.list()).filter((h) => h.running).map((h) => h.workerId));
+    for (const m of [...this.members.values()]) {
+      if (m.state !== 'draining' && !running.has(m.workerId)) {
+        this.options.logger.warn({ workerId: m.workerId }, 'worker is gone without an exit event; replacing it');
+        this.onExit({ workerId: m.workerId, exitCode: null, reason: 'exited' });
+      }
+    }
   }
 
   /** Changes the number of regular workers and converges to it. */
@@ -162,6 +188,7 @@ export class Pool extends EventEmitter {
   /** Workers a crashed run of this pool left behind: keep the running ones, remove the rest. */
   private async adoptLeftovers(): Promise<void> {
     for (const handle of await this.options.runtime.list()) {
+      if (this.stopping) return;
       if (handle.running) {
         this.members.set(handle.workerId, member(handle, 'active'));
         this.options.logger.info({ workerId: handle.workerId, role: handle.role }, 'adopted a running worker');
@@ -174,7 +201,7 @@ export class Pool extends EventEmitter {
 
   /** Serialised, so that two triggers never start duplicate workers. */
   reconcile(): Promise<void> {
-    this.reconciling = this.reconciling.then(() => this.converge());
+    this.reconciling = this.reconciling.catch(() => undefined).then(() => this.converge());
     return this.reconciling;
   }
 
@@ -263,7 +290,9 @@ export class Pool extends EventEmitter {
       } catch (err) {
         this.options.logger.warn({ workerId: target.workerId, err: errorMessage(err) }, 'drain failed; removing the worker');
       } finally {
-        await this.options.runtime.remove(target.workerId).catch(() => undefined);
+        await this.options.runtime.remove(target.workerId).catch((err: unknown) =>
+          this.options.logger.error({ workerId: target.workerId, err: errorMessage(err) }, 'could not remove a worker; `npm run cleanup` removes what is left'),
+        );
         this.members.delete(target.workerId);
         this.emit('event', { type: 'removed', workerId: target.workerId, role: target.role } satisfies PoolEvent);
       }
@@ -279,12 +308,19 @@ export class Pool extends EventEmitter {
   shutdown(): Promise<void> {
     this.stopping ??= (async () => {
       clearTimeout(this.retryTimer);
+      clearInterval(this.resyncTimer);
+      await this.starting?.catch(() => undefined);
       await this.reconciling.catch(() => undefined);
       const live = [...this.members.values()].filter((m) => m.state !== 'draining');
       this.options.logger.info({ workers: live.length }, 'draining the pool');
       for (const m of live) this.retire(m);
       while (this.retiring.size > 0) await Promise.allSettled([...this.retiring]);
       this.unsubscribe?.();
+      const left = await this.options.runtime.list().catch(() => []);
+      if (left.length > 0) {
+        this.options.logger.error({ left: left.map((h) => h.workerId) }, 'workers of this pool are still there after the drain; removing them');
+        await Promise.allSettled(left.map((h) => this.options.runtime.remove(h.workerId)));
+      }
     })();
     return this.stopping;
   }

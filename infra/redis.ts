@@ -21,6 +21,8 @@ export function createRedis(redisUrl: string, name: string, logger: Logger): Red
     connectionName: name,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    // A Redis that hangs without dropping the connection must not hang a report or an exit.
+    commandTimeout: 1000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 5000),
   });
   let down = false;

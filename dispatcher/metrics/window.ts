@@ -37,6 +37,7 @@ export class ObservationWindow {
   private readonly ticks: Tick[] = [];
   private readonly lastReports = new Map<string, WorkerReport>();
   private lastServiceMs: number | undefined;
+  private lastSampleAt: number | undefined;
   private latest: { backlog: number; inFlight: number } = { backlog: 0, inFlight: 0 };
 
   constructor(private readonly options: WindowOptions) {}
@@ -50,7 +51,11 @@ export class ObservationWindow {
     if (sample.reports) {
       inFlight = 0;
       for (const report of sample.reports) {
-        const previous = this.lastReports.get(report.workerId);
+        // A worker first seen now that started before the last sample is not new: its
+        // report was just unreadable for a while (Redis was down). Take it as the baseline
+        // rather than counting all it ever did as arrivals of this moment.
+        const unseenOldTimer = !this.lastReports.has(report.workerId) && (this.lastSampleAt === undefined || report.startedAt < this.lastSampleAt);
+        const previous = unseenOldTimer ? report : this.lastReports.get(report.workerId);
         completed += Math.max(0, report.processed + report.failed - (previous ? previous.processed + previous.failed : 0));
         processed += Math.max(0, report.processed - (previous?.processed ?? 0));
         serviceMs += Math.max(0, report.serviceMsTotal - (previous?.serviceMsTotal ?? 0));
@@ -62,6 +67,7 @@ export class ObservationWindow {
       for (const id of this.lastReports.keys()) if (!present.has(id)) this.lastReports.delete(id);
     }
     this.latest = { backlog: sample.queue.ready, inFlight };
+    this.lastSampleAt = sample.at;
     this.ticks.push({ at: sample.at, completed, processed, serviceMs, waitBuckets, depth: sample.queue.ready + inFlight, publishRate: sample.queue.publishRate, hadReports: sample.reports !== undefined });
     const horizon = sample.at - Math.max(this.options.rateWindowMs, this.options.latencyWindowMs);
     while (this.ticks.length > 1 && this.ticks[0]!.at < horizon) this.ticks.shift();

@@ -49,7 +49,11 @@ export class DockerRuntime implements WorkerRuntime {
 
   constructor(private readonly options: DockerRuntimeOptions) {}
 
-  /** Subscribes to the engine's event stream; call before starting workers. */
+  /**
+   * Subscribes to the engine's event stream; call before starting workers. If
+   * the stream ends (dockerd restarted), it subscribes again with backoff; the
+   * pool's periodic resync covers exits that happened in between.
+   */
   async watch(): Promise<void> {
     const stream = (await this.options.docker.getEvents({
       filters: { type: ['container'], event: ['die', 'oom'], label: [`${LABEL_POOL}=${this.options.namespace}`] },
@@ -62,14 +66,30 @@ export class DockerRuntime implements WorkerRuntime {
       while ((newline = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, newline).trim();
         buffered = buffered.slice(newline + 1);
-        if (line) this.onEvent(JSON.parse(line) as DockerEvent);
+        if (!line) continue;
+        try {
+          this.onEvent(JSON.parse(line) as DockerEvent);
+        } catch {
+          this.options.logger.warn({ line: line.slice(0, 200) }, 'ignored an unreadable Docker event');
+        }
       }
     });
     stream.once('close', () => {
       if (this.closed) return;
       this.options.logger.warn('lost the Docker event stream; resubscribing');
-      setTimeout(() => void this.watch().catch((err: Error) => this.options.logger.error({ err: err.message }, 'cannot watch Docker events')), 1000).unref();
+      this.resubscribe(1);
     });
+  }
+
+  private resubscribe(attempt: number): void {
+    const delay = Math.min(30_000, 500 * 2 ** (attempt - 1));
+    setTimeout(() => {
+      if (this.closed) return;
+      this.watch().catch((err: Error) => {
+        this.options.logger.error({ err: err.message, retryInMs: delay * 2 }, 'cannot watch Docker events');
+        this.resubscribe(attempt + 1);
+      });
+    }, delay).unref();
   }
 
   private onEvent(event: DockerEvent): void {
@@ -151,7 +171,10 @@ export class DockerRuntime implements WorkerRuntime {
   }
 
   async remove(workerId: string): Promise<void> {
-    const id = await this.containerId(workerId).catch(() => undefined);
+    const id = await this.containerId(workerId).catch((err: unknown) => {
+      if (err instanceof ShoalError && err.code === 'UNKNOWN_WORKER') return undefined; // already gone
+      throw err;
+    });
     if (!id) return;
     await this.options.docker.getContainer(id).remove({ force: true }).catch((err: { statusCode?: number }) => {
       if (err.statusCode !== 404 && err.statusCode !== 409) throw err; // gone, or removal already under way
