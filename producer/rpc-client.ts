@@ -61,8 +61,8 @@ interface PendingCall {
 
 /** A request the broker nacks this often (publishes in all) fails instead of looping. */
 const MAX_NACKS = 3;
-/** How many answered ids to remember for telling a duplicate reply from a late one. */
-const ANSWERED_MEMORY = 100_000;
+/** How many timed-out ids to remember for telling a late reply from a duplicate one. */
+const TIMED_OUT_MEMORY = 10_000;
 
 /**
  * Request/reply over RabbitMQ with direct reply-to, at least once.
@@ -86,7 +86,8 @@ export class RpcClient {
   private channel: ConfirmChannel | undefined;
   private readonly events = new EventEmitter();
   private readonly pending = new Map<string, PendingCall>();
-  private readonly answered = new Set<string>();
+  /** Calls that timed out, most recent last: a reply for one of them is late, any other unknown one a duplicate. */
+  private readonly timedOut = new Set<string>();
   private readonly idPrefix = randomUUID();
   private sequence = 0;
   private writable: Promise<unknown> | undefined;
@@ -150,7 +151,10 @@ export class RpcClient {
     await this.readyChannel(deadline);
 
     return new Promise<Reply>((resolve, reject) => {
-      const timer = setTimeout(() => this.settle(id, new TimeoutError(`no reply to ${job} within ${timeoutMs}ms`)), Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(() => {
+        this.rememberTimedOut(id);
+        this.settle(id, new TimeoutError(`no reply to ${job} within ${timeoutMs}ms`));
+      }, Math.max(0, deadline - Date.now()));
       const call: PendingCall = { job, body, sentAt: Date.now(), deadline, channel: undefined, confirmed: false, nacks: 0, resolve, reject, timer };
       this.pending.set(id, call);
       this.publish(id, call);
@@ -231,14 +235,13 @@ export class RpcClient {
     if (id === undefined) return;
     const call = this.pending.get(id);
     if (!call) {
-      if (this.answered.has(id)) this.stats.duplicatesSuppressed++;
-      else this.stats.lateReplies++;
+      if (this.timedOut.has(id)) this.stats.lateReplies++;
+      else this.stats.duplicatesSuppressed++;
       return;
     }
     try {
       const reply = decodeReply(msg.content);
       this.forget(id, call);
-      this.remember(id);
       this.stats.answered++;
       call.resolve(reply);
     } catch (err) {
@@ -246,9 +249,9 @@ export class RpcClient {
     }
   }
 
-  private remember(id: string): void {
-    this.answered.add(id);
-    if (this.answered.size > ANSWERED_MEMORY) this.answered.delete(this.answered.values().next().value!);
+  private rememberTimedOut(id: string): void {
+    this.timedOut.add(id);
+    if (this.timedOut.size > TIMED_OUT_MEMORY) this.timedOut.delete(this.timedOut.values().next().value!);
   }
 
   private onReturn(msg: Message): void {

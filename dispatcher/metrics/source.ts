@@ -107,5 +107,4 @@ export class BrokerMetricsSource implements MetricsSource {
     }
   }
 
-  async close(): Promise<void> {}
 }

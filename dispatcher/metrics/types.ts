@@ -23,5 +23,4 @@ export interface Sample {
 /** The port through which the dispatcher measures: broker figures and worker reports. */
 export interface MetricsSource {
   sample(now: number): Promise<Sample>;
-  close(): Promise<void>;
 }

@@ -13,7 +13,6 @@ export interface SimWorker {
   readonly startedAt: number;
   removedAt: number | undefined;
   /** Spares: requests finished since the last control tick, and ticks in a row with work. */
-  doneSinceTick: number;
   busyStreak: number;
 }
 
@@ -68,7 +67,7 @@ export class PoolModel {
   }
 
   start(role: Role, now: number): SimWorker {
-    const worker: SimWorker = { id: this.all.length, role, state: 'starting', inFlight: 0, startedAt: now, removedAt: undefined, doneSinceTick: 0, busyStreak: 0 };
+    const worker: SimWorker = { id: this.all.length, role, state: 'starting', inFlight: 0, startedAt: now, removedAt: undefined, busyStreak: 0 };
     this.all.push(worker);
     this.live.add(worker);
     if (role === 'regular') this.countRegular(now, 0, +1);
@@ -118,7 +117,6 @@ export class PoolModel {
   release(worker: SimWorker, now: number): void {
     this.unindex(worker);
     worker.inFlight--;
-    worker.doneSinceTick++;
     this.busy--;
     if (worker.state === 'draining' && worker.inFlight === 0) this.remove(worker, now);
     else this.index(worker);

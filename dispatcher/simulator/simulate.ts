@@ -165,7 +165,6 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const promoteBusySpares = () => {
     for (const spare of pool.activeSpares()) {
       spare.busyStreak = spare.inFlight >= config.concurrency ? spare.busyStreak + 1 : 0;
-      spare.doneSinceTick = 0;
       if (o.promoteAfterTicks > 0 && spare.busyStreak >= o.promoteAfterTicks) promote(spare);
     }
   };

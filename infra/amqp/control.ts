@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ConfirmChannel, Message } from 'amqplib';
 import { controlRoutingKey, encodeControl, HEADER_VERSION, PROTOCOL_VERSION, type ControlMessage, type Topology } from '../protocol.js';
 
@@ -7,8 +8,10 @@ import { controlRoutingKey, encodeControl, HEADER_VERSION, PROTOCOL_VERSION, typ
  */
 export async function publishControl(channel: ConfirmChannel, topology: Topology, message: ControlMessage): Promise<{ routed: boolean }> {
   let routed = true;
-  const onReturn = (_msg: Message) => {
-    routed = false;
+  // Matched by messageId: other control messages may be in flight on the same channel.
+  const messageId = randomUUID();
+  const onReturn = (msg: Message) => {
+    if (msg.properties.messageId === messageId) routed = false;
   };
   channel.on('return', onReturn);
   try {
@@ -18,7 +21,7 @@ export async function publishControl(channel: ConfirmChannel, topology: Topology
         topology.controlExchange,
         controlRoutingKey(message),
         encodeControl(message),
-        { mandatory: true, contentType: 'application/json', headers: { [HEADER_VERSION]: PROTOCOL_VERSION } },
+        { mandatory: true, messageId, contentType: 'application/json', headers: { [HEADER_VERSION]: PROTOCOL_VERSION } },
         (err: unknown) => (err ? reject(new Error('the broker did not confirm the control message')) : resolve()),
       );
     });
