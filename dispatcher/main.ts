@@ -5,7 +5,7 @@ import { ConfigError } from '../infra/config.js';
 import { errorMessage } from '../infra/errors.js';
 import { createLogger } from '../infra/log.js';
 import { topologyFor } from '../infra/protocol.js';
-import { createRedis } from '../infra/redis.js';
+import { createRedis, whenReady } from '../infra/redis.js';
 import { Autoscaler } from './autoscaler.js';
 import { DispatcherBroker } from './broker.js';
 import { parseDispatcherConfig, policyConfig, workerEnvironment } from './config.js';
@@ -79,7 +79,10 @@ async function main(): Promise<void> {
   const broker = await DispatcherBroker.connect({ amqpUrl: config.amqpUrl, topology, deliveryLimit: config.deliveryLimit, logger, onQuit: () => void shutdown('quit') });
   cleanups.push(() => broker.close());
   const redis = config.redisUrl === 'off' ? undefined : createRedis(config.redisUrl, `shoal dispatcher ${config.namespace}`, logger);
-  if (redis) cleanups.push(() => redis.quit());
+  if (redis) {
+    cleanups.push(() => redis.quit());
+    await whenReady(redis); // commands fail fast while it connects: the first events would be lost
+  }
 
   const pool = new Pool({
     runtime,

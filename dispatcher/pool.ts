@@ -44,7 +44,7 @@ export interface Member {
 }
 
 export type PoolEvent =
-  | { type: 'started' | 'draining' | 'removed'; workerId: string; role: WorkerRole }
+  | { type: 'started' | 'adopted' | 'draining' | 'removed'; workerId: string; role: WorkerRole }
   /** `saturated`: the spare filled up on its own; otherwise the policy asked for more workers. */
   | { type: 'promoted'; workerId: string; role: WorkerRole; saturated: boolean }
   | { type: 'exited'; workerId: string; role: WorkerRole; exitCode: number | null; reason: string };
@@ -192,6 +192,7 @@ export class Pool extends EventEmitter {
       if (handle.running) {
         this.members.set(handle.workerId, member(handle, 'active'));
         this.options.logger.info({ workerId: handle.workerId, role: handle.role }, 'adopted a running worker');
+        this.emit('event', { type: 'adopted', workerId: handle.workerId, role: handle.role } satisfies PoolEvent);
       } else {
         await this.options.runtime.remove(handle.workerId);
         this.options.logger.info({ workerId: handle.workerId }, 'removed a dead worker left from an earlier run');

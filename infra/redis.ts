@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { url } from './config.js';
 import type { Logger } from './log.js';
@@ -35,6 +36,12 @@ export function createRedis(redisUrl: string, name: string, logger: Logger): Red
     down = false;
   });
   return redis;
+}
+
+/** Waits until the client is connected, at most `timeoutMs`; without Redis, carries on. */
+export async function whenReady(redis: Redis, timeoutMs = 2000): Promise<boolean> {
+  if (redis.status === 'ready') return true;
+  return once(redis, 'ready', { signal: AbortSignal.timeout(timeoutMs) }).then(() => true, () => false);
 }
 
 export function workerReportKey(namespace: string, workerId: string): string {

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { Redis } from 'ioredis';
+import { eventsKey, type LoggedEvent } from '../dispatcher/status-store.js';
 import cliProgress from 'cli-progress';
 import { ConfigError } from '../infra/config.js';
 import { createLogger } from '../infra/log.js';
@@ -7,7 +9,10 @@ import { topologyFor } from '../infra/protocol.js';
 import { runLoad } from './load.js';
 import { parseProducerConfig } from './config.js';
 import { RpcClient } from './rpc-client.js';
+import { replayPool } from './pool-history.js';
+import { writeReport } from './report.js';
 import { formatSummary, type CallOutcome } from './summary.js';
+import { RunTimeline } from './timeline.js';
 
 /**
  * The producer CLI: sends N requests through the pool and reports latency.
@@ -24,6 +29,8 @@ const program = new Command('shoal-producer')
   .option('--each', "print each request's response time")
   .option('--json', 'print the summary as JSON on stdout')
   .option('--no-progress', 'no progress bar')
+  .option('--report <file.html>', "write an HTML report: latency, throughput and the pool's size over time")
+  .option('--redis-url <url>', "where the dispatcher's event log is, for --report (default redis://127.0.0.1:6379)")
   .option('--amqp-url <url>', 'broker URL (default amqp://guest:guest@127.0.0.1:5672)')
   .option('--namespace <name>', 'pool namespace: names its queues and exchanges (default shoal)')
   .showHelpAfterError();
@@ -52,7 +59,10 @@ async function main(): Promise<number> {
   let ok = 0;
   let failed = 0;
   bar?.start(config.count, 0, { ok, failed });
+  const startedAt = Date.now();
+  const timeline = new RunTimeline(startedAt);
   const onOutcome = (o: CallOutcome) => {
+    timeline.add(o);
     if (o.status === 'ok') ok++;
     else failed++;
     bar?.increment(1, { ok, failed });
@@ -76,7 +86,36 @@ async function main(): Promise<number> {
   const { confirmed, republished, duplicatesSuppressed, lateReplies } = client.stats;
   const delivery = `delivery  confirmed ${confirmed}  republished ${republished}  duplicate replies dropped ${duplicatesSuppressed}  late replies dropped ${lateReplies}`;
   process.stdout.write(config.json ? `${JSON.stringify({ ...summary, delivery: client.stats })}\n` : `${formatSummary(summary)}\n${delivery}\n`);
+  if (config.report !== '-') {
+    const seconds = timeline.rows();
+    const events = await readPoolEvents(config.redisUrl, config.namespace);
+    const relative = (at: number) => Math.round((at - startedAt) / 1000);
+    writeReport(config.report, {
+      title: `shoal run: ${config.count} x ${config.job} on pool ${config.namespace}`,
+      startedAt,
+      summary,
+      seconds,
+      pool: events.length ? replayPool(events, startedAt, Math.max(seconds.length, relative(Date.now()))) : [],
+      decisions: events.filter((e) => e.type === 'decision' && e.at >= startedAt).map((e) => ({ t: relative(e.at), reason: (e as { reason: string }).reason })),
+    });
+    process.stderr.write(`wrote ${config.report}\n`);
+  }
   return summary.ok === summary.sent ? 0 : 1;
+}
+
+/** The dispatcher's event log from Redis, oldest first; empty if it cannot be read. */
+async function readPoolEvents(redisUrl: string, namespace: string): Promise<LoggedEvent[]> {
+  if (redisUrl === 'off') return [];
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: 2000 });
+  try {
+    await redis.connect();
+    const raw = await redis.lrange(eventsKey(namespace), 0, -1);
+    return raw.map((line) => JSON.parse(line) as LoggedEvent).reverse();
+  } catch {
+    return [];
+  } finally {
+    redis.disconnect();
+  }
 }
 
 main().then(

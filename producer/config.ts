@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { commonSettings, duration, flag, integer, optionalNumber, parseSettings, text, type ParsedSettings } from '../infra/config.js';
+import { redisSettings } from '../infra/redis.js';
 import { JOB_NAME_PATTERN } from '../infra/protocol.js';
 
 const jsonText = z
@@ -16,6 +17,8 @@ const jsonText = z
 
 export const producerSettings = {
   ...commonSettings,
+  ...redisSettings,
+  report: { env: 'SHOAL_REPORT', flag: '--report', schema: text({ default: '-' }) },
   count: { env: 'SHOAL_COUNT', flag: '--count', schema: integer({ default: 1000, min: 1, max: 100_000_000 }) },
   concurrency: { env: 'SHOAL_PRODUCER_CONCURRENCY', flag: '--concurrency', schema: integer({ default: 32, min: 1, max: 100_000 }) },
   rate: { env: 'SHOAL_RATE', flag: '--rate', schema: optionalNumber({ min: 0.001 }) },

@@ -46,15 +46,16 @@ export async function runLoad(caller: Caller, plan: LoadPlan, onOutcome: (o: Cal
 }
 
 async function callOnce(caller: Caller, plan: LoadPlan, index: number): Promise<CallOutcome> {
+  const sentAt = Date.now();
   const t0 = performance.now();
   try {
     const reply = await caller.call(plan.job, plan.payload, plan.timeoutMs);
     const latencyMs = performance.now() - t0;
     return reply.ok
-      ? { index, latencyMs, status: 'ok', workerId: reply.workerId }
-      : { index, latencyMs, status: 'error', code: reply.error.code, workerId: reply.workerId };
+      ? { index, sentAt, latencyMs, status: 'ok', workerId: reply.workerId }
+      : { index, sentAt, latencyMs, status: 'error', code: reply.error.code, workerId: reply.workerId };
   } catch (err) {
     const code = errorCode(err);
-    return { index, latencyMs: performance.now() - t0, status: code === 'TIMEOUT' ? 'timeout' : 'error', code };
+    return { index, sentAt, latencyMs: performance.now() - t0, status: code === 'TIMEOUT' ? 'timeout' : 'error', code };
   }
 }

@@ -3,6 +3,8 @@ import * as hdr from 'hdr-histogram-js';
 /** What one request came to, as the load runner saw it. */
 export interface CallOutcome {
   index: number;
+  /** Epoch ms when the call was made. */
+  sentAt: number;
   latencyMs: number;
   status: 'ok' | 'error' | 'timeout';
   /** Error code for failures (a job's code, TIMEOUT, PUBLISH_NACKED, ...). */

@@ -1,4 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topologyFor } from '../../infra/protocol.js';
 import { consumerCount, newNamespace, removeNamespace, waitFor, workerPids } from '../helpers/broker.js';
@@ -31,11 +34,16 @@ describe('dispatcher with the local-process runtime', () => {
     const { child } = await startPool(3);
     expect(workerPids(namespace)).toHaveLength(3);
 
-    const load = await runCli('producer/cli.js', ['--count', '300', '--json', '--namespace', namespace]);
+    const report = path.join(mkdtempSync(path.join(tmpdir(), 'shoal-report-')), 'run.html');
+    const load = await runCli('producer/cli.js', ['--count', '300', '--json', '--namespace', namespace, '--report', report]);
     expect(load.code).toBe(0);
     const summary = JSON.parse(load.stdout) as { ok: number; sent: number; repliesByWorker: Record<string, number> };
     expect(summary).toMatchObject({ sent: 300, ok: 300 });
     expect(Object.keys(summary.repliesByWorker)).toHaveLength(3);
+    // The HTML report: uPlot inlined, and the pool's size from the dispatcher's event log.
+    const html = readFileSync(report, 'utf8');
+    expect(html).toContain('uPlot');
+    expect(html).toMatch(/"pool":\[\{"t":0,"regular":3,"spares":0,"draining":0\}/);
 
     const [victim] = workerPids(namespace);
     process.kill(victim!, 'SIGKILL');

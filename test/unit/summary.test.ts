@@ -4,9 +4,9 @@ import { formatSummary, SummaryBuilder } from '../../producer/summary.js';
 describe('load summary', () => {
   it('counts outcomes and takes percentiles from the histogram', () => {
     const builder = new SummaryBuilder();
-    for (let i = 1; i <= 100; i++) builder.add({ index: i, latencyMs: i, status: 'ok', workerId: i % 2 ? 'a' : 'b' });
-    builder.add({ index: 101, latencyMs: 500, status: 'timeout', code: 'TIMEOUT' });
-    builder.add({ index: 102, latencyMs: 3, status: 'error', code: 'UNKNOWN_JOB', workerId: 'a' });
+    for (let i = 1; i <= 100; i++) builder.add({ index: i, sentAt: 0, latencyMs: i, status: 'ok', workerId: i % 2 ? 'a' : 'b' });
+    builder.add({ index: 101, sentAt: 0, latencyMs: 500, status: 'timeout', code: 'TIMEOUT' });
+    builder.add({ index: 102, sentAt: 0, latencyMs: 3, status: 'error', code: 'UNKNOWN_JOB', workerId: 'a' });
     const summary = builder.build(2000);
 
     expect(summary).toMatchObject({ sent: 102, ok: 100, errors: 1, timedOut: 1, durationMs: 2000, throughputPerSec: 51 });
@@ -19,7 +19,7 @@ describe('load summary', () => {
 
   it('prints the lines a person reads', () => {
     const builder = new SummaryBuilder();
-    builder.add({ index: 0, latencyMs: 1.5, status: 'ok', workerId: 'w1' });
+    builder.add({ index: 0, sentAt: 0, latencyMs: 1.5, status: 'ok', workerId: 'w1' });
     const text = formatSummary(builder.build(1000));
     expect(text).toContain('sent 1  ok 1  errors 0  timed out 0');
     expect(text).toContain('throughput 1 req/s');
