@@ -16,6 +16,10 @@ import { Pool, type PoolEvent } from './pool.js';
 import { DispatcherMetrics } from './prometheus.js';
 import { chooseRuntime } from './runtime-choice.js';
 import { StatusStore, type PoolStatus } from './status-store.js';
+import { renderLivePage, type HistoryPoint } from './live-page.js';
+
+/** Ten minutes of one-second ticks for the live page. */
+const LIVE_HISTORY_TICKS = 600;
 
 const program = new Command('shoal-dispatcher')
   .description('Run a self-sizing pool of shoal workers; drain and remove them on SIGINT, SIGTERM or quit.')
@@ -99,12 +103,15 @@ async function main(): Promise<void> {
   forceStop = () => Promise.allSettled(pool.workerIds.map((id) => runtime.remove(id)));
 
   const prometheus = new DispatcherMetrics();
-  const served = await prometheus.serve(config.metricsHost, config.metricsPort).catch((err: Error) => {
+  let latestStatus: PoolStatus | undefined;
+  const history: HistoryPoint[] = [];
+  const live = { page: renderLivePage(config.namespace), status: () => ({ status: latestStatus, history }) };
+  const served = await prometheus.serve(config.metricsHost, config.metricsPort, live).catch((err: Error) => {
     logger.warn({ err: err.message }, 'cannot serve Prometheus metrics; carrying on without them');
     return undefined;
   });
   if (served) {
-    logger.info({ url: served.url }, 'serving Prometheus metrics');
+    logger.info({ url: served.url, live: served.url.replace(/metrics$/, '') }, 'serving Prometheus metrics and a live page');
     cleanups.push(() => new Promise((resolve) => (served.server as Server).close(resolve)));
   }
 
@@ -134,7 +141,11 @@ async function main(): Promise<void> {
         decisions.splice(20);
         void status?.appendEvent({ at: tick.at, type: 'decision', from: tick.pool.active + tick.pool.starting, to: tick.decision.desired, reason: tick.decision.reason });
       }
-      void status?.writeStatus({
+      const counts = { regular: 0, spares: 0, draining: 0 };
+      for (const m of members) counts[m.state === 'draining' ? 'draining' : m.role === 'spare' ? 'spares' : 'regular']++;
+      history.push({ at: tick.at, ...counts, desired: tick.decision.desired, backlog: tick.observation.backlog, arrivalRate: tick.observation.arrivalRate, waitP95Ms: tick.observation.waitP95Ms ?? null });
+      if (history.length > LIVE_HISTORY_TICKS) history.shift();
+      latestStatus = {
         at: tick.at,
         namespace: config.namespace,
         policy: config.policy,
@@ -147,7 +158,8 @@ async function main(): Promise<void> {
         desired: tick.decision.desired,
         members,
         decisions,
-      });
+      };
+      void status?.writeStatus(latestStatus);
     },
   });
   cleanups.push(() => pool.shutdown());

@@ -4,7 +4,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Tick } from './autoscaler.js';
 import type { Member } from './pool.js';
 
-/** The dispatcher's Prometheus metrics, served on /metrics (bound to localhost by default). */
+/** The dispatcher's Prometheus metrics and live page (bound to localhost by default). */
 export class DispatcherMetrics {
   readonly registry = new Registry();
   private readonly workers = new Gauge({ name: 'shoal_workers', help: 'Workers of the pool by role and state', labelNames: ['role', 'state'], registers: [this.registry] });
@@ -32,17 +32,24 @@ export class DispatcherMetrics {
     if (tick.changed) this.scaleEvents.inc({ direction: tick.decision.desired > tick.pool.active + tick.pool.starting ? 'up' : 'down' });
   }
 
-  /** Serves /metrics; port 0 picks a free one. Resolves with the bound address. */
-  async serve(host: string, port: number): Promise<{ server: http.Server; url: string }> {
+  /**
+   * Serves /metrics (Prometheus), /status (JSON: the pool now and its recent
+   * history) and / (a live page of charts). Port 0 picks a free one.
+   */
+  async serve(host: string, port: number, live: { page: string; status: () => unknown }): Promise<{ server: http.Server; url: string }> {
     const server = http.createServer((req, res) => {
-      if (req.url !== '/metrics') {
-        res.writeHead(404).end('see /metrics\n');
-        return;
+      if (req.url === '/') {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(live.page);
+      } else if (req.url === '/status') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(live.status()));
+      } else if (req.url === '/metrics') {
+        this.registry.metrics().then(
+          (body) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(body),
+          (err: Error) => res.writeHead(500).end(err.message),
+        );
+      } else {
+        res.writeHead(404).end('see /, /status or /metrics\n');
       }
-      this.registry.metrics().then(
-        (body) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(body),
-        (err: Error) => res.writeHead(500).end(err.message),
-      );
     });
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
     const address = server.address() as AddressInfo;

@@ -1,5 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { writeFileSync } from 'node:fs';
+import { escapeHtml, scriptJson, uplotAssets } from '../infra/uplot.js';
 import type { PoolRow } from './pool-history.js';
 import type { LoadSummary } from './summary.js';
 import type { SecondRow } from './timeline.js';
@@ -13,20 +13,6 @@ export interface ReportData {
   pool: PoolRow[];
   decisions: { t: number; reason: string }[];
 }
-
-const require = createRequire(import.meta.url);
-
-/** uPlot (about 50 KB), inlined so that the report is one file that opens anywhere, offline. */
-function uplotAssets(): { js: string; css: string } {
-  return {
-    js: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8'),
-    css: readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8'),
-  };
-}
-
-const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
-/** JSON safe inside a <script>: no "</script>" can close it early. */
-const scriptJson = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c');
 
 /** A self-contained HTML page: latency percentiles, throughput and the pool's size over time. */
 export function renderReport(data: ReportData, assets = uplotAssets()): string {

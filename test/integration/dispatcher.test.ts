@@ -59,7 +59,7 @@ describe('dispatcher with the local-process runtime', () => {
     expect(await consumerCount(topologyFor(namespace))).toBe(0);
   });
 
-  it('serves Prometheus metrics on localhost only, by default', async () => {
+  it('serves Prometheus metrics, a status and a live page, on localhost only by default', async () => {
     namespace = newNamespace();
     const { output } = await startPool(1);
     const url = await waitFor('the metrics URL in the log', () => /"url":"(http:\/\/[^"]+\/metrics)"/.exec(output())?.[1]);
@@ -70,6 +70,12 @@ describe('dispatcher with the local-process runtime', () => {
       return text.includes('shoal_workers{role="worker",state="active"} 1') && text;
     });
     expect(body).toContain('shoal_desired_workers 1');
+    const base = url.replace(/metrics$/, '');
+    const live = await (await fetch(base)).text();
+    expect(live).toContain('uPlot');
+    const { status, history } = (await (await fetch(`${base}status`)).json()) as { status: { namespace: string }; history: { regular: number }[] };
+    expect(status.namespace).toBe(namespace);
+    expect(history.at(-1)).toMatchObject({ regular: 1 });
   });
 
   it('drains and stops every worker on SIGINT', async () => {
