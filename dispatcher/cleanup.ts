@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import Docker from 'dockerode';
-import { commonSettings, ConfigError, parseSettings } from '../infra/config.js';
+import { commonSettings, parseSettings } from '../infra/config.js';
 import { LABEL_POOL, removePoolContainers } from '../infra/runtime/docker.js';
+import { runMain } from '../infra/cli.js';
 
 /**
  * Removes the containers of one pool (label org.shoal.pool=<namespace>) and
@@ -21,7 +22,4 @@ async function main(): Promise<void> {
   process.stdout.write(`removed ${removed} container(s) of pool "${namespace}"\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`shoal-cleanup: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(err instanceof ConfigError ? 2 : 1);
-});
+runMain('shoal-cleanup', main);

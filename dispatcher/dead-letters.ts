@@ -3,11 +3,12 @@ import { Command } from 'commander';
 import type { ConfirmChannel, GetMessage, Message, Options } from 'amqplib';
 import { z } from 'zod';
 import { connectBroker, type RecoveringChannelModel } from '../infra/amqp/connection.js';
-import { commonSettings, ConfigError, integer, parseSettings, requireThat } from '../infra/config.js';
+import { commonSettings, integer, parseSettings, requireThat } from '../infra/config.js';
 import { errorMessage, ShoalError } from '../infra/errors.js';
 import { createLogger, type Logger } from '../infra/log.js';
 import { JOB_NAME_PATTERN, topologyFor, type Topology } from '../infra/protocol.js';
 import { describeDeadLetter, formatDeadLetter, jobOf, requeueCopy } from './dead-letter-message.js';
+import { runMain } from '../infra/cli.js';
 
 /**
  * `shoal-dead`: looks at a pool's dead-letter queue (<ns>.dead) and moves dead
@@ -240,10 +241,4 @@ async function main(): Promise<number> {
   return exitCode;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`shoal-dead: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(err instanceof ConfigError ? 2 : 1);
-  },
-);
+runMain('shoal-dead', main);

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import type { Server } from 'node:http';
 import { Command } from 'commander';
-import { ConfigError } from '../infra/config.js';
 import { errorMessage } from '../infra/errors.js';
 import { createLogger } from '../infra/log.js';
 import { topologyFor } from '../infra/protocol.js';
@@ -17,6 +16,7 @@ import { DispatcherMetrics } from './prometheus.js';
 import { chooseRuntime } from './runtime-choice.js';
 import { StatusStore, type PoolStatus } from './status-store.js';
 import { renderLivePage, type HistoryPoint } from './live-page.js';
+import { runMain } from '../infra/cli.js';
 
 /** Ten minutes of one-second ticks for the live page. */
 const LIVE_HISTORY_TICKS = 600;
@@ -170,7 +170,4 @@ async function main(): Promise<void> {
   logger.info({ min: config.min, max: config.max, spares: config.spares, policy: config.policy, targetWaitP95Ms: config.targetWaitP95Ms, queue: topology.requestQueue }, 'pool running');
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`shoal-dispatcher: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(err instanceof ConfigError ? 2 : 1);
-});
+runMain('shoal-dispatcher', main);

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { commonSettings, ConfigError, parseSettings } from '../infra/config.js';
 import { redisSettings } from '../infra/redis.js';
 import { statusKey, type PoolStatus } from './status-store.js';
+import { runMain } from '../infra/cli.js';
 
 /** Shows a running pool: its workers and their states, the queue, the latency and the last decisions. */
 const program = new Command('shoal-status')
@@ -49,10 +50,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`shoal-status: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(err instanceof ConfigError ? 2 : 1);
-  },
-);
+runMain('shoal-status', main);

@@ -3,7 +3,6 @@ import { Command } from 'commander';
 import { Redis } from 'ioredis';
 import { eventsKey, type LoggedEvent } from '../dispatcher/status-store.js';
 import cliProgress from 'cli-progress';
-import { ConfigError } from '../infra/config.js';
 import { createLogger } from '../infra/log.js';
 import { topologyFor } from '../infra/protocol.js';
 import { runLoad } from './load.js';
@@ -13,6 +12,7 @@ import { replayPool } from './pool-history.js';
 import { writeReport } from './report.js';
 import { formatSummary, type CallOutcome } from './summary.js';
 import { RunTimeline } from './timeline.js';
+import { runMain } from '../infra/cli.js';
 
 /**
  * The producer CLI: sends N requests through the pool and reports latency.
@@ -118,10 +118,4 @@ async function readPoolEvents(redisUrl: string, namespace: string): Promise<Logg
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`shoal-producer: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(err instanceof ConfigError ? 2 : 1);
-  },
-);
+runMain('shoal-producer', main);

@@ -4,9 +4,10 @@ import type { ConfirmChannel } from 'amqplib';
 import { publishControl } from '../infra/amqp/control.js';
 import { connectBroker } from '../infra/amqp/connection.js';
 import { assertTopology } from '../infra/amqp/topology.js';
-import { commonSettings, ConfigError, parseSettings } from '../infra/config.js';
+import { commonSettings, parseSettings } from '../infra/config.js';
 import { createLogger } from '../infra/log.js';
 import { topologyFor, type ControlMessage } from '../infra/protocol.js';
+import { runMain } from '../infra/cli.js';
 
 /**
  * The end-client: tells the whole pool to quit (every worker drains and exits,
@@ -49,10 +50,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`shoal-quit: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(err instanceof ConfigError ? 2 : 1);
-  },
-);
+runMain('shoal-quit', main);

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { ConfigError } from '../infra/config.js';
 import { createLogger } from '../infra/log.js';
 import { topologyFor } from '../infra/protocol.js';
 import { createRedis } from '../infra/redis.js';
@@ -7,6 +6,7 @@ import { parseWorkerConfig } from './config.js';
 import { loadJobHandlers } from './jobs.js';
 import { WorkerReporter } from './reporter.js';
 import { Worker } from './worker.js';
+import { runMain } from '../infra/cli.js';
 
 /**
  * The worker process, as run inside each container. Configured by environment
@@ -69,8 +69,4 @@ function exitWithParent(onOrphaned: () => void): void {
   timer.unref();
 }
 
-main().catch((err: unknown) => {
-  const message = err instanceof ConfigError || err instanceof Error ? err.message : String(err);
-  process.stderr.write(`shoal-worker: ${message}\n`);
-  process.exit(err instanceof ConfigError ? 2 : 1);
-});
+runMain('shoal-worker', main);
