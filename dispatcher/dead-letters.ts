@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../infra/log.js';
 import { JOB_NAME_PATTERN, topologyFor, type Topology } from '../infra/protocol.js';
 import { describeDeadLetter, formatDeadLetter, jobOf, requeueCopy } from './dead-letter-message.js';
 import { runMain } from '../infra/cli.js';
+import { publishMandatory } from '../infra/amqp/publish.js';
 
 /**
  * `shoal-dead`: looks at a pool's dead-letter queue (<ns>.dead) and moves dead
@@ -167,22 +168,12 @@ function requeueReport(topology: Topology, job: string | undefined, c: { moved: 
 }
 
 /** Publishes a copy and resolves once the broker has confirmed it into the queue. */
-function publishConfirmed(channel: ConfirmChannel, queue: string, original: Message, options: Options.Publish): Promise<void> {
-  let returned = false;
-  const onReturn = () => {
-    returned = true;
-  };
-  channel.on('return', onReturn);
-  return new Promise<void>((resolve, reject) => {
-    // mandatory: the broker sends basic.return before the confirm when no queue took it.
-    channel.sendToQueue(queue, original.content, options, (err: unknown) => {
-      channel.off('return', onReturn);
-      const id = options.messageId ?? '(no messageId)';
-      if (err) reject(new ShoalError('PUBLISH_NACKED', `the broker refused the copy of ${id} for ${queue}`));
-      else if (returned) reject(new ShoalError('UNROUTABLE', `the copy of ${id} reached no queue: does ${queue} still exist?`));
-      else resolve();
-    });
+async function publishConfirmed(channel: ConfirmChannel, queue: string, original: Message, options: Options.Publish): Promise<void> {
+  const id = options.messageId ?? '(no messageId)';
+  const { routed } = await publishMandatory(channel, '', queue, original.content, options).catch(() => {
+    throw new ShoalError('PUBLISH_NACKED', `the broker refused the copy of ${id} for ${queue}`);
   });
+  if (!routed) throw new ShoalError('UNROUTABLE', `the copy of ${id} reached no queue: does ${queue} still exist?`);
 }
 
 // ---- broker --------------------------------------------------------------
