@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import Docker from 'dockerode';
+import { WORKER_IMAGE } from './helpers/docker.js';
 
 /**
  * Integration and end-to-end tests need a real RabbitMQ, its management API,
@@ -15,8 +16,8 @@ export default async function globalSetup(): Promise<void> {
   }
   const docker = new Docker();
   if (await docker.ping().then(() => true, () => false)) {
-    const image = await docker.getImage('shoal/worker:latest').inspect().then(() => true, () => false);
-    if (!image) problems.push('the worker image shoal/worker:latest is missing: run `npm run image`');
+    const image = await docker.getImage(WORKER_IMAGE).inspect().then(() => true, () => false);
+    if (!image) problems.push(`the worker image ${WORKER_IMAGE} is missing: run \`npm run image\``);
   } else {
     problems.push('the Docker engine does not answer (the e2e tests need it)');
   }

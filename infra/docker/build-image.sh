@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the shoal worker image.
 #
-# Usage: infra/docker/build-image.sh [tag]          (default tag: shoal/worker:latest)
+# Usage: infra/docker/build-image.sh [tag]   (default: $SHOAL_WORKER_IMAGE, else shoal/worker:latest)
 #
 # Steps:
 #   1. requires dist/worker/main.js (run `npm run build` first);
@@ -27,7 +27,7 @@ die() { log "ERROR: $*"; exit 1; }
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-tag=${1:-shoal/worker:latest}
+tag=${1:-${SHOAL_WORKER_IMAGE:-shoal/worker:latest}}
 default_base=node:20-slim
 
 cd "$repo"

@@ -18,6 +18,7 @@ import { topologyFor } from '../../infra/protocol.js';
 import { DockerRuntime } from '../../infra/runtime/docker.js';
 import { ProcessRuntime } from '../../infra/runtime/process.js';
 import type { WorkerRuntime } from '../../infra/runtime/types.js';
+import { WORKER_IMAGE } from '../helpers/docker.js';
 import { RpcClient } from '../../producer/rpc-client.js';
 
 const AMQP_URL = process.env.SHOAL_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -31,7 +32,7 @@ const channel = await connection.createChannel();
 await assertTopology(channel, topology, { deliveryLimit: 5 });
 
 const env = { SHOAL_AMQP_URL: AMQP_URL, SHOAL_NAMESPACE: namespace, SHOAL_REDIS_URL: 'off', SHOAL_LOG_LEVEL: 'warn', SHOAL_CONCURRENCY: '1' };
-const docker = new DockerRuntime({ docker: new Docker(), namespace, image: 'shoal/worker:latest', memoryBytes: 256 * 1024 ** 2, cpus: 1, stopGraceMs: 10_000, logger });
+const docker = new DockerRuntime({ docker: new Docker(), namespace, image: WORKER_IMAGE, memoryBytes: 256 * 1024 ** 2, cpus: 1, stopGraceMs: 10_000, logger });
 const local = new ProcessRuntime({ stdio: 'ignore' });
 const consumers = async () => (await channel.checkQueue(topology.requestQueue)).consumerCount;
 
@@ -76,7 +77,7 @@ try {
   await docker.close();
 }
 
-const image = await new Docker().getImage('shoal/worker:latest').inspect();
+const image = await new Docker().getImage(WORKER_IMAGE).inspect();
 const m = { spare: median(samples.spare), docker: median(samples.docker), process: median(samples.process) };
 const result = {
   benchmark: 'capacity pick-up',

@@ -2,7 +2,8 @@ import Docker from 'dockerode';
 import { LABEL_POOL } from '../../infra/runtime/docker.js';
 
 export const docker = new Docker();
-export const WORKER_IMAGE = 'shoal/worker:latest';
+/** The image under test; SHOAL_WORKER_IMAGE (which the dispatcher reads too) lets parallel checkouts keep their own. */
+export const WORKER_IMAGE = process.env.SHOAL_WORKER_IMAGE ?? 'shoal/worker:latest';
 
 /** Containers of one pool, as `docker ps -a --filter label=org.shoal.pool=<ns>` shows them. */
 export function poolContainers(namespace: string) {
