@@ -5,6 +5,8 @@ import { assertTopology } from '../infra/amqp/topology.js';
 import { errorMessage, ShoalError } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
 import { decodeControl, QUIT_ROUTING_KEY, type ControlMessage, type Topology } from '../infra/protocol.js';
+import { rabbitQueueDepth } from '../infra/transport/rabbitmq/queue-depth.js';
+import type { DispatcherLink, MetricsGuard, QueueDepth } from '../infra/transport/types.js';
 
 export interface DispatcherBrokerOptions {
   amqpUrl: string;
@@ -12,14 +14,16 @@ export interface DispatcherBrokerOptions {
   deliveryLimit: number;
   logger: Logger;
   onQuit: () => void;
+  /** The management API, for unacked and the publish rate; undefined for the passive declare alone. */
+  managementUrl?: string | undefined;
 }
 
 /**
- * The dispatcher's one broker connection (it reconnects by itself): declares
+ * The dispatcher's RabbitMQ link: one broker connection (it reconnects by itself): declares
  * the pool's topology, listens for `quit`, sends control messages to workers,
  * and reads the queue depth with a passive declare.
  */
-export class DispatcherBroker {
+export class DispatcherBroker implements DispatcherLink {
   private connection: RecoveringChannelModel | undefined;
   private channel: ConfirmChannel | undefined;
   private closed = false;
@@ -62,8 +66,13 @@ export class DispatcherBroker {
     this.channel = channel;
   }
 
+  /** The request queue's depth: the passive declare, and the management API when it answers. */
+  queueDepth(guard: MetricsGuard): Promise<QueueDepth> {
+    return rabbitQueueDepth({ queue: this.options.topology.requestQueue, managementUrl: this.options.managementUrl, passive: () => this.passiveDepth(), guard });
+  }
+
   /** Messages ready in the request queue and its consumers, straight from the broker. */
-  async queueDepth(): Promise<{ ready: number; consumers: number }> {
+  async passiveDepth(): Promise<{ ready: number; consumers: number }> {
     const channel = this.requireChannel();
     const { messageCount, consumerCount } = await channel.checkQueue(this.options.topology.requestQueue);
     return { ready: messageCount, consumers: consumerCount };

@@ -1,10 +1,13 @@
 import { byteSize, commonSettings, duration, integer, oneOf, optionalNumber, parseSettings, requireThat, text, url, type ParsedSettings } from '../infra/config.js';
 import { POLICY_NAMES, type PolicyConfig } from './policy/index.js';
 import { redisSettings } from '../infra/redis.js';
+import { bullmqWorkerSettings, requireRedisFor, transportSettings } from '../infra/transport/settings.js';
 
 export const dispatcherSettings = {
   ...commonSettings,
   ...redisSettings,
+  ...transportSettings,
+  ...bullmqWorkerSettings,
   min: { env: 'SHOAL_MIN_WORKERS', flag: '--min', schema: integer({ default: 1, min: 0, max: 1000 }) },
   max: { env: 'SHOAL_MAX_WORKERS', flag: '--max', schema: integer({ default: 10, min: 1, max: 1000 }) },
   spares: { env: 'SHOAL_SPARES', flag: '--spares', schema: integer({ default: 1, min: 0, max: 100 }) },
@@ -36,6 +39,7 @@ export type DispatcherConfig = ParsedSettings<typeof dispatcherSettings>;
 
 export function parseDispatcherConfig(env: NodeJS.ProcessEnv, flags: Record<string, unknown>): DispatcherConfig {
   const config = parseSettings(dispatcherSettings, env, flags);
+  requireRedisFor(config.transport, config.redisUrl);
   requireThat(config.max >= config.min, `SHOAL_MAX_WORKERS (--max) must be >= SHOAL_MIN_WORKERS (--min) (got ${config.max} < ${config.min})`);
   return config;
 }
@@ -63,7 +67,13 @@ export function workerEnvironment(config: DispatcherConfig): Record<string, stri
     SHOAL_CONCURRENCY: String(config.workerConcurrency),
     SHOAL_DELIVERY_LIMIT: String(config.deliveryLimit),
     SHOAL_MAX_BODY_BYTES: String(config.maxBodyBytes),
+    SHOAL_TRANSPORT: config.transport,
   };
+  if (config.transport === 'bullmq') {
+    env.SHOAL_BULLMQ_LOCK_DURATION = String(config.bullmqLockDurationMs);
+    env.SHOAL_BULLMQ_STALLED_INTERVAL = String(config.bullmqStalledIntervalMs);
+    env.SHOAL_BULLMQ_MAX_STALLED = String(config.bullmqMaxStalledCount);
+  }
   if (config.handlers !== '-') env.SHOAL_HANDLERS = config.handlers;
   if (process.env.SHOAL_LOG_LEVEL) env.SHOAL_LOG_LEVEL = process.env.SHOAL_LOG_LEVEL;
   return env;

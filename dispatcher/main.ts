@@ -8,7 +8,9 @@ import { createRedis, whenReady } from '../infra/redis.js';
 import { Autoscaler } from './autoscaler.js';
 import { DispatcherBroker } from './broker.js';
 import { parseDispatcherConfig, policyConfig, workerEnvironment } from './config.js';
-import { BrokerMetricsSource } from './metrics/source.js';
+import { PoolMetricsSource } from './metrics/source.js';
+import { BullmqDispatcherLink } from '../infra/transport/index.js';
+import type { DispatcherLink } from '../infra/transport/types.js';
 import { ObservationWindow } from './metrics/window.js';
 import { policies } from './policy/index.js';
 import { Pool, type PoolEvent } from './pool.js';
@@ -44,6 +46,7 @@ const program = new Command('shoal-dispatcher')
   .option('--management-url <url>', 'RabbitMQ management API, or "off" (default http://guest:guest@127.0.0.1:15672)')
   .option('--metrics-host <host>', 'where /metrics listens (default 127.0.0.1)')
   .option('--metrics-port <port>', 'Prometheus /metrics port; 0 picks a free one (default 9464)')
+  .option('--transport <kind>', 'rabbitmq (default) or bullmq: what carries the requests; the workers get the same')
   .option('--amqp-url <url>', 'broker URL (default amqp://guest:guest@127.0.0.1:5672)')
   .option('--redis-url <url>', 'Redis for worker reports, status and events, or "off" (default redis://127.0.0.1:6379)')
   .option('--namespace <name>', 'pool namespace: names its queues, exchanges and labels (default shoal)')
@@ -80,7 +83,10 @@ async function main(): Promise<void> {
 
   const runtime = await chooseRuntime(config, logger);
   cleanups.push(() => runtime.close());
-  const broker = await DispatcherBroker.connect({ amqpUrl: config.amqpUrl, topology, deliveryLimit: config.deliveryLimit, logger, onQuit: () => void shutdown('quit') });
+  const onQuit = () => void shutdown('quit');
+  const broker: DispatcherLink = config.transport === 'bullmq'
+    ? await BullmqDispatcherLink.connect({ redisUrl: config.redisUrl, namespace: config.namespace, logger, onQuit })
+    : await DispatcherBroker.connect({ amqpUrl: config.amqpUrl, topology, deliveryLimit: config.deliveryLimit, logger, onQuit, managementUrl: config.managementUrl === 'off' ? undefined : config.managementUrl });
   cleanups.push(() => broker.close());
   const redis = config.redisUrl === 'off' ? undefined : createRedis(config.redisUrl, `shoal dispatcher ${config.namespace}`, logger);
   if (redis) {
@@ -120,14 +126,7 @@ async function main(): Promise<void> {
   const decisions: PoolStatus['decisions'] = [];
   const autoscaler = new Autoscaler({
     pool,
-    metrics: new BrokerMetricsSource({
-      namespace: config.namespace,
-      queue: topology.requestQueue,
-      managementUrl: config.managementUrl === 'off' ? undefined : config.managementUrl,
-      queueDepth: () => broker.queueDepth(),
-      redis,
-      logger,
-    }),
+    metrics: new PoolMetricsSource({ namespace: config.namespace, link: broker, redis, logger }),
     window: new ObservationWindow({ rateWindowMs: 5_000, latencyWindowMs: 10_000, minWaitSamples: 20 }),
     policy: policies[config.policy],
     config: policyConfig(config),
@@ -167,7 +166,7 @@ async function main(): Promise<void> {
 
   await pool.start();
   autoscaler.start();
-  logger.info({ min: config.min, max: config.max, spares: config.spares, policy: config.policy, targetWaitP95Ms: config.targetWaitP95Ms, queue: topology.requestQueue }, 'pool running');
+  logger.info({ transport: config.transport, min: config.min, max: config.max, spares: config.spares, policy: config.policy, targetWaitP95Ms: config.targetWaitP95Ms, queue: topology.requestQueue }, 'pool running');
 }
 
 runMain('shoal-dispatcher', main);

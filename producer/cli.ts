@@ -7,7 +7,7 @@ import { createLogger } from '../infra/log.js';
 import { topologyFor } from '../infra/protocol.js';
 import { runLoad } from './load.js';
 import { parseProducerConfig } from './config.js';
-import { RpcClient } from './rpc-client.js';
+import { connectCaller } from '../infra/transport/index.js';
 import { replayPool } from './pool-history.js';
 import { writeReport } from './report.js';
 import { formatSummary, type CallOutcome } from './summary.js';
@@ -30,7 +30,8 @@ const program = new Command('shoal-producer')
   .option('--json', 'print the summary as JSON on stdout')
   .option('--no-progress', 'no progress bar')
   .option('--report <file.html>', "write an HTML report: latency, throughput and the pool's size over time")
-  .option('--redis-url <url>', "where the dispatcher's event log is, for --report (default redis://127.0.0.1:6379)")
+  .option('--transport <kind>', 'rabbitmq (default) or bullmq: what carries the requests')
+  .option('--redis-url <url>', "Redis: BullMQ's queue, and the dispatcher's event log for --report (default redis://127.0.0.1:6379)")
   .option('--amqp-url <url>', 'broker URL (default amqp://guest:guest@127.0.0.1:5672)')
   .option('--namespace <name>', 'pool namespace: names its queues and exchanges (default shoal)')
   .showHelpAfterError();
@@ -42,8 +43,10 @@ async function main(): Promise<number> {
   const config = parseProducerConfig(process.env, { ...opts, progress: opts.progress === false ? false : undefined });
   const logger = createLogger({ component: 'producer' }, process.env.SHOAL_LOG_LEVEL ?? 'warn');
 
-  const client = await RpcClient.connect({
+  const client = await connectCaller({
+    transport: config.transport,
     amqpUrl: config.amqpUrl,
+    redisUrl: config.redisUrl,
     topology: topologyFor(config.namespace),
     deliveryLimit: config.deliveryLimit,
     maxBodyBytes: config.maxBodyBytes,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { commonSettings, duration, flag, integer, optionalNumber, parseSettings, text, type ParsedSettings } from '../infra/config.js';
 import { redisSettings } from '../infra/redis.js';
 import { JOB_NAME_PATTERN } from '../infra/protocol.js';
+import { requireRedisFor, transportSettings } from '../infra/transport/settings.js';
 
 const jsonText = z
   .string()
@@ -18,6 +19,7 @@ const jsonText = z
 export const producerSettings = {
   ...commonSettings,
   ...redisSettings,
+  ...transportSettings,
   report: { env: 'SHOAL_REPORT', flag: '--report', schema: text({ default: '-' }) },
   count: { env: 'SHOAL_COUNT', flag: '--count', schema: integer({ default: 1000, min: 1, max: 100_000_000 }) },
   concurrency: { env: 'SHOAL_PRODUCER_CONCURRENCY', flag: '--concurrency', schema: integer({ default: 32, min: 1, max: 100_000 }) },
@@ -33,5 +35,7 @@ export const producerSettings = {
 export type ProducerConfig = ParsedSettings<typeof producerSettings>;
 
 export function parseProducerConfig(env: NodeJS.ProcessEnv, flags: Record<string, unknown>): ProducerConfig {
-  return parseSettings(producerSettings, env, flags);
+  const config = parseSettings(producerSettings, env, flags);
+  requireRedisFor(config.transport, config.redisUrl);
+  return config;
 }

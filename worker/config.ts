@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { commonSettings, integer, oneOf, parseSettings, text, type ParsedSettings } from '../infra/config.js';
 import { redisSettings } from '../infra/redis.js';
+import { bullmqWorkerSettings, requireRedisFor, transportSettings } from '../infra/transport/settings.js';
 
 /** Workers are configured by environment only: that is what a container gets. */
 export const workerSettings = {
   ...commonSettings,
   ...redisSettings,
+  ...transportSettings,
+  ...bullmqWorkerSettings,
   workerId: {
     env: 'SHOAL_WORKER_ID',
     schema: text({ default: `worker-${randomUUID().slice(0, 8)}`, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, hint: 'must be letters, digits, ".", "_" or "-"' }),
@@ -19,5 +22,7 @@ export const workerSettings = {
 export type WorkerConfig = ParsedSettings<typeof workerSettings>;
 
 export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
-  return parseSettings(workerSettings, env);
+  const config = parseSettings(workerSettings, env);
+  requireRedisFor(config.transport, config.redisUrl);
+  return config;
 }

@@ -27,6 +27,9 @@ async function main(): Promise<void> {
     role: config.role,
     handlers,
     logger,
+    transport: config.transport,
+    redisUrl: config.redisUrl,
+    bullmq: { lockDurationMs: config.bullmqLockDurationMs, stalledIntervalMs: config.bullmqStalledIntervalMs, maxStalledCount: config.bullmqMaxStalledCount },
   });
   const reporter =
     config.redisUrl === 'off'

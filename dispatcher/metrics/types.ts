@@ -1,16 +1,8 @@
+import type { QueueDepth } from '../../infra/transport/types.js';
 import type { WorkerReport } from '../../infra/protocol.js';
 
-/** The request queue as the broker reports it. */
-export interface QueueSample {
-  /** Messages waiting, not yet delivered. */
-  ready: number;
-  /** Delivered and not yet acked; the passive-declare fallback cannot tell. */
-  unacked: number | undefined;
-  consumers: number;
-  /** Publishes per second, as the management API smooths them; undefined without it. */
-  publishRate: number | undefined;
-  source: 'management' | 'passive';
-}
+/** The request queue as the transport reports it (RabbitMQ or BullMQ; see infra/transport/types.ts). */
+export type QueueSample = QueueDepth;
 
 /** One sample of everything the dispatcher observes, taken once per scaling interval. */
 export interface Sample {

@@ -1,0 +1,99 @@
+import { UnrecoverableError, Worker as BullWorker, type Job } from 'bullmq';
+import { ShoalError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { ConsumerCallbacks, ConsumerRole, RequestConsumer, RequestResult } from '../types.js';
+import { subscribeControl, type ControlSubscription } from './control.js';
+import { bullConnection, QUEUE_NAME, queuePrefix } from './connection.js';
+import { jobToMessage, type RequestJobData } from './job-message.js';
+
+/** BullMQ's stalled-job settings: how fast the job of a dead worker goes back to the queue. */
+export interface BullmqWorkerSettings {
+  /** A job's lock lives this long unless its worker renews it (every half of it). */
+  lockDurationMs: number;
+  /** How often workers look for jobs whose lock has expired. */
+  stalledIntervalMs: number;
+  /** A job that stalls more often than this is failed instead of run again. */
+  maxStalledCount: number;
+}
+
+export const DEFAULT_BULLMQ_WORKER: BullmqWorkerSettings = { lockDurationMs: 30_000, stalledIntervalMs: 30_000, maxStalledCount: 1 };
+
+export interface BullmqConsumerOptions {
+  workerId: string;
+  namespace: string;
+  redisUrl: string;
+  concurrency: number;
+  settings: BullmqWorkerSettings;
+  logger: Logger;
+}
+
+/**
+ * A spare runs one job at a time until it is promoted: BullMQ has no consumer
+ * priorities (every worker pulls), so a spare cannot wait for overflow; at a
+ * concurrency of 1 it takes a small share, and is warm, connected and ready.
+ */
+const SPARE_CONCURRENCY = 1;
+
+/**
+ * A worker's BullMQ side: a BullMQ Worker on the pool's queue whose processor
+ * runs each job through shoal's request handling. The reply is the job's
+ * outcome: completed with the reply as its return value, or failed with the
+ * error reply as its reason (no retry: the failed set is the dead-letter
+ * queue). A requeue is a retryable failure, bounded by the job's `attempts`.
+ * Control messages come over Redis pub/sub.
+ */
+export class BullmqConsumer implements RequestConsumer {
+  private worker: BullWorker<RequestJobData> | undefined;
+  private control: ControlSubscription | undefined;
+
+  constructor(private readonly options: BullmqConsumerOptions, private readonly callbacks: ConsumerCallbacks) {}
+
+  async start(role: ConsumerRole): Promise<void> {
+    const { workerId, namespace, redisUrl, settings, logger } = this.options;
+    this.control = await subscribeControl(redisUrl, namespace, `shoal worker ${workerId} control`,
+      (m) => m.type === 'quit' || m.workerId === workerId, this.callbacks.onControl, logger);
+    this.worker = new BullWorker<RequestJobData>(QUEUE_NAME, (job) => this.process(job), {
+      connection: bullConnection(redisUrl, `shoal worker ${workerId}`),
+      prefix: queuePrefix(namespace),
+      name: workerId,
+      concurrency: role === 'spare' ? SPARE_CONCURRENCY : this.options.concurrency,
+      lockDuration: settings.lockDurationMs,
+      stalledInterval: settings.stalledIntervalMs,
+      maxStalledCount: settings.maxStalledCount,
+    });
+    this.worker.on('error', (err: Error) => logger.warn({ err: err.message }, 'BullMQ worker error'));
+    await this.worker.waitUntilReady();
+  }
+
+  private async process(job: Job<RequestJobData>): Promise<unknown> {
+    let result: RequestResult | undefined;
+    await this.callbacks.deliver(jobToMessage(job), async (r) => {
+      result = r;
+    });
+    if (!result) throw new ShoalError('NOT_SETTLED', 'the request was not settled');
+    switch (result.settle) {
+      case 'ack':
+        return result.reply?.body ?? null;
+      case 'requeue':
+        // A plain error: BullMQ runs it again while attempts remain.
+        throw new ShoalError('REQUEUED', 'requeued for another attempt');
+      case 'dead-letter':
+        // The caller reads the error reply from the failure reason.
+        throw new UnrecoverableError(result.reply ? JSON.stringify(result.reply.body) : 'expired before it ran: the caller had stopped waiting');
+    }
+  }
+
+  async promote(): Promise<void> {
+    if (this.worker) this.worker.concurrency = this.options.concurrency;
+  }
+
+  async stopConsuming(): Promise<void> {
+    // Fetch nothing more; the jobs it holds still run and complete.
+    await this.worker?.pause(true);
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
+    await this.control?.close();
+  }
+}

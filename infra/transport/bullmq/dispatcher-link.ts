@@ -1,0 +1,62 @@
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Logger } from '../../log.js';
+import type { ControlMessage } from '../../protocol.js';
+import type { DispatcherLink, MetricsGuard, QueueDepth } from '../types.js';
+import { publishControl, subscribeControl, type ControlSubscription } from './control.js';
+import { bullConnection, QUEUE_NAME, queuePrefix, redisConnection } from './connection.js';
+
+export interface BullmqDispatcherLinkOptions {
+  redisUrl: string;
+  namespace: string;
+  logger: Logger;
+  onQuit: () => void;
+}
+
+/**
+ * The dispatcher's BullMQ side: the queue depth from the job counts, control
+ * messages out and `quit` in over Redis pub/sub.
+ *
+ * Mapping to the dispatcher's QueueSample: ready = waiting + prioritized +
+ * delayed (retries waiting for their backoff); unacked = active (held
+ * by a worker); consumers = BullMQ workers connected (CLIENT LIST); no publish
+ * rate (arrivals come from the worker reports, as on RabbitMQ).
+ */
+export class BullmqDispatcherLink implements DispatcherLink {
+  private constructor(
+    private readonly queue: Queue,
+    private readonly publisher: Redis,
+    private readonly control: ControlSubscription,
+    private readonly namespace: string,
+  ) {}
+
+  static async connect(options: BullmqDispatcherLinkOptions): Promise<BullmqDispatcherLink> {
+    const { redisUrl, namespace, logger } = options;
+    const queue = new Queue(QUEUE_NAME, { connection: bullConnection(redisUrl, `shoal dispatcher ${namespace}`), prefix: queuePrefix(namespace) });
+    queue.on('error', (err: Error) => logger.debug({ err: err.message }, 'BullMQ queue error'));
+    await queue.waitUntilReady();
+    const publisher = new Redis({ ...redisConnection(redisUrl, `shoal dispatcher ${namespace} control`), maxRetriesPerRequest: 1 });
+    publisher.on('error', (err: Error) => logger.debug({ err: err.message }, 'control publisher error'));
+    const control = await subscribeControl(redisUrl, namespace, `shoal dispatcher ${namespace} quit`, (m) => m.type === 'quit', options.onQuit, logger);
+    return new BullmqDispatcherLink(queue, publisher, control, namespace);
+  }
+
+  async queueDepth(guard: MetricsGuard): Promise<QueueDepth> {
+    const [counts, consumers] = await Promise.all([
+      this.queue.getJobCounts('wait', 'prioritized', 'delayed', 'active'),
+      guard.run('BullMQ workers (CLIENT LIST)', () => this.queue.getWorkersCount()),
+    ]);
+    const n = (key: string) => counts[key] ?? 0;
+    return { ready: n('wait') + n('prioritized') + n('delayed'), unacked: n('active'), consumers: consumers ?? 0, publishRate: undefined, source: 'bullmq' };
+  }
+
+  async send(message: ControlMessage): Promise<boolean> {
+    return (await publishControl(this.publisher, this.namespace, message)).routed;
+  }
+
+  async close(): Promise<void> {
+    await this.control.close();
+    await this.publisher.quit().catch(() => this.publisher.disconnect());
+    await this.queue.close().catch(() => undefined);
+  }
+}

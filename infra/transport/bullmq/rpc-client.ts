@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter, once } from 'node:events';
+import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import { redactUrl } from '../../amqp/connection.js';
+import { PublishError, ShoalError, TimeoutError, ValidationError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { encodeRequestBody, PROTOCOL_VERSION, replySchema, type Reply } from '../../protocol.js';
+import type { DeliveryStats, RpcCaller } from '../types.js';
+import { bullConnection, QUEUE_NAME, queuePrefix, redisConnection } from './connection.js';
+import { replyFromFailure, type RequestJobData } from './job-message.js';
+
+export interface BullmqRpcClientOptions {
+  redisUrl: string;
+  namespace: string;
+  /** Retries after the first delivery: a job gets deliveryLimit + 1 attempts, as a quorum queue delivers. */
+  deliveryLimit: number;
+  maxBodyBytes: number;
+  name: string;
+  logger: Logger;
+}
+
+interface PendingCall {
+  resolve: (reply: Reply) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+const TIMED_OUT_MEMORY = 10_000;
+/** Failed jobs kept for inspection: the dead letters of this transport. */
+const FAILED_KEPT = 10_000;
+/** The events stream is trimmed to about this many entries; a reader far behind would miss replies. */
+const EVENTS_MAX_LEN = 100_000;
+
+/**
+ * Request/reply over BullMQ. A call adds a job (id = correlation id) and
+ * waits for its completion, which one QueueEvents reader per client delivers
+ * from the queue's event stream (a blocking XREAD: no polling). It starts
+ * reading from the stream's last entry before the first job is added, so no
+ * completion falls between adding and listening. Completed jobs are removed
+ * at once (their reply travelled in the event); failed jobs stay in the failed
+ * set. A call that times out removes its job if no worker has taken it, so
+ * an expired request is not run later.
+ */
+export class BullmqRpcClient implements RpcCaller {
+  private readonly queue: Queue<RequestJobData>;
+  private readonly events: QueueEvents;
+  private readonly pending = new Map<string, PendingCall>();
+  private readonly timedOut = new Set<string>();
+  private readonly idle = new EventEmitter();
+  private readonly idPrefix = randomUUID();
+  private sequence = 0;
+  private closing: Promise<void> | undefined;
+  readonly stats: DeliveryStats = { calls: 0, confirmed: 0, republished: 0, answered: 0, duplicatesSuppressed: 0, lateReplies: 0 };
+
+  private constructor(private readonly options: BullmqRpcClientOptions, lastEventId: string) {
+    const prefix = queuePrefix(options.namespace);
+    this.queue = new Queue<RequestJobData>(QUEUE_NAME, {
+      connection: bullConnection(options.redisUrl, options.name),
+      prefix,
+      streams: { events: { maxLen: EVENTS_MAX_LEN } },
+    });
+    this.events = new QueueEvents(QUEUE_NAME, { connection: bullConnection(options.redisUrl, `${options.name} events`), prefix, lastEventId });
+    this.queue.on('error', (err: Error) => options.logger.warn({ err: err.message }, 'BullMQ queue error'));
+    this.events.on('error', (err: Error) => options.logger.warn({ err: err.message }, 'BullMQ events error'));
+    this.events.on('completed', ({ jobId, returnvalue }: { jobId: string; returnvalue: unknown }) => this.onCompleted(jobId, returnvalue));
+    this.events.on('failed', ({ jobId, failedReason }: { jobId: string; failedReason: string }) => this.onReply(jobId, replyFromFailure(failedReason)));
+  }
+
+  static async connect(options: BullmqRpcClientOptions): Promise<BullmqRpcClient> {
+    const lastEventId = await lastStreamId(options);
+    const client = new BullmqRpcClient(options, lastEventId);
+    await Promise.all([client.queue.waitUntilReady(), client.events.waitUntilReady()]);
+    return client;
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  async call(job: string, payload: unknown, timeoutMs: number): Promise<Reply> {
+    if (this.closing) throw new ShoalError('CLIENT_CLOSED', 'the client is closed');
+    const body = encodeRequestBody(job, payload);
+    if (body.length > this.options.maxBodyBytes) {
+      throw new ValidationError('BODY_TOO_LARGE', `request body is ${body.length} bytes; the limit is ${this.options.maxBodyBytes}`);
+    }
+    this.stats.calls++;
+    const id = `${this.idPrefix}.${++this.sequence}`;
+    const sentAt = Date.now();
+    const deadline = sentAt + timeoutMs;
+    const reply = new Promise<Reply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.rememberTimedOut(id);
+        this.settle(id, new TimeoutError(`no reply to ${job} within ${timeoutMs}ms`));
+        // Not taken yet: remove it, so nobody runs it for a caller that is gone. Taken: it is locked and stays.
+        void this.queue.remove(id).catch(() => undefined);
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+    });
+    try {
+      await this.queue.add(job, { body: body.toString('utf8'), messageId: id, version: PROTOCOL_VERSION, sentAt, deadline }, {
+        jobId: id,
+        attempts: this.options.deliveryLimit + 1,
+        removeOnComplete: true,
+        removeOnFail: { count: FAILED_KEPT },
+      });
+      this.stats.confirmed++;
+    } catch (err) {
+      this.settle(id, new PublishError(`Redis did not take request ${id}: ${(err as Error).message}`, { cause: err, code: 'PUBLISH_FAILED' }));
+    }
+    return reply;
+  }
+
+  private onCompleted(jobId: string, returnvalue: unknown): void {
+    const parsed = replySchema.safeParse(returnvalue);
+    if (parsed.success) this.onReply(jobId, parsed.data);
+    else if (this.pending.has(jobId)) this.settle(jobId, new ValidationError('MALFORMED_REPLY', `job ${jobId} completed with a value that is not a reply`));
+  }
+
+  private onReply(jobId: string, reply: Reply): void {
+    const call = this.pending.get(jobId);
+    if (!call) {
+      // Every client reads every completion of the queue: only its own count.
+      if (!jobId.startsWith(this.idPrefix)) return;
+      if (this.timedOut.has(jobId)) this.stats.lateReplies++;
+      else this.stats.duplicatesSuppressed++;
+      return;
+    }
+    this.forget(jobId, call);
+    this.stats.answered++;
+    call.resolve(reply);
+  }
+
+  private rememberTimedOut(id: string): void {
+    this.timedOut.add(id);
+    if (this.timedOut.size > TIMED_OUT_MEMORY) this.timedOut.delete(this.timedOut.values().next().value!);
+  }
+
+  private settle(id: string, err: Error): void {
+    const call = this.pending.get(id);
+    if (!call) return;
+    this.forget(id, call);
+    call.reject(err);
+  }
+
+  private forget(id: string, call: PendingCall): void {
+    this.pending.delete(id);
+    clearTimeout(call.timer);
+    if (this.pending.size === 0) this.idle.emit('idle');
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.pending.size > 0) await once(this.idle, 'idle');
+      await this.events.close().catch(() => undefined);
+      await this.queue.close().catch(() => undefined);
+    })();
+    return this.closing;
+  }
+}
+
+/** The id of the events stream's newest entry ("0" when empty): where this client's reader starts. */
+async function lastStreamId(options: BullmqRpcClientOptions): Promise<string> {
+  const redis = new Redis({ ...redisConnection(options.redisUrl, `${options.name} setup`), maxRetriesPerRequest: 1, retryStrategy: (n) => (n > 3 ? null : 200) });
+  redis.on('error', () => undefined);
+  try {
+    const [last] = (await redis.xrevrange(`${queuePrefix(options.namespace)}:${QUEUE_NAME}:events`, '+', '-', 'COUNT', 1)) as [string, string[]][];
+    return last?.[0] ?? '0';
+  } catch (err) {
+    throw new ShoalError('REDIS_UNREACHABLE', `cannot reach Redis at ${redactUrl(options.redisUrl)} for the bullmq transport: ${(err as Error).message}. Is it running? \`npm run setup\` starts it on this machine.`, { cause: err });
+  } finally {
+    redis.disconnect();
+  }
+}

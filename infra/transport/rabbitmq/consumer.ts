@@ -1,0 +1,211 @@
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, RecoveringChannelModel } from 'amqplib';
+import { connectBroker } from '../../amqp/connection.js';
+import { assertTopology } from '../../amqp/topology.js';
+import { errorMessage } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import {
+  decodeControl,
+  encodeReply,
+  HEADER_VERSION,
+  PROTOCOL_VERSION,
+  QUIT_ROUTING_KEY,
+  type Reply,
+  type Topology,
+  workerRoutingPattern,
+} from '../../protocol.js';
+import type { ConsumerCallbacks, ConsumerRole, RequestConsumer, RequestResult } from '../types.js';
+
+export interface RabbitConsumerOptions {
+  workerId: string;
+  amqpUrl: string;
+  topology: Topology;
+  deliveryLimit: number;
+  /** Jobs run at once; also the prefetch, so the broker never hands over more. */
+  concurrency: number;
+  logger: Logger;
+}
+
+/**
+ * Consumer priorities (x-priority): RabbitMQ gives a low-priority consumer
+ * messages only while every higher-priority consumer is at its prefetch limit.
+ */
+export const CONSUMER_PRIORITY: Record<ConsumerRole, number> = { worker: 10, spare: 0 };
+
+/**
+ * A worker's RabbitMQ side: consumes the request queue with manual acks and a
+ * prefetch of its concurrency, publishes each reply with a confirm on a channel
+ * of its own, and only then acks. Listens for quit and for control messages
+ * addressed to this worker. Reconnects by itself and consumes again.
+ */
+export class RabbitConsumer implements RequestConsumer {
+  private connection: RecoveringChannelModel | undefined;
+  private model: ChannelModel | undefined;
+  /** Consumes requests and settles them. */
+  private channel: Channel | undefined;
+  /** The request consumer's tag on `channel`, once it consumes. */
+  private activeTag: string | undefined;
+  /**
+   * Replies go out on their own confirm channel: a reply to a malformed
+   * direct reply-to address makes the broker close the channel it was
+   * published on, and that must not take the consumer and its jobs with it.
+   */
+  private replyChannel: ConfirmChannel | undefined;
+  private role: ConsumerRole = 'worker';
+  private stopped = false;
+
+  constructor(private readonly options: RabbitConsumerOptions, private readonly callbacks: ConsumerCallbacks) {}
+
+  async start(role: ConsumerRole): Promise<void> {
+    this.role = role;
+    this.connection = await connectBroker({
+      url: this.options.amqpUrl,
+      name: `shoal worker ${this.options.workerId}`,
+      logger: this.options.logger,
+      setup: (model) => this.setup(model),
+    });
+  }
+
+  /** Runs after every (re)connect: the old channel and its deliveries are gone. */
+  private async setup(model: ChannelModel): Promise<void> {
+    if (this.stopped) return;
+    const { topology, workerId } = this.options;
+    this.model = model;
+    this.activeTag = undefined;
+    const channel = await model.createChannel();
+    channel.on('error', (err: Error) => this.options.logger.warn({ err: err.message }, 'channel error'));
+    channel.on('close', () => {
+      if (this.channel !== channel) return;
+      this.channel = undefined;
+      // A channel can die alone (e.g. a broker-side error). Reconnecting the
+      // whole connection re-runs this setup, which is the one recovery path.
+      if (!this.stopped) model.close().catch(() => undefined);
+    });
+    await assertTopology(channel, topology, { deliveryLimit: this.options.deliveryLimit });
+    await channel.prefetch(this.options.concurrency);
+
+    const control = await channel.assertQueue('', { exclusive: true, autoDelete: true });
+    await channel.bindQueue(control.queue, topology.controlExchange, QUIT_ROUTING_KEY);
+    await channel.bindQueue(control.queue, topology.controlExchange, workerRoutingPattern(workerId));
+    await channel.consume(control.queue, (msg) => msg && this.onControl(msg), { noAck: true, consumerTag: `${workerId}.control` });
+    await this.openReplyChannel(model);
+    if (this.stopped) return; // a drain began while we connected: take no work
+    this.channel = channel;
+    await this.consumeRequests(channel);
+  }
+
+  private async openReplyChannel(model: ChannelModel): Promise<ConfirmChannel> {
+    const replies = await model.createConfirmChannel();
+    replies.on('error', (err: Error) => this.options.logger.warn({ err: err.message }, 'reply channel closed by the broker; opening another'));
+    replies.on('close', () => {
+      if (this.replyChannel === replies) this.replyChannel = undefined;
+    });
+    this.replyChannel = replies;
+    return replies;
+  }
+
+  /** The consumer tag shows the role in the management UI, e.g. "worker-1a2b" or "worker-1a2b (spare)". */
+  private get consumerTag(): string {
+    return this.role === 'spare' ? `${this.options.workerId} (spare)` : this.options.workerId;
+  }
+
+  private async consumeRequests(channel: Channel): Promise<void> {
+    const tag = this.consumerTag;
+    await channel.consume(this.options.topology.requestQueue, (msg) => this.onDelivery(channel, msg), {
+      noAck: false,
+      consumerTag: tag,
+      priority: CONSUMER_PRIORITY[this.role],
+    });
+    this.activeTag = tag;
+  }
+
+  private onControl(msg: ConsumeMessage): void {
+    try {
+      this.callbacks.onControl(decodeControl(msg.content));
+    } catch (err) {
+      this.options.logger.warn({ err: errorMessage(err) }, 'ignored a bad control message');
+    }
+  }
+
+  /**
+   * Consume again at the regular priority. Cancelling a consumer does not
+   * return its unacked messages, so the jobs it holds finish and are acked as usual.
+   */
+  async promote(): Promise<void> {
+    if (this.role === 'worker') return;
+    this.role = 'worker'; // from now on, every (re)connect consumes at the regular priority
+    const channel = this.channel;
+    const spareTag = this.activeTag;
+    if (!channel || !spareTag) return;
+    try {
+      // A new tag: a quorum queue kept serving the old consumer first when the same tag came back.
+      await channel.cancel(spareTag);
+      this.activeTag = undefined;
+      if (this.stopped) return; // a drain began meanwhile: stay cancelled
+      await this.consumeRequests(channel);
+    } catch (err) {
+      this.options.logger.warn({ err: errorMessage(err) }, 'promotion interrupted; the reconnect consumes at the regular priority');
+    }
+  }
+
+  private onDelivery(channel: Channel, msg: ConsumeMessage | null): void {
+    if (msg === null) {
+      // The broker cancelled us (e.g. the queue was deleted): reconnect and redeclare.
+      this.options.logger.warn('consumer cancelled by the broker; reconnecting');
+      if (!this.stopped) channel.close().catch(() => undefined);
+      return;
+    }
+    void this.callbacks.deliver(msg, (result) => this.settle(channel, msg, result));
+  }
+
+  private async settle(channel: Channel, msg: ConsumeMessage, result: RequestResult): Promise<void> {
+    let settle = result.settle;
+    if (result.reply) {
+      try {
+        await this.publishReply(result.reply.replyTo, result.reply.correlationId, result.reply.body);
+      } catch (err) {
+        // Only the reply can fail here (its channel closed): give the request back, to
+        // be answered by another delivery. A reply address that always fails runs into
+        // the delivery limit and is dead-lettered.
+        this.options.logger.debug({ err: errorMessage(err) }, 'could not send a reply; requeueing the request');
+        settle = 'requeue';
+      }
+    }
+    try {
+      if (settle === 'ack') channel.ack(msg);
+      else channel.nack(msg, false, settle === 'requeue');
+    } catch (err) {
+      this.options.logger.debug({ err: errorMessage(err) }, 'could not settle a delivery; the broker will redeliver it');
+    }
+  }
+
+  /** Resolves once the broker has confirmed the reply. */
+  private async publishReply(replyTo: string, correlationId: string, reply: Reply): Promise<void> {
+    if (!this.model) throw new Error('not connected');
+    const channel = this.replyChannel ?? (await this.openReplyChannel(this.model));
+    return new Promise((resolve, reject) => {
+      channel.publish(
+        '',
+        replyTo,
+        encodeReply(reply),
+        { correlationId, contentType: 'application/json', headers: { [HEADER_VERSION]: PROTOCOL_VERSION } },
+        (err: unknown) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
+      );
+    });
+  }
+
+  async stopConsuming(): Promise<void> {
+    this.stopped = true;
+    const channel = this.channel;
+    if (channel && this.activeTag) {
+      await channel.cancel(this.activeTag).catch(() => undefined);
+      this.activeTag = undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    await this.replyChannel?.close().catch(() => undefined);
+    await this.channel?.close().catch(() => undefined);
+    await this.connection?.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,84 @@
+import type { ControlMessage, IncomingMessage, Reply } from '../protocol.js';
+import type { DeliveryStats } from '../../producer/rpc-client.js';
+
+/**
+ * The transport seam: what the producer, the worker and the dispatcher need of
+ * whatever carries requests, replies and control messages. Two adapters:
+ * RabbitMQ (infra/transport/rabbitmq, the default) and BullMQ on Redis
+ * (infra/transport/bullmq). Job handlers, the worker's request handling, the
+ * worker reports and the autoscaling policy are the same on both.
+ */
+export const TRANSPORTS = ['rabbitmq', 'bullmq'] as const;
+export type TransportKind = (typeof TRANSPORTS)[number];
+
+export type { DeliveryStats };
+
+/** The producer's side: one request in, its reply out. */
+export interface RpcCaller {
+  call(job: string, payload: unknown, timeoutMs: number): Promise<Reply>;
+  readonly stats: DeliveryStats;
+  readonly inFlight: number;
+  /** Waits for calls in flight to settle, then disconnects. */
+  close(): Promise<void>;
+}
+
+/** How a delivery ends: done, given back to be tried again, or dead-lettered (RabbitMQ) / failed (BullMQ). */
+export type Settle = 'ack' | 'requeue' | 'dead-letter';
+
+/** What the worker decided about one request: how to settle it, and the reply its caller gets, if any. */
+export interface RequestResult {
+  settle: Settle;
+  reply?: { replyTo: string; correlationId: string; body: Reply } | undefined;
+}
+
+/**
+ * Runs one delivery (decode, run the job) and hands the result to `settle`,
+ * which the transport supplies: publish the reply and ack (RabbitMQ), or
+ * complete or fail the job (BullMQ). Resolves once it is settled.
+ */
+export type Deliver = (message: IncomingMessage, settle: (result: RequestResult) => Promise<void>) => Promise<void>;
+
+export type ConsumerRole = 'worker' | 'spare';
+
+export interface ConsumerCallbacks {
+  deliver: Deliver;
+  /** A control message for this worker (quit, or a drain/promote addressed to it). */
+  onControl: (message: ControlMessage) => void;
+}
+
+/** The worker's side: consume requests, listen for control messages. */
+export interface RequestConsumer {
+  /** Connects and starts consuming in the given role. */
+  start(role: ConsumerRole): Promise<void>;
+  /** A spare becomes a regular worker (RabbitMQ: a higher consumer priority; BullMQ: its full concurrency). */
+  promote(): Promise<void>;
+  /** Takes no new requests; what is in flight still settles. */
+  stopConsuming(): Promise<void>;
+  /** Disconnects; call after what was in flight has settled. */
+  close(): Promise<void>;
+}
+
+/** The request queue as the transport reports it; the dispatcher's QueueSample. */
+export interface QueueDepth {
+  /** Waiting, not yet handed to a worker. */
+  ready: number;
+  /** Handed to a worker and not yet settled; undefined when the transport cannot tell. */
+  unacked: number | undefined;
+  consumers: number;
+  /** Requests per second coming in, as the transport measures it; undefined when it does not. */
+  publishRate: number | undefined;
+  source: 'management' | 'passive' | 'bullmq';
+}
+
+/** Runs one metrics source; on failure warns once and gives undefined (dispatcher/metrics/guard.ts). */
+export interface MetricsGuard {
+  run<T>(what: string, read: () => Promise<T>): Promise<T | undefined>;
+}
+
+/** The dispatcher's side: queue depth, control messages out, `quit` in. */
+export interface DispatcherLink {
+  queueDepth(guard: MetricsGuard): Promise<QueueDepth>;
+  /** Resolves with whether anyone was listening. */
+  send(message: ControlMessage): Promise<boolean>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,105 @@
+import { errorCode, errorMessage, TransientJobError } from '../infra/errors.js';
+import type { Logger } from '../infra/log.js';
+import { decodeRequest, type IncomingMessage, type Reply } from '../infra/protocol.js';
+import type { RequestResult } from '../infra/transport/types.js';
+import { bucketIndex, emptyBuckets } from '../infra/wait-histogram.js';
+import type { JobHandlers } from './jobs.js';
+
+export interface RequestRunnerOptions {
+  workerId: string;
+  deliveryLimit: number;
+  maxBodyBytes: number;
+  handlers: JobHandlers;
+  logger: Logger;
+}
+
+/**
+ * The deadline comes from the producer's clock. The broker's own expiration is
+ * exact; this check only stops work nobody waits for, so it allows for some
+ * clock skew between hosts.
+ */
+const EXPIRY_GRACE_MS = 1000;
+
+/**
+ * What a worker does with one request, whatever transport carried it: check it
+ * against the protocol, run its job, and say how to settle it and what to
+ * reply. Keeps the counters and the queue-wait histogram of worker reports.
+ */
+export class RequestRunner {
+  readonly counters = { processed: 0, failed: 0, redelivered: 0, serviceMsTotal: 0 };
+  readonly waitBuckets = emptyBuckets();
+
+  constructor(private readonly options: RequestRunnerOptions) {}
+
+  async run(msg: IncomingMessage, receivedAt = Date.now()): Promise<RequestResult> {
+    const { logger, maxBodyBytes, deliveryLimit, workerId } = this.options;
+    const decoded = decodeRequest(msg, maxBodyBytes);
+    if (!decoded.ok) {
+      // A newer protocol version may be served by an upgraded worker: give it a chance.
+      if (decoded.code === 'UNSUPPORTED_VERSION' && !isLastAttempt(decoded.deliveryCount, deliveryLimit)) return { settle: 'requeue' };
+      logger.warn({ code: decoded.code, reason: decoded.message }, 'rejected a bad request; dead-lettering it');
+      this.counters.failed++;
+      const reply = decoded.replyTo && decoded.correlationId
+        ? { replyTo: decoded.replyTo, correlationId: decoded.correlationId, body: this.failure(decoded.code, decoded.message, null, 0) }
+        : undefined;
+      return { settle: 'dead-letter', reply };
+    }
+
+    const request = decoded.request;
+    const to = { replyTo: request.replyTo, correlationId: request.correlationId };
+    const queuedMs = request.sentAt === undefined ? null : Math.max(0, receivedAt - request.sentAt);
+    if (queuedMs !== null) this.waitBuckets[bucketIndex(queuedMs)]!++;
+    const redelivered = request.redelivered || request.deliveryCount > 0;
+    if (redelivered) this.counters.redelivered++;
+    if (request.deadline !== undefined && receivedAt > request.deadline + EXPIRY_GRACE_MS) {
+      // The caller has given up: running it now would be wasted (or harmful) work.
+      logger.debug({ messageId: request.messageId }, 'request expired before it ran; dead-lettering it');
+      return { settle: 'dead-letter' };
+    }
+
+    const handler = Object.hasOwn(this.options.handlers, request.job) ? this.options.handlers[request.job] : undefined;
+    if (!handler) {
+      this.counters.failed++;
+      return { settle: 'dead-letter', reply: { ...to, body: this.failure('UNKNOWN_JOB', `no handler for job "${request.job}"`, queuedMs, 0) } };
+    }
+
+    const started = performance.now();
+    try {
+      const result = await handler(request.payload, {
+        messageId: request.messageId,
+        workerId,
+        deliveryCount: request.deliveryCount,
+        redelivered: request.redelivered,
+        deadline: request.deadline,
+      });
+      const serviceMs = performance.now() - started;
+      this.counters.processed++;
+      this.counters.serviceMsTotal += serviceMs;
+      const body: Reply = { ok: true, result: result ?? null, workerId, timings: { queuedMs, serviceMs }, ...(redelivered ? { redelivered } : {}) };
+      return { settle: 'ack', reply: { ...to, body } };
+    } catch (err) {
+      const serviceMs = performance.now() - started;
+      if (err instanceof TransientJobError && !isLastAttempt(request.deliveryCount, deliveryLimit)) {
+        logger.info({ messageId: request.messageId, err: err.message, deliveryCount: request.deliveryCount }, 'transient job failure; requeueing');
+        return { settle: 'requeue' };
+      }
+      logger.warn({ messageId: request.messageId, job: request.job, err: errorMessage(err) }, 'job failed; dead-lettering it');
+      this.counters.failed++;
+      return { settle: 'dead-letter', reply: { ...to, body: this.failure(errorCode(err), errorMessage(err), queuedMs, serviceMs) } };
+    }
+  }
+
+  private failure(code: string, message: string, queuedMs: number | null, serviceMs: number): Reply {
+    return { ok: false, error: { code, message }, workerId: this.options.workerId, timings: { queuedMs, serviceMs } };
+  }
+}
+
+/**
+ * Whether this delivery is the last one the queue allows. A quorum queue with
+ * x-delivery-limit N delivers a message N+1 times: it dead-letters it when it
+ * comes back with x-delivery-count = N (measured on RabbitMQ 3.10.8). BullMQ
+ * jobs get `attempts` = N+1 to match.
+ */
+export function isLastAttempt(deliveryCount: number, deliveryLimit: number): boolean {
+  return deliveryCount >= deliveryLimit;
+}
