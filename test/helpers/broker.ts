@@ -6,7 +6,9 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { deleteTopology } from '../../infra/amqp/topology.js';
 import { topologyFor, type Topology } from '../../infra/protocol.js';
-import { RpcClient } from '../../producer/rpc-client.js';
+import { connectCaller } from '../../infra/transport/index.js';
+import type { RpcCaller, TransportKind } from '../../infra/transport/types.js';
+import type { BullmqWorkerSettings } from '../../infra/transport/consumer.js';
 import { builtinJobs, type JobHandlers } from '../../worker/jobs.js';
 import { Worker } from '../../worker/worker.js';
 
@@ -25,6 +27,8 @@ export interface TestWorkerOptions {
   deliveryLimit?: number;
   maxBodyBytes?: number;
   role?: 'worker' | 'spare';
+  transport?: TransportKind;
+  bullmq?: BullmqWorkerSettings;
 }
 
 export async function startWorker(namespace: string, workerId: string, options: TestWorkerOptions = {}): Promise<Worker> {
@@ -38,13 +42,18 @@ export async function startWorker(namespace: string, workerId: string, options: 
     role: options.role ?? 'worker',
     handlers: { ...builtinJobs, ...options.handlers },
     logger: quietLogger,
+    transport: options.transport ?? 'rabbitmq',
+    redisUrl: REDIS_URL,
+    bullmq: options.bullmq,
   });
   await worker.start();
   return worker;
 }
 
-export function connectClient(namespace: string, deliveryLimit = 5): Promise<RpcClient> {
-  return RpcClient.connect({
+export function connectClient(namespace: string, deliveryLimit = 5, transport: TransportKind = 'rabbitmq'): Promise<RpcCaller> {
+  return connectCaller({
+    transport,
+    redisUrl: REDIS_URL,
     amqpUrl: AMQP_URL,
     topology: topologyFor(namespace),
     deliveryLimit,

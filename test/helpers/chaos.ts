@@ -2,7 +2,8 @@ import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { topologyFor } from '../../infra/protocol.js';
 import { runLoad, type LoadPlan } from '../../producer/load.js';
-import type { DeliveryStats, RpcClient } from '../../producer/rpc-client.js';
+import type { DeliveryStats } from '../../producer/rpc-client.js';
+import type { RpcCaller } from '../../infra/transport/types.js';
 import { consumerCount, waitFor } from './broker.js';
 import { expect } from 'vitest';
 import { poolContainers } from './docker.js';
@@ -26,7 +27,7 @@ export interface Accounting {
  * request indexes. Counts what came back.
  */
 export async function loadWithFaults(
-  client: RpcClient,
+  client: RpcCaller,
   plan: Omit<LoadPlan, 'concurrency'>,
   faultAt: readonly number[],
   fault: (n: number) => Promise<void>,

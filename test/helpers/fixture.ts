@@ -1,5 +1,5 @@
 import { afterEach, beforeEach } from 'vitest';
-import type { RpcClient } from '../../producer/rpc-client.js';
+import type { RpcCaller, TransportKind } from '../../infra/transport/types.js';
 import type { Worker } from '../../worker/worker.js';
 import { connectClient, newNamespace, removeNamespace, startWorker, type TestWorkerOptions } from './broker.js';
 
@@ -7,10 +7,10 @@ import { connectClient, newNamespace, removeNamespace, startWorker, type TestWor
  * A fresh namespace per test, and in-process workers and clients that are
  * closed, with the namespace's queues and keys removed, after each test.
  */
-export function usePool() {
+export function usePool(transport: TransportKind = 'rabbitmq') {
   let namespace = '';
   let workers: Worker[] = [];
-  let clients: RpcClient[] = [];
+  let clients: RpcCaller[] = [];
 
   beforeEach(() => {
     namespace = newNamespace();
@@ -28,13 +28,14 @@ export function usePool() {
     get namespace() {
       return namespace;
     },
+    transport,
     async worker(workerId: string, options?: TestWorkerOptions): Promise<Worker> {
-      const worker = await startWorker(namespace, workerId, options);
+      const worker = await startWorker(namespace, workerId, { transport, ...options });
       workers.push(worker);
       return worker;
     },
-    async client(deliveryLimit?: number): Promise<RpcClient> {
-      const client = await connectClient(namespace, deliveryLimit);
+    async client(deliveryLimit?: number): Promise<RpcCaller> {
+      const client = await connectClient(namespace, deliveryLimit, transport);
       clients.push(client);
       return client;
     },

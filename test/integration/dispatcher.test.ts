@@ -3,12 +3,12 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { topologyFor } from '../../infra/protocol.js';
-import { consumerCount, newNamespace, removeNamespace, waitFor, workerPids } from '../helpers/broker.js';
+import { newNamespace, removeNamespace, waitFor, workerPids } from '../helpers/broker.js';
 import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
+import { EACH_TRANSPORT, poolConsumers, transportArgs } from '../helpers/transport.js';
 
 /** The dispatcher as a user runs it: a real process that starts worker processes. */
-describe('dispatcher with the local-process runtime', () => {
+describe.each(EACH_TRANSPORT)('dispatcher with the local-process runtime (%s)', (transport) => {
   let namespace: string;
   let dispatcher: ChildProcess | undefined;
 
@@ -23,9 +23,9 @@ describe('dispatcher with the local-process runtime', () => {
   });
 
   async function startPool(size: number) {
-    const started = startDispatcher(['--min', String(size), '--max', String(size), '--spares', '0', '--metrics-port', '0', '--runtime', 'process', '--namespace', namespace]);
+    const started = startDispatcher(['--min', String(size), '--max', String(size), '--spares', '0', '--metrics-port', '0', '--runtime', 'process', '--namespace', namespace, ...transportArgs(transport)]);
     dispatcher = started.child;
-    await waitFor(`${size} consumers`, async () => (await consumerCount(topologyFor(namespace))) === size);
+    await waitFor(`${size} consumers`, async () => (await poolConsumers(namespace, transport)) === size);
     return started;
   }
 
@@ -35,7 +35,7 @@ describe('dispatcher with the local-process runtime', () => {
     expect(workerPids(namespace)).toHaveLength(3);
 
     const report = path.join(mkdtempSync(path.join(tmpdir(), 'shoal-report-')), 'run.html');
-    const load = await runCli('producer/cli.js', ['--count', '300', '--json', '--namespace', namespace, '--report', report]);
+    const load = await runCli('producer/cli.js', ['--count', '300', '--json', '--namespace', namespace, '--report', report, ...transportArgs(transport)]);
     expect(load.code).toBe(0);
     const summary = JSON.parse(load.stdout) as { ok: number; sent: number; repliesByWorker: Record<string, number> };
     expect(summary).toMatchObject({ sent: 300, ok: 300 });
@@ -49,14 +49,14 @@ describe('dispatcher with the local-process runtime', () => {
     process.kill(victim!, 'SIGKILL');
     await waitFor('a replacement worker', async () => {
       const pids = workerPids(namespace);
-      return pids.length === 3 && !pids.includes(victim!) && (await consumerCount(topologyFor(namespace))) === 3;
+      return pids.length === 3 && !pids.includes(victim!) && (await poolConsumers(namespace, transport)) === 3;
     });
 
-    const quit = await runCli('producer/quit.js', ['--namespace', namespace]);
+    const quit = await runCli('producer/quit.js', ['--namespace', namespace, ...transportArgs(transport)]);
     expect(quit.stdout).toContain(`sent quit to pool "${namespace}"`);
     expect(await exitOf(child)).toBe(0);
     expect(workerPids(namespace)).toEqual([]);
-    expect(await consumerCount(topologyFor(namespace))).toBe(0);
+    expect(await poolConsumers(namespace, transport)).toBe(0);
   });
 
   it('serves Prometheus metrics, a status and a live page, on localhost only by default', async () => {
@@ -105,6 +105,8 @@ describe('command-line input', () => {
     ['producer/cli.js', ['--payload', '{bad'], `SHOAL_PAYLOAD (--payload) must be JSON`],
     ['producer/cli.js', ['--amqp-url', 'http://nope'], 'SHOAL_AMQP_URL (--amqp-url) must be a URL starting with amqp:// or amqps://'],
     ['producer/quit.js', ['--namespace', 'Bad Name!'], 'SHOAL_NAMESPACE (--namespace) must be lowercase letters'],
+    ['producer/cli.js', ['--transport', 'kafka'], 'SHOAL_TRANSPORT (--transport) must be one of rabbitmq, bullmq'],
+    ['dispatcher/main.js', ['--transport', 'bullmq', '--redis-url', 'off'], 'SHOAL_REDIS_URL (--redis-url) cannot be "off" with SHOAL_TRANSPORT (--transport) bullmq'],
   ])('%s %j fails with a clear message', async (script, args, message) => {
     const result = await runCli(script, args);
     expect(result.code).toBe(2);
@@ -128,10 +130,10 @@ describe('command-line input', () => {
     }
   });
 
-  it('the end-client says so when nobody is listening', async () => {
+  it.each(EACH_TRANSPORT)('the end-client says so when nobody is listening (%s)', async (transport) => {
     const namespace = newNamespace();
     try {
-      const result = await runCli('producer/quit.js', ['--namespace', namespace]);
+      const result = await runCli('producer/quit.js', ['--namespace', namespace, ...transportArgs(transport)]);
       expect(result.code).toBe(0);
       expect(result.stdout).toContain('nobody was listening');
     } finally {

@@ -1,16 +1,15 @@
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { publishControl } from '../../infra/amqp/control.js';
-import { topologyFor } from '../../infra/protocol.js';
 import { workerReportKey } from '../../infra/redis.js';
 import { runLoad } from '../../producer/load.js';
 import { WorkerReporter } from '../../worker/reporter.js';
-import { rawChannel, REDIS_URL, waitFor } from '../helpers/broker.js';
+import { REDIS_URL, waitFor } from '../helpers/broker.js';
 import { usePool } from '../helpers/fixture.js';
+import { EACH_TRANSPORT, sendControlTo } from '../helpers/transport.js';
 
-describe('draining a worker', () => {
-  const pool = usePool();
+describe.each(EACH_TRANSPORT)('draining a worker (%s)', (transport) => {
+  const pool = usePool(transport);
 
   it('loses nothing when a worker is drained mid-load', async () => {
     const workers = await Promise.all(['a', 'b', 'c'].map((id) => pool.worker(id, { concurrency: 4 })));
@@ -21,9 +20,7 @@ describe('draining a worker', () => {
     const load = runLoad(client, { count: 400, concurrency: 24, ratePerSec: undefined, job: 'sleep', payload: { ms: 10 }, timeoutMs: 20_000 }, async (o) => {
       if (o.index > 60 && !drainSent) {
         drainSent = true;
-        const { connection, channel } = await rawChannel();
-        await publishControl(channel, topologyFor(pool.namespace), { type: 'drain', workerId: 'a' });
-        await connection.close();
+        await sendControlTo(pool.namespace, transport, { type: 'drain', workerId: 'a' });
       }
     });
     const closed = once(drained!, 'closed');

@@ -3,16 +3,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProcessRuntime } from '../../infra/runtime/process.js';
-import type { RpcClient } from '../../producer/rpc-client.js';
-import { AMQP_URL, connectClient, newNamespace, removeNamespace } from '../helpers/broker.js';
+import type { RpcCaller } from '../../infra/transport/types.js';
+import { AMQP_URL, connectClient, newNamespace, REDIS_URL, removeNamespace } from '../helpers/broker.js';
+import { EACH_TRANSPORT } from '../helpers/transport.js';
 import { runCli } from '../helpers/processes.js';
 
 const errorsModule = path.resolve('dist/infra/errors.js');
 
 /** A user's own job handlers, loaded by a real worker process from a module path. */
-describe('custom job handlers', () => {
+describe.each(EACH_TRANSPORT)('custom job handlers (%s)', (transport) => {
   let namespace: string;
-  let client: RpcClient | undefined;
+  let client: RpcCaller | undefined;
   const runtime = new ProcessRuntime({ stdio: 'ignore' });
 
   afterEach(async () => {
@@ -36,18 +37,19 @@ describe('custom job handlers', () => {
         greet: async (payload, ctx) => ({ hello: payload.name, by: ctx.workerId, attempt: ctx.deliveryCount }),
         refuse: () => { throw new PermanentJobError('no thanks', { code: 'REFUSED' }); },
       };`);
-    await runtime.start({ workerId: `${namespace}-custom`, role: 'worker', env: { SHOAL_AMQP_URL: AMQP_URL, SHOAL_NAMESPACE: namespace, SHOAL_HANDLERS: module, SHOAL_REDIS_URL: 'off' } });
-    client = await connectClient(namespace);
+    await runtime.start({ workerId: `${namespace}-custom`, role: 'worker', env: { SHOAL_AMQP_URL: AMQP_URL, SHOAL_NAMESPACE: namespace, SHOAL_HANDLERS: module, SHOAL_TRANSPORT: transport, SHOAL_REDIS_URL: transport === 'bullmq' ? REDIS_URL : 'off' } });
+    const connected = await connectClient(namespace, 5, transport);
+    client = connected;
 
-    expect(await client.call('greet', { name: 'shoal' }, 10_000)).toMatchObject({ ok: true, result: { hello: 'shoal', by: `${namespace}-custom`, attempt: 0 } });
-    expect(await client.call('refuse', null, 5000)).toMatchObject({ ok: false, error: { code: 'REFUSED', message: 'no thanks' } });
-    expect(await client.call('echo', 'built-in', 5000)).toMatchObject({ ok: true, result: 'built-in' });
+    expect(await connected.call('greet', { name: 'shoal' }, 10_000)).toMatchObject({ ok: true, result: { hello: 'shoal', by: `${namespace}-custom`, attempt: 0 } });
+    expect(await connected.call('refuse', null, 5000)).toMatchObject({ ok: false, error: { code: 'REFUSED', message: 'no thanks' } });
+    expect(await connected.call('echo', 'built-in', 5000)).toMatchObject({ ok: true, result: 'built-in' });
   });
 
   it('a worker refuses to start with a module that is not a handler map, and says why', async () => {
     namespace = newNamespace();
     const module = handlerModule('export default { greet: "not a function" };');
-    const result = await runCli('worker/main.js', [], { SHOAL_HANDLERS: module, SHOAL_NAMESPACE: namespace });
+    const result = await runCli('worker/main.js', [], { SHOAL_HANDLERS: module, SHOAL_NAMESPACE: namespace, SHOAL_TRANSPORT: transport });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`job handler "greet" in ${module} is not a function`);
   });

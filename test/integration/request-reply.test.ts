@@ -3,9 +3,10 @@ import { runLoad } from '../../producer/load.js';
 import type { JobContext } from '../../worker/jobs.js';
 import { waitFor } from '../helpers/broker.js';
 import { usePool } from '../helpers/fixture.js';
+import { EACH_TRANSPORT } from '../helpers/transport.js';
 
-describe('request/reply through a pool of workers', () => {
-  const pool = usePool();
+describe.each(EACH_TRANSPORT)('request/reply through a pool of workers (%s)', (transport) => {
+  const pool = usePool(transport);
 
   it('answers 1000 requests through 3 workers, each exactly once, with every worker taking part', async () => {
     const handledBy = new Map<string, string[]>();

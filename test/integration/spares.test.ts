@@ -1,13 +1,13 @@
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import type { RpcClient } from '../../producer/rpc-client.js';
+import type { RpcCaller as RpcClient } from '../../infra/transport/types.js';
 import { publishControl } from '../../infra/amqp/control.js';
 import { topologyFor } from '../../infra/protocol.js';
 import { rawChannel } from '../helpers/broker.js';
 import { usePool } from '../helpers/fixture.js';
 
 /** Warm spares: low-priority consumers that the broker only feeds when the regular workers are full. */
-describe('warm spares', () => {
+describe('warm spares on RabbitMQ (consumer priorities; BullMQ spares: bullmq-semantics.test.ts)', () => {
   const pool = usePool();
 
   const sleepFor = (client: RpcClient, ms: number, n: number) => Promise.all(Array.from({ length: n }, () => client.call('sleep', { ms }, 10_000)));
