@@ -1,12 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { topologyFor } from '../../infra/protocol.js';
 import { runLoad } from '../../producer/load.js';
-import type { RpcClient } from '../../producer/rpc-client.js';
-import { connectClient, consumerCount, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
+import type { RpcCaller } from '../../infra/transport/types.js';
+import { connectClient, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
 import { poolContainers } from '../helpers/docker.js';
 import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
 import { countMembers, readStatus } from '../helpers/status.js';
+import { EACH_TRANSPORT, poolConsumers, transportArgs } from '../helpers/transport.js';
 
 const TARGET_MS = 200;
 const RATE = 150; // x 50 ms = 7.5 busy slots: more than 1 worker of 4 can carry
@@ -17,10 +17,10 @@ const LOAD_SECONDS = 15;
  * 50 ms sleep jobs (a fixed arrival rate, not a fixed number in flight, since a
  * closed loop hides queueing), then nothing.
  */
-describe('autoscaling on a step load', () => {
+describe.each(EACH_TRANSPORT)('autoscaling on a step load (%s)', (transport) => {
   let namespace: string;
   let dispatcher: ChildProcess | undefined;
-  let client: RpcClient | undefined;
+  let client: RpcCaller | undefined;
 
   afterEach(async () => {
     await client?.close();
@@ -36,11 +36,12 @@ describe('autoscaling on a step load', () => {
     namespace = newNamespace();
     const started = startDispatcher([
       '--runtime', 'docker', '--min', '1', '--max', '6', '--spares', '1', '--target-wait-p95', `${TARGET_MS}ms`,
-      '--scale-down-window', '5s', '--metrics-port', '0', '--namespace', namespace,
+      '--scale-down-window', '5s', '--metrics-port', '0', '--namespace', namespace, ...transportArgs(transport),
     ]);
     dispatcher = started.child;
-    await waitFor('1 worker and 1 spare consuming', async () => (await consumerCount(topologyFor(namespace))) === 2, 30_000);
-    client = await connectClient(namespace);
+    await waitFor('1 worker and 1 spare consuming', async () => (await poolConsumers(namespace, transport)) === 2, 30_000);
+    const connected = await connectClient(namespace, 5, transport);
+    client = connected;
 
     const timeline: { second: number; regular: number; spares: number }[] = [];
     const t0 = Date.now();
@@ -59,7 +60,7 @@ describe('autoscaling on a step load', () => {
       {
         call: async (job, payload, timeoutMs) => {
           const sentAt = Date.now();
-          const reply = await client!.call(job, payload, timeoutMs);
+          const reply = await connected.call(job, payload, timeoutMs);
           waits.push({ second: Math.floor((sentAt - t0) / 1000), queuedMs: reply.timings.queuedMs ?? 0 });
           if (reply.redelivered) redelivered++;
           return reply;
@@ -83,7 +84,7 @@ describe('autoscaling on a step load', () => {
       const inSecond = waits.filter((w) => w.second === second).map((w) => w.queuedMs);
       lines.push(`t=${String(second).padStart(3)}s  sent ${String(inSecond.length).padStart(3)}/s  p95 wait ${inSecond.length ? `${Math.round(p95(inSecond))} ms` : '-'}  workers ${pool?.regular ?? '?'} + spares ${pool?.spares ?? '?'}`);
     }
-    console.log(`autoscaling timeline (target p95 wait ${TARGET_MS} ms):\n${lines.join('\n')}`);
+    console.log(`autoscaling timeline on ${transport} (target p95 wait ${TARGET_MS} ms):\n${lines.join('\n')}`);
 
     expect(summary).toMatchObject({ sent: RATE * LOAD_SECONDS, ok: RATE * LOAD_SECONDS, errors: 0, timedOut: 0 });
     expect(Math.max(...timeline.map((t) => t.regular))).toBeGreaterThan(1);
@@ -93,7 +94,7 @@ describe('autoscaling on a step load', () => {
     expect(lastSeconds.filter((ms) => ms < TARGET_MS).length).toBeGreaterThanOrEqual(4);
     expect(redelivered).toBe(0);
 
-    await runCli('producer/quit.js', ['--namespace', namespace]);
+    await runCli('producer/quit.js', ['--namespace', namespace, ...transportArgs(transport)]);
     expect(await exitOf(dispatcher)).toBe(0);
     expect(await poolContainers(namespace)).toEqual([]);
   });
