@@ -1,0 +1,101 @@
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue } from 'bullmq';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PermanentJobError, TransientJobError } from '../../infra/errors.js';
+import { bullConnection, QUEUE_NAME, queuePrefix } from '../../infra/transport/bullmq/connection.js';
+import { BullmqDispatcherLink } from '../../infra/transport/bullmq/dispatcher-link.js';
+import { quietLogger, REDIS_URL, waitFor } from '../helpers/broker.js';
+import { usePool } from '../helpers/fixture.js';
+import { sendControlTo } from '../helpers/transport.js';
+
+/**
+ * Where BullMQ's semantics meet shoal's contract: the failed set is the
+ * dead-letter queue, `attempts` is the delivery limit + 1, a permanent error
+ * fails at once, and a spare (BullMQ has no consumer priorities) runs one job
+ * at a time until promoted.
+ */
+describe('the BullMQ transport', () => {
+  const pool = usePool('bullmq');
+  let queue: Queue;
+
+  beforeEach(() => {
+    queue = new Queue(QUEUE_NAME, { connection: bullConnection(REDIS_URL, 'shoal test probe'), prefix: queuePrefix(pool.namespace) });
+  });
+  afterEach(async () => {
+    await queue.close();
+  });
+
+  it('retries a transient failure up to attempts = delivery limit + 1, then answers with the error and fails the job', async () => {
+    let attempts = 0;
+    await pool.worker('flaky', { deliveryLimit: 2, handlers: { flaky: () => { attempts++; throw new TransientJobError('try again'); } } });
+    const client = await pool.client(2);
+
+    expect(await client.call('flaky', null, 10_000)).toMatchObject({ ok: false, error: { code: 'JOB_TRANSIENT' }, workerId: 'flaky' });
+    expect(attempts).toBe(3);
+    const [failed] = await waitFor('the job in the failed set', async () => { const jobs = await queue.getFailed(); return jobs.length === 1 && jobs; });
+    expect(failed!.attemptsMade).toBe(3);
+    expect(failed!.opts.attempts).toBe(3);
+  });
+
+  it('recovers when a transient failure clears before the limit, and the handler sees the delivery count', async () => {
+    await pool.worker('flaky', { handlers: { flaky: (_p, ctx) => { if (ctx.deliveryCount < 2) throw new TransientJobError('not yet'); return { count: ctx.deliveryCount, redelivered: ctx.redelivered }; } } });
+    const client = await pool.client();
+    expect(await client.call('flaky', null, 10_000)).toMatchObject({ ok: true, result: { count: 2, redelivered: true }, redelivered: true });
+  });
+
+  it('fails a permanent error at once, without a retry, and keeps it in the failed set', async () => {
+    let attempts = 0;
+    await pool.worker('strict', { handlers: { refuse: () => { attempts++; throw new PermanentJobError('no thanks', { code: 'REFUSED' }); } } });
+    const client = await pool.client();
+
+    expect(await client.call('refuse', null, 10_000)).toMatchObject({ ok: false, error: { code: 'REFUSED', message: 'no thanks' } });
+    expect(attempts).toBe(1);
+    const [failed] = await waitFor('the job in the failed set', async () => { const jobs = await queue.getFailed(); return jobs.length === 1 && jobs; });
+    expect(failed!.attemptsMade).toBe(1);
+    expect(failed!.name).toBe('refuse');
+    // Completed jobs are removed: their reply travelled in the completion event.
+    expect(await client.call('echo', 1, 5000)).toMatchObject({ ok: true });
+    expect(await queue.getJobCounts('completed', 'wait', 'active')).toEqual({ completed: 0, wait: 0, active: 0 });
+  });
+
+  it('a spare runs one job at a time until it is promoted, then its full concurrency', async () => {
+    let running = 0;
+    let peak = 0;
+    const slow = async () => {
+      peak = Math.max(peak, ++running);
+      await sleep(150);
+      running--;
+      return null;
+    };
+    const spare = await pool.worker('spare', { concurrency: 4, role: 'spare', handlers: { slow } });
+    const client = await pool.client();
+
+    await Promise.all(Array.from({ length: 4 }, () => client.call('slow', null, 10_000)));
+    expect(peak).toBe(1);
+
+    const promoted = once(spare, 'promoted');
+    expect(await sendControlTo(pool.namespace, 'bullmq', { type: 'promote', workerId: 'spare' })).toEqual({ routed: true });
+    await promoted;
+    peak = 0;
+    await Promise.all(Array.from({ length: 8 }, () => client.call('slow', null, 10_000)));
+    expect(peak).toBe(4);
+    expect(spare.stats().role).toBe('worker');
+  });
+
+  it('the queue depth maps to the dispatcher: waiting jobs are ready, active ones unacked', async () => {
+    const client = await pool.client();
+    const calls = Array.from({ length: 5 }, () => client.call('sleep', { ms: 300 }, 10_000));
+    const link = await BullmqDispatcherLink.connect({ redisUrl: REDIS_URL, namespace: pool.namespace, logger: quietLogger, onQuit: () => undefined });
+    const guard = { run: <T>(_what: string, read: () => Promise<T>) => read() };
+    try {
+      await waitFor('5 waiting jobs', async () => (await link.queueDepth(guard)).ready === 5);
+      await pool.worker('w', { concurrency: 2 });
+      const depth = await waitFor('2 active', async () => { const d = await link.queueDepth(guard); return d.unacked === 2 && d; });
+      expect(depth).toMatchObject({ ready: 3, unacked: 2, consumers: 1, publishRate: undefined, source: 'bullmq' });
+      await Promise.all(calls);
+    } finally {
+      await link.close();
+    }
+  });
+});
