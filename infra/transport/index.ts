@@ -6,7 +6,7 @@ import { assertTopology } from '../amqp/topology.js';
 import type { ControlMessage } from '../protocol.js';
 import { RpcClient } from '../../producer/rpc-client.js';
 import { publishControl as publishRedisControl } from './bullmq/control.js';
-import { redisConnection } from './bullmq/connection.js';
+import { redisConnection, redisUnreachable } from './bullmq/connection.js';
 import { BullmqRpcClient } from './bullmq/rpc-client.js';
 import { namespaceOf, redisUrlOf, type TransportTarget } from './consumer.js';
 import type { RpcCaller } from './types.js';
@@ -40,6 +40,8 @@ export async function sendControl(target: TransportTarget, message: ControlMessa
     redis.on('error', () => undefined);
     try {
       return await publishRedisControl(redis, namespaceOf(target.topology), message);
+    } catch (err) {
+      throw redisUnreachable(redisUrlOf(target), err);
     } finally {
       redis.disconnect();
     }

@@ -1,5 +1,7 @@
 import type { ConnectionOptions } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
+import { redactUrl } from '../../amqp/connection.js';
+import { ShoalError } from '../../errors.js';
 
 /** BullMQ's queue of one pool: keys `<namespace>:bullmq:requests:*`, so a namespace's Redis keys stay under `<namespace>:`. */
 export const QUEUE_NAME = 'requests';
@@ -37,4 +39,10 @@ export function redisConnection(url: string, name: string): RedisOptions {
 /** The same, typed for BullMQ's constructors (its own RedisOptions type is a looser copy of ioredis'). */
 export function bullConnection(url: string, name: string): ConnectionOptions {
   return redisConnection(url, name) as ConnectionOptions;
+}
+
+/** The error a command fails with when BullMQ's Redis does not answer. */
+export function redisUnreachable(url: string, err: unknown): ShoalError {
+  const reason = (err as Error).message.replace(/\.+$/, '');
+  return new ShoalError('REDIS_UNREACHABLE', `cannot reach Redis at ${redactUrl(url)} for the bullmq transport (${reason}). Is it running? \`npm run setup\` starts it on this machine.`, { cause: err });
 }

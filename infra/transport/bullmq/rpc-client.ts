@@ -2,12 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import { redactUrl } from '../../amqp/connection.js';
 import { PublishError, ShoalError, TimeoutError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { encodeRequestBody, PROTOCOL_VERSION, replySchema, type Reply } from '../../protocol.js';
 import type { DeliveryStats, RpcCaller } from '../types.js';
-import { bullConnection, QUEUE_NAME, queuePrefix, redisConnection } from './connection.js';
+import { bullConnection, QUEUE_NAME, queuePrefix, redisConnection, redisUnreachable } from './connection.js';
 import { replyFromFailure, type RequestJobData } from './job-message.js';
 
 export interface BullmqRpcClientOptions {
@@ -167,7 +166,7 @@ async function lastStreamId(options: BullmqRpcClientOptions): Promise<string> {
     const [last] = (await redis.xrevrange(`${queuePrefix(options.namespace)}:${QUEUE_NAME}:events`, '+', '-', 'COUNT', 1)) as [string, string[]][];
     return last?.[0] ?? '0';
   } catch (err) {
-    throw new ShoalError('REDIS_UNREACHABLE', `cannot reach Redis at ${redactUrl(options.redisUrl)} for the bullmq transport: ${(err as Error).message}. Is it running? \`npm run setup\` starts it on this machine.`, { cause: err });
+    throw redisUnreachable(options.redisUrl, err);
   } finally {
     redis.disconnect();
   }
