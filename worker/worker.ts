@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, RecoveringChannelModel } from 'amqplib';
 import { connectBroker } from '../infra/amqp/connection.js';
 import { assertTopology } from '../infra/amqp/topology.js';
+import { BoundedSet } from '../infra/bounded-set.js';
 import { errorCode, errorMessage, TransientJobError } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
 import {
@@ -24,6 +25,8 @@ export interface WorkerOptions {
   amqpUrl: string;
   topology: Topology;
   deliveryLimit: number;
+  /** Benchmarks only (see TopologyOptions); quorum by default. */
+  queueType?: 'quorum' | 'classic';
   /** Jobs run at once; also the prefetch, so the broker never hands over more. */
   concurrency: number;
   maxBodyBytes: number;
@@ -53,8 +56,8 @@ type Outcome = 'ack' | 'requeue' | 'dead-letter';
 const EXPIRY_GRACE_MS = 1000;
 
 /**
- * Consumes requests from the pool's queue, runs the job, publishes the reply
- * (with a publisher confirm), and only then acks. Shuts down in order on
+ * Consumes requests from the pool's queue, runs the job, publishes the reply,
+ * and only then acks (see publishReply for how the reply is made safe). Shuts down in order on
  * close(): cancel the consumer, wait for in-flight jobs, close the channel,
  * close the connection. Emits 'closed' once, whatever asked it to stop
  * (SIGTERM, a drain or quit control message), and 'promoted' when a spare
@@ -73,6 +76,8 @@ export class Worker extends EventEmitter {
    * published on, and that must not take the consumer and its jobs with it.
    */
   private replyChannel: ConfirmChannel | undefined;
+  /** Reply addresses the broker has confirmed a reply to (one per caller channel): see publishReply. */
+  private readonly provenReplyAddresses = new BoundedSet<string>(1024);
   private readonly inFlight = new Set<Promise<void>>();
   private closing: Promise<void> | undefined;
   private readonly counters = { processed: 0, failed: 0, redelivered: 0, serviceMsTotal: 0 };
@@ -129,7 +134,7 @@ export class Worker extends EventEmitter {
       // whole connection re-runs this setup, which is the one recovery path.
       if (!this.closing) model.close().catch(() => undefined);
     });
-    await assertTopology(channel, topology, { deliveryLimit: this.options.deliveryLimit });
+    await assertTopology(channel, topology, { deliveryLimit: this.options.deliveryLimit, queueType: this.options.queueType });
     await channel.prefetch(this.options.concurrency);
 
     const control = await channel.assertQueue('', { exclusive: true, autoDelete: true });
@@ -216,7 +221,7 @@ export class Worker extends EventEmitter {
 
   private async process(channel: Channel, msg: ConsumeMessage): Promise<void> {
     const receivedAt = Date.now();
-    const outcome = await this.handle(msg, receivedAt).catch((err: unknown): Outcome => {
+    const outcome = await this.handle(channel, msg, receivedAt).catch((err: unknown): Outcome => {
       // Only the reply can fail here (its channel closed): give the request back, to
       // be answered by another delivery. A reply address that always fails runs into
       // the delivery limit and is dead-lettered.
@@ -231,7 +236,7 @@ export class Worker extends EventEmitter {
     }
   }
 
-  private async handle(msg: ConsumeMessage, receivedAt: number): Promise<Outcome> {
+  private async handle(channel: Channel, msg: ConsumeMessage, receivedAt: number): Promise<Outcome> {
     const { logger, maxBodyBytes, deliveryLimit } = this.options;
     const decoded = decodeRequest(msg, maxBodyBytes);
     if (!decoded.ok) {
@@ -239,7 +244,7 @@ export class Worker extends EventEmitter {
       if (decoded.code === 'UNSUPPORTED_VERSION' && !isLastAttempt(decoded.deliveryCount, deliveryLimit)) return 'requeue';
       logger.warn({ code: decoded.code, reason: decoded.message }, 'rejected a bad request; dead-lettering it');
       if (decoded.replyTo && decoded.correlationId) {
-        await this.publishReply(decoded.replyTo, decoded.correlationId, this.failure(decoded.code, decoded.message, null, 0));
+        await this.publishReply(channel, decoded.replyTo, decoded.correlationId, this.failure(decoded.code, decoded.message, null, 0));
       }
       this.counters.failed++;
       return 'dead-letter';
@@ -258,7 +263,7 @@ export class Worker extends EventEmitter {
 
     const handler = Object.hasOwn(this.options.handlers, request.job) ? this.options.handlers[request.job] : undefined;
     if (!handler) {
-      await this.publishReply(request.replyTo, request.correlationId,
+      await this.publishReply(channel, request.replyTo, request.correlationId,
         this.failure('UNKNOWN_JOB', `no handler for job "${request.job}"`, queuedMs, 0));
       this.counters.failed++;
       return 'dead-letter';
@@ -274,7 +279,7 @@ export class Worker extends EventEmitter {
         deadline: request.deadline,
       });
       const serviceMs = performance.now() - started;
-      await this.publishReply(request.replyTo, request.correlationId, {
+      await this.publishReply(channel, request.replyTo, request.correlationId, {
         ok: true,
         result: result ?? null,
         workerId: this.id,
@@ -291,7 +296,7 @@ export class Worker extends EventEmitter {
         return 'requeue';
       }
       logger.warn({ messageId: request.messageId, job: request.job, err: errorMessage(err) }, 'job failed; dead-lettering it');
-      await this.publishReply(request.replyTo, request.correlationId, this.failure(errorCode(err), errorMessage(err), queuedMs, serviceMs));
+      await this.publishReply(channel, request.replyTo, request.correlationId, this.failure(errorCode(err), errorMessage(err), queuedMs, serviceMs));
       this.counters.failed++;
       return 'dead-letter';
     }
@@ -301,19 +306,34 @@ export class Worker extends EventEmitter {
     return { ok: false, error: { code, message }, workerId: this.id, timings: { queuedMs, serviceMs } };
   }
 
-  /** Resolves once the broker has confirmed the reply. */
-  private async publishReply(replyTo: string, correlationId: string, reply: Reply): Promise<void> {
+  /**
+   * Sends a reply so that the ack which follows it cannot take effect without it.
+   *
+   * - To an address not seen before: on the reply channel, and resolves once the
+   *   broker confirms it. A malformed direct reply-to address makes the broker
+   *   close the channel it was published on; that must not take the consumer
+   *   and the other jobs it holds with it.
+   * - To an address the broker has confirmed a reply to before: on the
+   *   consumer's own channel, right away. The broker handles a channel's frames
+   *   in order, so by the time it takes the ack it has routed the reply. This
+   *   saves a confirm round trip per request while the delivery holds a
+   *   prefetch slot (about 20% of the throughput with echo jobs).
+   */
+  private async publishReply(consumer: Channel, replyTo: string, correlationId: string, reply: Reply): Promise<void> {
+    const body = encodeReply(reply);
+    const properties = { correlationId, contentType: 'application/json', headers: { [HEADER_VERSION]: PROTOCOL_VERSION } };
+    if (this.provenReplyAddresses.has(replyTo)) {
+      consumer.publish('', replyTo, body, properties);
+      return;
+    }
     if (!this.model) throw new Error('not connected');
     const channel = this.replyChannel ?? (await this.openReplyChannel(this.model));
-    return new Promise((resolve, reject) => {
-      channel.publish(
-        '',
-        replyTo,
-        encodeReply(reply),
-        { correlationId, contentType: 'application/json', headers: { [HEADER_VERSION]: PROTOCOL_VERSION } },
-        (err: unknown) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
+    await new Promise<void>((resolve, reject) => {
+      channel.publish('', replyTo, body, properties, (err: unknown) =>
+        err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
       );
     });
+    this.provenReplyAddresses.add(replyTo);
   }
 
   private async drainAndClose(reason: string): Promise<void> {
