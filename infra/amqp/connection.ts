@@ -67,8 +67,8 @@ export async function connectBroker(options: BrokerConnectionOptions): Promise<R
  * amqplib writes every frame to the socket as its own write, and with noDelay
  * each becomes a syscall and a TCP segment. Corking the socket until the end
  * of the tick sends what one tick produces (say, the replies and acks for a
- * batch of deliveries) in one writev. Measured with echo jobs: about a third
- * less CPU per request in the client process.
+ * batch of deliveries) in one writev. Measured with echo jobs on 2 cores:
+ * 10-20% less CPU per request in the client process, and more throughput.
  */
 function coalesceWrites(model: ChannelModel): void {
   const socket = (model as unknown as { connection?: { stream?: Partial<Socket> } }).connection?.stream;
