@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage, Message, RecoveringChannelModel } from 'amqplib';
 import { connectBroker } from '../infra/amqp/connection.js';
+import { BoundedSet } from '../infra/bounded-set.js';
 import { assertTopology } from '../infra/amqp/topology.js';
 import { PublishError, ShoalError, TimeoutError, ValidationError } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
@@ -21,6 +22,8 @@ export interface RpcClientOptions {
   amqpUrl: string;
   topology: Topology;
   deliveryLimit: number;
+  /** Benchmarks only (see TopologyOptions); quorum by default. */
+  queueType?: 'quorum' | 'classic';
   maxBodyBytes: number;
   /** Connection name in the management UI. */
   name: string;
@@ -87,7 +90,7 @@ export class RpcClient {
   private readonly events = new EventEmitter();
   private readonly pending = new Map<string, PendingCall>();
   /** Calls that timed out, most recent last: a reply for one of them is late, any other unknown one a duplicate. */
-  private readonly timedOut = new Set<string>();
+  private readonly timedOut = new BoundedSet<string>(TIMED_OUT_MEMORY);
   private readonly idPrefix = randomUUID();
   private sequence = 0;
   private writable: Promise<unknown> | undefined;
@@ -122,7 +125,7 @@ export class RpcClient {
       this.writable = undefined;
       if (!this.closing) model.close().catch(() => undefined);
     });
-    await assertTopology(channel, this.options.topology, { deliveryLimit: this.options.deliveryLimit });
+    await assertTopology(channel, this.options.topology, { deliveryLimit: this.options.deliveryLimit, queueType: this.options.queueType });
     // Direct reply-to: consume in no-ack mode, on the publishing channel, before the first publish.
     await channel.consume(REPLY_TO_DIRECT, (msg) => msg && this.onReply(msg), { noAck: true });
     this.channel = channel;
@@ -152,7 +155,7 @@ export class RpcClient {
 
     return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.rememberTimedOut(id);
+        this.timedOut.add(id);
         this.settle(id, new TimeoutError(`no reply to ${job} within ${timeoutMs}ms`));
       }, Math.max(0, deadline - Date.now()));
       const call: PendingCall = { job, body, sentAt: Date.now(), deadline, channel: undefined, confirmed: false, nacks: 0, resolve, reject, timer };
@@ -247,11 +250,6 @@ export class RpcClient {
     } catch (err) {
       this.settle(id, err as Error);
     }
-  }
-
-  private rememberTimedOut(id: string): void {
-    this.timedOut.add(id);
-    if (this.timedOut.size > TIMED_OUT_MEMORY) this.timedOut.delete(this.timedOut.values().next().value!);
   }
 
   private onReturn(msg: Message): void {

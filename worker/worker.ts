@@ -14,6 +14,8 @@ export interface WorkerOptions {
   amqpUrl: string;
   topology: Topology;
   deliveryLimit: number;
+  /** Benchmarks only (see TopologyOptions); quorum by default. RabbitMQ only. */
+  queueType?: 'quorum' | 'classic';
   /** Jobs run at once; also the prefetch, so the broker never hands over more. */
   concurrency: number;
   maxBodyBytes: number;
@@ -34,7 +36,7 @@ export type WorkerStats = Omit<WorkerReport, 'workerId' | 'startedAt' | 'reporte
 
 /**
  * Takes requests from its transport, runs them (RequestRunner) and has the
- * transport settle each: on RabbitMQ, reply with a confirm, then ack; on
+ * transport settle each: on RabbitMQ, reply, then ack (see RabbitConsumer.publishReply); on
  * BullMQ, complete or fail the job. Shuts down in order on close(): stop
  * consuming, wait for in-flight jobs, disconnect. Emits 'closed' once,
  * whatever asked it to stop (SIGTERM, a drain or quit control message), and

@@ -4,6 +4,12 @@ import type { Topology } from '../protocol.js';
 
 export interface TopologyOptions {
   deliveryLimit: number;
+  /**
+   * quorum (the default) is what shoal runs on. classic exists so the
+   * benchmarks can show what the queue type costs: a classic queue (3.10)
+   * has no delivery limit, so a poison message is not dead-lettered.
+   */
+  queueType?: 'quorum' | 'classic';
 }
 
 /**
@@ -37,6 +43,9 @@ export async function assertTopology(channel: Channel, topology: Topology, optio
 }
 
 export function requestQueueArguments(topology: Topology, options: TopologyOptions): Record<string, unknown> {
+  if (options.queueType === 'classic') {
+    return { 'x-queue-type': 'classic', 'x-dead-letter-exchange': topology.deadExchange, 'x-overflow': 'reject-publish' };
+  }
   return {
     'x-queue-type': 'quorum',
     'x-delivery-limit': options.deliveryLimit,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
+import { BoundedSet } from '../../bounded-set.js';
 import { PublishError, ShoalError, TimeoutError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { encodeRequestBody, PROTOCOL_VERSION, replySchema, type Reply } from '../../protocol.js';
@@ -45,7 +46,7 @@ export class BullmqRpcClient implements RpcCaller {
   private readonly queue: Queue<RequestJobData>;
   private readonly events: QueueEvents;
   private readonly pending = new Map<string, PendingCall>();
-  private readonly timedOut = new Set<string>();
+  private readonly timedOut = new BoundedSet<string>(TIMED_OUT_MEMORY);
   private readonly idle = new EventEmitter();
   private readonly idPrefix = randomUUID();
   private sequence = 0;
@@ -89,7 +90,7 @@ export class BullmqRpcClient implements RpcCaller {
     const deadline = sentAt + timeoutMs;
     const reply = new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.rememberTimedOut(id);
+        this.timedOut.add(id);
         this.settle(id, new TimeoutError(`no reply to ${job} within ${timeoutMs}ms`));
         // Not taken yet: remove it, so nobody runs it for a caller that is gone. Taken: it is locked and stays.
         void this.queue.remove(id).catch(() => undefined);
@@ -128,11 +129,6 @@ export class BullmqRpcClient implements RpcCaller {
     this.forget(jobId, call);
     this.stats.answered++;
     call.resolve(reply);
-  }
-
-  private rememberTimedOut(id: string): void {
-    this.timedOut.add(id);
-    if (this.timedOut.size > TIMED_OUT_MEMORY) this.timedOut.delete(this.timedOut.values().next().value!);
   }
 
   private settle(id: string, err: Error): void {

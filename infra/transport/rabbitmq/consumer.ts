@@ -1,5 +1,6 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, RecoveringChannelModel } from 'amqplib';
 import { connectBroker } from '../../amqp/connection.js';
+import { BoundedSet } from '../../bounded-set.js';
 import { assertTopology } from '../../amqp/topology.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -20,6 +21,8 @@ export interface RabbitConsumerOptions {
   amqpUrl: string;
   topology: Topology;
   deliveryLimit: number;
+  /** Benchmarks only (see TopologyOptions); quorum by default. */
+  queueType?: 'quorum' | 'classic' | undefined;
   /** Jobs run at once; also the prefetch, so the broker never hands over more. */
   concurrency: number;
   logger: Logger;
@@ -33,8 +36,8 @@ export const CONSUMER_PRIORITY: Record<ConsumerRole, number> = { worker: 10, spa
 
 /**
  * A worker's RabbitMQ side: consumes the request queue with manual acks and a
- * prefetch of its concurrency, publishes each reply with a confirm on a channel
- * of its own, and only then acks. Listens for quit and for control messages
+ * prefetch of its concurrency, publishes each reply, and only then acks (see
+ * publishReply for how the reply is made safe). Listens for quit and for control messages
  * addressed to this worker. Reconnects by itself and consumes again.
  */
 export class RabbitConsumer implements RequestConsumer {
@@ -50,6 +53,8 @@ export class RabbitConsumer implements RequestConsumer {
    * published on, and that must not take the consumer and its jobs with it.
    */
   private replyChannel: ConfirmChannel | undefined;
+  /** Reply addresses the broker has confirmed a reply to (one per caller channel): see publishReply. */
+  private readonly provenReplyAddresses = new BoundedSet<string>(1024);
   private role: ConsumerRole = 'worker';
   private stopped = false;
 
@@ -80,7 +85,7 @@ export class RabbitConsumer implements RequestConsumer {
       // whole connection re-runs this setup, which is the one recovery path.
       if (!this.stopped) model.close().catch(() => undefined);
     });
-    await assertTopology(channel, topology, { deliveryLimit: this.options.deliveryLimit });
+    await assertTopology(channel, topology, { deliveryLimit: this.options.deliveryLimit, queueType: this.options.queueType });
     await channel.prefetch(this.options.concurrency);
 
     const control = await channel.assertQueue('', { exclusive: true, autoDelete: true });
@@ -161,7 +166,7 @@ export class RabbitConsumer implements RequestConsumer {
     let settle = result.settle;
     if (result.reply) {
       try {
-        await this.publishReply(result.reply.replyTo, result.reply.correlationId, result.reply.body);
+        await this.publishReply(channel, result.reply.replyTo, result.reply.correlationId, result.reply.body);
       } catch (err) {
         // Only the reply can fail here (its channel closed): give the request back, to
         // be answered by another delivery. A reply address that always fails runs into
@@ -178,19 +183,34 @@ export class RabbitConsumer implements RequestConsumer {
     }
   }
 
-  /** Resolves once the broker has confirmed the reply. */
-  private async publishReply(replyTo: string, correlationId: string, reply: Reply): Promise<void> {
+  /**
+   * Sends a reply so that the ack which follows it cannot take effect without it.
+   *
+   * - To an address not seen before: on the reply channel, and resolves once the
+   *   broker confirms it. A malformed direct reply-to address makes the broker
+   *   close the channel it was published on; that must not take the consumer
+   *   and the other jobs it holds with it.
+   * - To an address the broker has confirmed a reply to before: on the
+   *   consumer's own channel, right away. The broker handles a channel's frames
+   *   in order, so by the time it takes the ack it has routed the reply. This
+   *   saves a confirm round trip per request while the delivery holds a
+   *   prefetch slot (about 20% of the throughput with echo jobs).
+   */
+  private async publishReply(consumer: Channel, replyTo: string, correlationId: string, reply: Reply): Promise<void> {
+    const body = encodeReply(reply);
+    const properties = { correlationId, contentType: 'application/json', headers: { [HEADER_VERSION]: PROTOCOL_VERSION } };
+    if (this.provenReplyAddresses.has(replyTo)) {
+      consumer.publish('', replyTo, body, properties);
+      return;
+    }
     if (!this.model) throw new Error('not connected');
     const channel = this.replyChannel ?? (await this.openReplyChannel(this.model));
-    return new Promise((resolve, reject) => {
-      channel.publish(
-        '',
-        replyTo,
-        encodeReply(reply),
-        { correlationId, contentType: 'application/json', headers: { [HEADER_VERSION]: PROTOCOL_VERSION } },
-        (err: unknown) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
+    await new Promise<void>((resolve, reject) => {
+      channel.publish('', replyTo, body, properties, (err: unknown) =>
+        err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
       );
     });
+    this.provenReplyAddresses.add(replyTo);
   }
 
   async stopConsuming(): Promise<void> {
