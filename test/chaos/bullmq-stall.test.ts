@@ -5,6 +5,10 @@ import { bullConnection, QUEUE_NAME, queuePrefix } from '../../infra/transport/b
 import type { RpcCaller } from '../../infra/transport/types.js';
 import type { Reply } from '../../infra/protocol.js';
 import { AMQP_URL, connectClient, newNamespace, REDIS_URL, removeNamespace, waitFor } from '../helpers/broker.js';
+import { alive, loadWithFaults, printAccounting } from '../helpers/chaos.js';
+import { docker, poolContainers } from '../helpers/docker.js';
+import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
+import { poolConsumers } from '../helpers/transport.js';
 
 /**
  * BullMQ's answer to a worker that dies mid-job. RabbitMQ redelivers a dead
@@ -25,7 +29,9 @@ describe('chaos: a BullMQ worker killed with SIGKILL mid-job', () => {
   afterEach(async () => {
     await client?.close();
     await queue?.close();
+    queue = undefined;
     for (const worker of await runtime.list()) await runtime.remove(worker.workerId);
+    await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
     await removeNamespace(namespace);
     client = undefined;
   });
@@ -65,5 +71,32 @@ describe('chaos: a BullMQ worker killed with SIGKILL mid-job', () => {
     expect((await queue!.getJobCounts('failed')).failed).toBe(4);
     const [failed] = await queue!.getFailed(0, 0);
     expect(failed?.failedReason).toMatch(/stalled more than allowable limit/);
+  });
+
+  it('under load, worker containers killed 3 times: every request is answered, the stalled ones by other workers', async () => {
+    namespace = newNamespace();
+    const { child } = startDispatcher(
+      ['--transport', 'bullmq', '--runtime', 'docker', '--min', '2', '--max', '2', '--spares', '0', '--metrics-port', '0', '--drain-grace', '10s', '--namespace', namespace],
+      STALL_ENV,
+    );
+    await waitFor('2 BullMQ workers', async () => (await poolConsumers(namespace, 'bullmq')) >= 2, 30_000);
+    client = await connectClient(namespace, 5, 'bullmq');
+    const account = await loadWithFaults(
+      client,
+      { count: 3000, ratePerSec: 300, job: 'sleep', payload: { ms: 20 }, timeoutMs: 60_000 },
+      [600, 1400, 2200],
+      async () => {
+        const running = (await poolContainers(namespace)).filter((c) => c.State === 'running');
+        const victim = running[Math.floor(Math.random() * running.length)];
+        if (victim) await docker.getContainer(victim.Id).kill();
+      },
+    );
+    printAccounting('bullmq worker SIGKILL x3', account);
+    expect(account).toMatchObject({ sent: 3000, answered: 3000, ok: 3000, lost: 0, faults: 3 });
+    expect(account.redelivered).toBeGreaterThan(0); // the victims held jobs, which stalled and came back
+    expect(alive(child)).toBe(true);
+    await runCli('producer/quit.js', ['--namespace', namespace, '--transport', 'bullmq']);
+    expect(await exitOf(child)).toBe(0);
+    expect(await poolContainers(namespace)).toEqual([]);
   });
 });
