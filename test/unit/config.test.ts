@@ -69,3 +69,23 @@ describe('worker config', () => {
     expect(() => parseWorkerConfig({ SHOAL_REDIS_URL: 'localhost' })).toThrow('SHOAL_REDIS_URL (--redis-url) must be a URL starting with redis:// or rediss:// or "off"');
   });
 });
+
+describe('transport config', () => {
+  it('defaults to rabbitmq and takes bullmq from the flag or SHOAL_TRANSPORT', () => {
+    expect(parseProducerConfig({}, {}).transport).toBe('rabbitmq');
+    expect(parseProducerConfig({}, { transport: 'bullmq' }).transport).toBe('bullmq');
+    expect(parseWorkerConfig({ SHOAL_TRANSPORT: 'bullmq' }).transport).toBe('bullmq');
+    expect(() => parseProducerConfig({ SHOAL_TRANSPORT: 'kafka' }, {})).toThrow('SHOAL_TRANSPORT (--transport) must be one of rabbitmq, bullmq (got "kafka")');
+  });
+
+  it('refuses bullmq without Redis', () => {
+    expect(() => parseWorkerConfig({ SHOAL_TRANSPORT: 'bullmq', SHOAL_REDIS_URL: 'off' })).toThrow('cannot be "off" with SHOAL_TRANSPORT (--transport) bullmq');
+  });
+
+  it('the dispatcher passes the transport and BullMQ stall settings to its workers', () => {
+    const env = workerEnvironment(parseDispatcherConfig({ SHOAL_BULLMQ_LOCK_DURATION: '2s' }, { transport: 'bullmq' }));
+    expect(env).toMatchObject({ SHOAL_TRANSPORT: 'bullmq', SHOAL_BULLMQ_LOCK_DURATION: '2000', SHOAL_BULLMQ_STALLED_INTERVAL: '30000', SHOAL_BULLMQ_MAX_STALLED: '1' });
+    expect(parseWorkerConfig(env)).toMatchObject({ transport: 'bullmq', bullmqLockDurationMs: 2000, bullmqStalledIntervalMs: 30_000, bullmqMaxStalledCount: 1 });
+    expect(workerEnvironment(parseDispatcherConfig({}, {})).SHOAL_TRANSPORT).toBe('rabbitmq');
+  });
+});
