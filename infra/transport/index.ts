@@ -1,12 +1,11 @@
 import type { ConfirmChannel } from 'amqplib';
-import { Redis } from 'ioredis';
 import { connectBroker } from '../amqp/connection.js';
 import { publishControl as publishAmqpControl } from '../amqp/control.js';
 import { assertTopology } from '../amqp/topology.js';
 import type { ControlMessage } from '../protocol.js';
 import { RpcClient } from '../../producer/rpc-client.js';
 import { publishControl as publishRedisControl } from './bullmq/control.js';
-import { redisConnection, redisUnreachable } from './bullmq/connection.js';
+import { withRedisOnce } from './bullmq/connection.js';
 import { BullmqRpcClient } from './bullmq/rpc-client.js';
 import { namespaceOf, redisUrlOf, type TransportTarget } from './consumer.js';
 import type { RpcCaller } from './types.js';
@@ -36,15 +35,7 @@ export function connectCaller(target: TransportTarget & { maxBodyBytes: number; 
 /** Sends one control message (the end-client); resolves with whether anyone was listening. */
 export async function sendControl(target: TransportTarget, message: ControlMessage): Promise<{ routed: boolean }> {
   if (target.transport === 'bullmq') {
-    const redis = new Redis({ ...redisConnection(redisUrlOf(target), 'shoal end-client'), maxRetriesPerRequest: 1, retryStrategy: (n) => (n > 2 ? null : 200) });
-    redis.on('error', () => undefined);
-    try {
-      return await publishRedisControl(redis, namespaceOf(target.topology), message);
-    } catch (err) {
-      throw redisUnreachable(redisUrlOf(target), err);
-    } finally {
-      redis.disconnect();
-    }
+    return withRedisOnce(redisUrlOf(target), 'shoal end-client', (redis) => publishRedisControl(redis, namespaceOf(target.topology), message));
   }
   let channel: ConfirmChannel | undefined;
   const connection = await connectBroker({

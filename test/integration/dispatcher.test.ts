@@ -141,6 +141,16 @@ describe('command-line input', () => {
     }
   });
 
+  it.each([
+    ['producer/cli.js', []],
+    ['producer/quit.js', []],
+    ['dispatcher/main.js', ['--metrics-port', '0', '--runtime', 'process']],
+  ])('%s: a clear error when BullMQ\'s Redis cannot be reached', async (script, extra) => {
+    const result = await runCli(script, ['--transport', 'bullmq', '--redis-url', 'redis://127.0.0.1:1', '--namespace', 'test-no-redis', ...extra]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('cannot reach Redis at redis://127.0.0.1:1 for the bullmq transport');
+  });
+
   it('a clear error when the broker cannot be reached', async () => {
     const result = await runCli('producer/cli.js', ['--count', '1', '--amqp-url', 'amqp://127.0.0.1:1']);
     expect(result.code).toBe(1);

@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'bullmq';
-import type { RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { redactUrl } from '../../amqp/connection.js';
 import { ShoalError } from '../../errors.js';
 
@@ -45,4 +45,21 @@ export function bullConnection(url: string, name: string): ConnectionOptions {
 export function redisUnreachable(url: string, err: unknown): ShoalError {
   const reason = (err as Error).message.replace(/\.+$/, '');
   return new ShoalError('REDIS_UNREACHABLE', `cannot reach Redis at ${redactUrl(url)} for the bullmq transport (${reason}). Is it running? \`npm run setup\` starts it on this machine.`, { cause: err });
+}
+
+/**
+ * Runs `use` on a short-lived client that gives up after a few tries, so that
+ * a command started without Redis fails with a clear message instead of
+ * waiting for it forever (BullMQ's own connections wait through outages).
+ */
+export async function withRedisOnce<T>(url: string, name: string, use: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = new Redis({ ...redisConnection(url, name), maxRetriesPerRequest: 1, retryStrategy: (n: number) => (n > 3 ? null : 200) });
+  redis.on('error', () => undefined);
+  try {
+    return await use(redis);
+  } catch (err) {
+    throw redisUnreachable(url, err);
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -3,7 +3,7 @@ import { ShoalError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ConsumerCallbacks, ConsumerRole, RequestConsumer, RequestResult } from '../types.js';
 import { subscribeControl, type ControlSubscription } from './control.js';
-import { bullConnection, QUEUE_NAME, queuePrefix } from './connection.js';
+import { bullConnection, QUEUE_NAME, queuePrefix, withRedisOnce } from './connection.js';
 import { jobToMessage, type RequestJobData } from './job-message.js';
 
 /** BullMQ's stalled-job settings: how fast the job of a dead worker goes back to the queue. */
@@ -50,6 +50,7 @@ export class BullmqConsumer implements RequestConsumer {
 
   async start(role: ConsumerRole): Promise<void> {
     const { workerId, namespace, redisUrl, settings, logger } = this.options;
+    await withRedisOnce(redisUrl, `shoal worker ${workerId} check`, (redis) => redis.ping());
     this.control = await subscribeControl(redisUrl, namespace, `shoal worker ${workerId} control`,
       (m) => m.type === 'quit' || m.workerId === workerId, this.callbacks.onControl, logger);
     this.worker = new BullWorker<RequestJobData>(QUEUE_NAME, (job) => this.process(job), {

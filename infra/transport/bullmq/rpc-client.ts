@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { Queue, QueueEvents } from 'bullmq';
-import { Redis } from 'ioredis';
 import { BoundedSet } from '../../bounded-set.js';
 import { PublishError, ShoalError, TimeoutError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { encodeRequestBody, PROTOCOL_VERSION, replySchema, type Reply } from '../../protocol.js';
 import type { DeliveryStats, RpcCaller } from '../types.js';
-import { bullConnection, QUEUE_NAME, queuePrefix, redisConnection, redisUnreachable } from './connection.js';
+import { bullConnection, QUEUE_NAME, queuePrefix, withRedisOnce } from './connection.js';
 import { replyFromFailure, type RequestJobData } from './job-message.js';
 
 export interface BullmqRpcClientOptions {
@@ -155,15 +154,9 @@ export class BullmqRpcClient implements RpcCaller {
 }
 
 /** The id of the events stream's newest entry ("0" when empty): where this client's reader starts. */
-async function lastStreamId(options: BullmqRpcClientOptions): Promise<string> {
-  const redis = new Redis({ ...redisConnection(options.redisUrl, `${options.name} setup`), maxRetriesPerRequest: 1, retryStrategy: (n) => (n > 3 ? null : 200) });
-  redis.on('error', () => undefined);
-  try {
+function lastStreamId(options: BullmqRpcClientOptions): Promise<string> {
+  return withRedisOnce(options.redisUrl, `${options.name} setup`, async (redis) => {
     const [last] = (await redis.xrevrange(`${queuePrefix(options.namespace)}:${QUEUE_NAME}:events`, '+', '-', 'COUNT', 1)) as [string, string[]][];
     return last?.[0] ?? '0';
-  } catch (err) {
-    throw redisUnreachable(options.redisUrl, err);
-  } finally {
-    redis.disconnect();
-  }
+  });
 }
