@@ -34,7 +34,8 @@ const program = new Command('shoal-dispatcher')
   .option('--max-step-down <n>', 'workers removed per decision at most (default 1)')
   .option('--backlog-drain <duration>', 'target-wait: clear an existing backlog within this (default 500ms)')
   .option('--target-queue-length <n>', 'queue-length: messages per worker (default 5)')
-  .option('--runtime <kind>', 'auto, docker or process (default auto)')
+  .option('--runtime <kind>', 'auto, docker, swarm or process (default auto)')
+  .option('--amqp-url-secret <name>', 'swarm: a Swarm secret holding the broker URL, given to workers as a file instead of SHOAL_AMQP_URL')
   .option('--worker-concurrency <n>', 'jobs each worker runs at once (default 4)')
   .option('--drain-grace <duration>', 'how long a draining worker may take before it is killed (default 30s)')
   .option('--handlers <module>', 'path of a module with custom job handlers, loaded by every worker (process runtime)')
@@ -78,10 +79,15 @@ async function main(): Promise<void> {
     void shutdown('SIGINT');
   });
 
-  const runtime = await chooseRuntime(config, logger);
+  // The broker's channel is needed by the Swarm runtime to drain a chosen task; it is connected right after.
+  let broker: DispatcherBroker | undefined;
+  const runtime = await chooseRuntime(config, logger, {
+    requestDrain: async (workerId) => (broker ? broker.send({ type: 'drain', workerId }) : false),
+  });
   cleanups.push(() => runtime.close());
-  const broker = await DispatcherBroker.connect({ amqpUrl: config.amqpUrl, topology, deliveryLimit: config.deliveryLimit, logger, onQuit: () => void shutdown('quit') });
-  cleanups.push(() => broker.close());
+  broker = await DispatcherBroker.connect({ amqpUrl: config.amqpUrl, topology, deliveryLimit: config.deliveryLimit, logger, onQuit: () => void shutdown('quit') });
+  const connected = broker;
+  cleanups.push(() => connected.close());
   const redis = config.redisUrl === 'off' ? undefined : createRedis(config.redisUrl, `shoal dispatcher ${config.namespace}`, logger);
   if (redis) {
     cleanups.push(() => redis.quit());
@@ -98,7 +104,7 @@ async function main(): Promise<void> {
     drainGraceMs: config.drainGraceMs,
     concurrency: config.workerConcurrency,
     logger,
-    promote: (workerId) => broker.send({ type: 'promote', workerId }),
+    promote: (workerId) => connected.send({ type: 'promote', workerId }),
   });
   forceStop = () => Promise.allSettled(pool.workerIds.map((id) => runtime.remove(id)));
 
@@ -124,7 +130,7 @@ async function main(): Promise<void> {
       namespace: config.namespace,
       queue: topology.requestQueue,
       managementUrl: config.managementUrl === 'off' ? undefined : config.managementUrl,
-      queueDepth: () => broker.queueDepth(),
+      queueDepth: () => connected.queueDepth(),
       redis,
       logger,
     }),
