@@ -248,37 +248,37 @@ export class SwarmRuntime implements WorkerRuntime {
   }
 
   /**
-   * Lowers the replica count by the batch's size. A task still running is
-   * killed first when its container is on this node, so that the slots Swarm
-   * removes (non-running first) are exactly these.
+   * Lowers the replica count so that the batch's slots go. A task still
+   * running is killed first when its container is on this node. Swarm removes
+   * non-running slots first but does not say which of several, so every slot
+   * whose task has ended goes in the same update: each of them is a worker
+   * that exited or was drained, which the pool removes anyway (its own
+   * remove() then finds nothing left to do).
    */
   private async removeBatch(role: WorkerRole, batch: PendingRemove[]): Promise<void> {
-    const targets: SwarmTask[] = [];
-    for (const r of batch) {
-      const task = await this.taskById(r.taskId);
-      if (!task || task.DesiredState === 'remove') continue; // gone meanwhile
-      if (!hasEnded(task)) {
-        await this.kill(task);
-        this.ended.add(task.ID);
-      }
-      targets.push(task);
-    }
-    if (targets.length === 0) return;
-    await Promise.all(targets.map((t) => this.waitForEnd(t.ID, 5_000)));
-    await this.scaleBy(role, -targets.length);
     const service = await this.service(role);
     if (!service) return;
+    const asked = new Set(batch.map((r) => r.taskId));
+    for (const task of currentTasks(await this.tasksOf(service.ID))) {
+      if (!asked.has(task.ID) || hasEnded(task)) continue;
+      await this.kill(task);
+      this.ended.add(task.ID);
+    }
+    await Promise.all([...asked].map((id) => this.waitForEnd(id, 5_000)));
+    const current = currentTasks(await this.tasksOf(service.ID));
+    const going = current.filter((t) => asked.has(t.ID) || hasEnded(t));
+    if (going.length === 0) return; // gone meanwhile
+    await this.scaleBy(role, -going.length);
+
     const deadline = Date.now() + 10_000;
-    const wanted = new Set(targets.map((t) => t.ID));
+    const wanted = new Set(going.map((t) => t.ID));
     for (;;) {
-      const tasks = await this.tasksOf(service.ID);
-      const left = tasks.filter((t) => wanted.has(t.ID));
+      const left = (await this.tasksOf(service.ID)).filter((t) => wanted.has(t.ID));
       if (left.length === 0) return this.waitForContainersGone([...wanted], deadline);
       if (Date.now() > deadline) {
         const kept = left.filter((t) => t.DesiredState !== 'remove');
-        if (kept.length > 0) {
-          this.options.logger.warn({ kept: kept.map((t) => t.ID) }, 'Swarm removed other slots than the drained ones (node balancing); their workers drain on SIGTERM');
-        }
+        // Across nodes, swarmkit balances nodes before it prefers non-running slots.
+        if (kept.length > 0) this.options.logger.warn({ kept: kept.map((t) => t.ID) }, 'Swarm removed other slots than the ones asked for; the workers it stopped drain on SIGTERM');
         return;
       }
       await sleep(100);
