@@ -1,4 +1,4 @@
-import { byteSize, commonSettings, duration, integer, oneOf, optionalNumber, parseSettings, requireThat, text, url, type ParsedSettings } from '../infra/config.js';
+import { byteSize, commonSettings, withAmqpUrlFile, duration, integer, oneOf, optionalNumber, parseSettings, requireThat, text, url, type ParsedSettings } from '../infra/config.js';
 import { POLICY_NAMES, type PolicyConfig } from './policy/index.js';
 import { redisSettings } from '../infra/redis.js';
 
@@ -36,7 +36,7 @@ export const dispatcherSettings = {
 export type DispatcherConfig = ParsedSettings<typeof dispatcherSettings>;
 
 export function parseDispatcherConfig(env: NodeJS.ProcessEnv, flags: Record<string, unknown>): DispatcherConfig {
-  const config = parseSettings(dispatcherSettings, env, flags);
+  const config = parseSettings(dispatcherSettings, withAmqpUrlFile(env), flags);
   requireThat(config.max >= config.min, `SHOAL_MAX_WORKERS (--max) must be >= SHOAL_MIN_WORKERS (--min) (got ${config.max} < ${config.min})`);
   return config;
 }

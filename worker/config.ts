@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { ValidationError } from '../infra/errors.js';
-import { commonSettings, integer, oneOf, parseSettings, text, type ParsedSettings } from '../infra/config.js';
+import { commonSettings, integer, oneOf, parseSettings, text, withAmqpUrlFile, type ParsedSettings } from '../infra/config.js';
 import { redisSettings } from '../infra/redis.js';
 
 /** Workers are configured by environment only: that is what a container gets. */
@@ -22,15 +20,4 @@ export type WorkerConfig = ParsedSettings<typeof workerSettings>;
 
 export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   return parseSettings(workerSettings, withAmqpUrlFile(env));
-}
-
-/** A Swarm secret arrives as a file: SHOAL_AMQP_URL_FILE names the file that holds the broker URL. */
-export function withAmqpUrlFile(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const file = env.SHOAL_AMQP_URL_FILE;
-  if (!file) return env;
-  try {
-    return { ...env, SHOAL_AMQP_URL: readFileSync(file, 'utf8').trim() };
-  } catch (err) {
-    throw new ValidationError('BAD_CONFIG', `SHOAL_AMQP_URL_FILE names a file that cannot be read (got ${JSON.stringify(file)}): ${(err as Error).message}`, { cause: err });
-  }
 }
