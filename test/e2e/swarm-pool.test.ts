@@ -100,6 +100,28 @@ describe('a worker pool on Docker Swarm', () => {
     expect(await poolServices(namespace)).toEqual([]);
   }, 90_000);
 
+  it('gives workers the broker URL from a Swarm secret, never in their environment', async () => {
+    namespace = newNamespace();
+    const secretName = `${namespace}-amqp-url`;
+    const secret = await docker.createSecret({ Name: secretName, Data: Buffer.from(AMQP_URL).toString('base64'), Labels: { 'org.shoal.pool': namespace } });
+    closers.push(() => docker.getSecret(secret.id).remove());
+    const control = await drainSender(namespace);
+    closers.push(control.close);
+    const runtime = new SwarmRuntime({
+      docker, namespace, image: WORKER_IMAGE, memoryBytes: 256 * 1024 ** 2, cpus: 1, stopGraceMs: 10_000,
+      requestDrain: control.requestDrain, logger: pino({ level: 'silent' }), amqpUrlSecret: secretName,
+    });
+    await runtime.watch();
+    closers.push(() => runtime.close());
+    const handle = await runtime.start({ workerId: 'ignored', role: 'worker', env: { SHOAL_AMQP_URL: AMQP_URL, SHOAL_NAMESPACE: namespace, SHOAL_REDIS_URL: 'off' } });
+    await waitFor('the worker to consume', async () => (await consumerCount(topologyFor(namespace))) === 1, 30_000);
+    const [service] = (await poolServices(namespace)) as unknown as { Spec: { TaskTemplate: { ContainerSpec: { Env: string[] } } } }[];
+    const env = service!.Spec.TaskTemplate.ContainerSpec.Env;
+    expect(env).toContain(`SHOAL_AMQP_URL_FILE=/run/secrets/${secretName}`);
+    expect(env.some((e) => e.startsWith('SHOAL_AMQP_URL='))).toBe(false);
+    await runtime.remove(handle.workerId);
+  });
+
   it('the dispatcher with --runtime swarm scales the worker service up under load and back down, answers everything once, and removes its services on quit', async () => {
     namespace = newNamespace();
     // No spares: a promoted spare stays a task of the spare service, so growth shows in the worker service only without them.
