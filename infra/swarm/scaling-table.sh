@@ -30,6 +30,7 @@ row "diurnal x20, swarm start 2 s ± 1 s" --trace diurnal --scale 20 --preset sw
 row "diurnal x20, swarm, metrics every 5 s" --trace diurnal --scale 20 --preset swarm --metrics-interval 5s
 row "diurnal x20, swarm, --max-step-down 10" --trace diurnal --scale 20 --preset swarm --max-step-down 10
 row "diurnal x50, swarm" --trace diurnal --scale 50 --preset swarm
+row "diurnal x50, swarm, --max-step-down 10" --trace diurnal --scale 50 --preset swarm --max-step-down 10
 row "ramp 1000 -> 4000/s in 10 s, swarm" --trace csv:infra/swarm/traces/ramp.csv --preset swarm
 row "ramp, swarm, metrics every 5 s" --trace csv:infra/swarm/traces/ramp.csv --preset swarm --metrics-interval 5s
 row "ramp, swarm, --max-step-down 10" --trace csv:infra/swarm/traces/ramp.csv --preset swarm --max-step-down 10
