@@ -1,7 +1,7 @@
 import Docker from 'dockerode';
 import { ShoalError } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
-import { DockerRuntime, requireImage } from '../infra/runtime/docker.js';
+import { DockerRuntime } from '../infra/runtime/docker.js';
 import { ProcessRuntime } from '../infra/runtime/process.js';
 import { SwarmRuntime } from '../infra/runtime/swarm.js';
 import type { WorkerRuntime } from '../infra/runtime/types.js';
@@ -64,7 +64,7 @@ async function swarmRuntime(docker: Docker, config: DispatcherConfig, logger: Lo
     amqpUrlSecret: config.amqpUrlSecret === '-' ? undefined : config.amqpUrlSecret,
     logger,
   });
-  await requireImage(docker, config.image);
+  await runtime.requireImage();
   await runtime.watch();
   logger.info({ runtime: 'swarm', image: config.image }, 'running workers as the tasks of Docker Swarm services');
   return runtime;

@@ -88,11 +88,37 @@ export class SwarmRuntime implements WorkerRuntime {
   static async requireManager(docker: Docker): Promise<void> {
     const info = (await docker.info()) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
     if (info.Swarm?.ControlAvailable) return;
+    const state = info.Swarm?.LocalNodeState || 'inactive';
+    const what = state === 'active' ? 'a worker node of a swarm, not a manager' : `swarm state: ${state}`;
     throw new ShoalError(
       'SWARM_UNAVAILABLE',
-      `--runtime swarm needs a Docker engine that is a swarm manager (this one's swarm state: ${info.Swarm?.LocalNodeState || 'inactive'}). ` +
-        'Run `docker swarm init --advertise-addr 127.0.0.1` (npm run setup does), or point DOCKER_HOST at a manager.',
+      `--runtime swarm needs a Docker engine that is a swarm manager (this one: ${what}). ` +
+        'Run `docker swarm init --advertise-addr 127.0.0.1` (npm run setup does), or run the dispatcher on a manager (or point DOCKER_HOST at one).',
     );
+  }
+
+  /**
+   * The worker image must be on this node or pullable: on one machine it is
+   * built here (`npm run image`); on a cluster every node pulls it from a
+   * registry, and so does this one now.
+   */
+  async requireImage(): Promise<void> {
+    const { docker, image, logger } = this.options;
+    const present = await docker.getImage(image).inspect().then(() => true, (err: { statusCode?: number }) => {
+      if (err.statusCode === 404) return false;
+      throw err;
+    });
+    if (present) return;
+    logger.info({ image }, 'worker image not on this node; pulling it');
+    try {
+      const stream = await docker.pull(image);
+      await new Promise((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve(undefined))));
+    } catch (err) {
+      // requireImage of the Docker runtime words the error (and names `npm run image`).
+      await requireImage(docker, image).catch((missing: ShoalError) => {
+        throw new ShoalError(missing.code, `${missing.message}, or push it to a registry every node can pull from (pulling it failed: ${(err as Error).message})`, { cause: err });
+      });
+    }
   }
 
   /** Starts watching task states; call before starting workers. Ends already there are not reported again. */
@@ -210,7 +236,7 @@ export class SwarmRuntime implements WorkerRuntime {
     const removes = this.pendingRemoves[role].splice(0);
     if (removes.length > 0) {
       try {
-        await this.removeBatch(role, removes);
+        await this.removeBatch(role, removes.map((r) => r.taskId));
         for (const r of removes) r.done.resolve();
       } catch (err) {
         for (const r of removes) r.done.reject(err);
@@ -223,7 +249,7 @@ export class SwarmRuntime implements WorkerRuntime {
   /** Raises the replica count by the batch's size at once and hands each start one of the new tasks. */
   private async startBatch(role: WorkerRole, batch: PendingStart[]): Promise<void> {
     try {
-      await requireImage(this.options.docker, this.options.image);
+      await this.requireImage();
       const service = await this.ensureService(role, batch[0]!.env);
       const before = new Set((await this.tasksOf(service.ID)).map((t) => t.ID));
       await this.scaleBy(role, batch.length);
@@ -231,10 +257,13 @@ export class SwarmRuntime implements WorkerRuntime {
       const running = fresh.filter((t) => t.Status.State === 'running');
       const failed = batch.length - running.length;
       if (failed > 0) {
-        // The tasks that did not come up are the non-running slots, which Swarm removes first.
         const why = fresh.find((t) => t.Status.State !== 'running')?.Status.Err ?? 'not running in time';
         this.options.logger.error({ role, failed, why }, 'worker tasks did not start; lowering the replica count again');
-        await this.scaleBy(role, -failed);
+        // Slots not even created count too: lowering by the ones that exist, and by the missing ones.
+        const notRunning = fresh.filter((t) => t.Status.State !== 'running').map((t) => t.ID);
+        await this.removeBatch(role, notRunning);
+        const missing = batch.length - fresh.length;
+        if (missing > 0) await this.scaleBy(role, -missing);
       }
       batch.forEach((pending, i) => {
         const task = running[i];
@@ -255,10 +284,10 @@ export class SwarmRuntime implements WorkerRuntime {
    * that exited or was drained, which the pool removes anyway (its own
    * remove() then finds nothing left to do).
    */
-  private async removeBatch(role: WorkerRole, batch: PendingRemove[]): Promise<void> {
+  private async removeBatch(role: WorkerRole, taskIds: string[]): Promise<void> {
     const service = await this.service(role);
     if (!service) return;
-    const asked = new Set(batch.map((r) => r.taskId));
+    const asked = new Set(taskIds);
     for (const task of currentTasks(await this.tasksOf(service.ID))) {
       if (!asked.has(task.ID) || hasEnded(task)) continue;
       await this.kill(task);

@@ -1,4 +1,6 @@
+import type Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
+import { SwarmRuntime } from '../../infra/runtime/swarm.js';
 import { currentTasks, exitInfoOf, handleOf, serviceNameProblem, serviceSpec, workerIdOf, workerIdTemplate, type SwarmTask } from '../../infra/runtime/swarm-spec.js';
 
 function task(id: string, slot: number, state: string, desired = 'running', createdAt = '2026-01-01T00:00:00Z', exitCode?: number): SwarmTask {
@@ -61,5 +63,17 @@ describe('Swarm service spec and task mapping (pure)', () => {
     expect(serviceNameProblem('test-2b6a1f0e-1b1d-4a5e-9f8e-0c2d9b7f1a2b')).toBeUndefined();
     expect(serviceNameProblem('my.pool')).toContain('choose a --namespace without "."');
     expect(serviceNameProblem('a'.repeat(60))).toContain('at most 63 characters');
+  });
+});
+
+describe('the Swarm runtime refuses an engine that is not a swarm manager', () => {
+  const engine = (swarm: object) => ({ info: async () => ({ Swarm: swarm }) }) as unknown as Docker;
+
+  it('names the state and the command that makes one', async () => {
+    await expect(SwarmRuntime.requireManager(engine({ LocalNodeState: 'inactive', ControlAvailable: false }))).rejects.toThrow(
+      '--runtime swarm needs a Docker engine that is a swarm manager (this one: swarm state: inactive). Run `docker swarm init --advertise-addr 127.0.0.1`',
+    );
+    await expect(SwarmRuntime.requireManager(engine({ LocalNodeState: 'active', ControlAvailable: false }))).rejects.toThrow('this one: a worker node of a swarm, not a manager');
+    await expect(SwarmRuntime.requireManager(engine({ LocalNodeState: 'active', ControlAvailable: true }))).resolves.toBeUndefined();
   });
 });
