@@ -125,6 +125,34 @@ describe('a worker pool on Docker Swarm', () => {
     await runtime.remove(handle.workerId);
   });
 
+  it('shoal-cleanup removes the pool\'s services and their containers, and no other pool\'s', async () => {
+    namespace = newNamespace();
+    const other = newNamespace();
+    const bystander = await docker.createService({
+      Name: `${other}-worker`,
+      Labels: { 'org.shoal.pool': other },
+      TaskTemplate: { ContainerSpec: { Image: WORKER_IMAGE }, RestartPolicy: { Condition: 'none' } },
+      Mode: { Replicated: { Replicas: 0 } },
+    });
+    closers.push(() => docker.getService(bystander.id).remove());
+    const control = await drainSender(namespace);
+    closers.push(control.close);
+    const runtime = new SwarmRuntime({
+      docker, namespace, image: WORKER_IMAGE, memoryBytes: 256 * 1024 ** 2, cpus: 1, stopGraceMs: 10_000,
+      requestDrain: control.requestDrain, logger: pino({ level: 'silent' }),
+    });
+    await runtime.watch();
+    closers.push(() => runtime.close());
+    await runtime.start({ workerId: 'ignored', role: 'spare', env: { SHOAL_AMQP_URL: AMQP_URL, SHOAL_NAMESPACE: namespace, SHOAL_REDIS_URL: 'off' } });
+    expect(await poolContainers(namespace)).toHaveLength(1);
+
+    const cleanup = await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+    expect(cleanup.stdout).toMatch(new RegExp(`removed 1 service\\(s\\) and [01] container\\(s\\) of pool "${namespace}"`));
+    expect(await poolServices(namespace)).toEqual([]);
+    await waitFor('the pool\'s container to go', async () => (await poolContainers(namespace)).length === 0, 20_000);
+    expect(await poolServices(other)).toHaveLength(1);
+  });
+
   it('the dispatcher with --runtime swarm scales the worker service up under load and back down, answers everything once, and removes its services on quit', async () => {
     namespace = newNamespace();
     // No spares: a promoted spare stays a task of the spare service, so growth shows in the worker service only without them.
