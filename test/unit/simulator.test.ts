@@ -4,6 +4,7 @@ import { comparePolicies, type TraceComparison } from '../../dispatcher/simulato
 import { parseCsvTrace } from '../../dispatcher/simulator/csv-trace.js';
 import { parseCliOptions } from '../../dispatcher/simulator/options.js';
 import { PoolModel } from '../../dispatcher/simulator/pool-model.js';
+import { formatSettings } from '../../dispatcher/simulator/table.js';
 import { simulate } from '../../dispatcher/simulator/simulate.js';
 import { BUILTIN_TRACES, builtinTrace, constantTrace, scaleTrace, stepTrace } from '../../dispatcher/simulator/traces.js';
 
@@ -157,6 +158,12 @@ describe('cluster-scale options', () => {
     expect(options.base).toMatchObject({ controlIntervalMs: 2000, metricsIntervalMs: 5000, config: { maxStepUp: 20, maxStepDown: 10 } });
     expect(() => parseCliOptions({ preset: 'k8s', scaleInterval: '50ms', maxStepDown: '0' })).toThrow(
       ['--max-step-down must be a whole number from 1 to 10000 (got "0")', '--preset must be local or swarm (got "k8s")', '--scale-interval must be at least 100ms (got "50ms")'].join('\n'),
+    );
+  });
+
+  it('prints the settings a table depends on', () => {
+    expect(formatSettings(parseCliOptions({ preset: 'swarm', scale: '20', serviceMs: '200', max: '1000', metricsInterval: '5s', maxStepDown: '10' }))).toBe(
+      'settings: rates x20, service 200 ms, 4 per worker, workers 1..1000 + 1 spare(s), steps +4/-10, start delay 2000 ± 1000 ms, decisions every 1000 ms, metrics every 5000 ms, seed 1',
     );
   });
 
