@@ -103,7 +103,7 @@ describe('a worker pool on Docker Swarm', () => {
     expect(await poolServices(namespace)).toEqual([]);
   }, 90_000);
 
-  it('gives workers the broker URL from a Swarm secret, never in their environment', async () => {
+  it('gives workers the broker URL from a Swarm secret, never in their environment, in a least-privilege container', async () => {
     namespace = newNamespace();
     const secretName = `${namespace}-amqp-url`;
     const secret = await docker.createSecret({ Name: secretName, Data: Buffer.from(AMQP_URL).toString('base64'), Labels: { 'org.shoal.pool': namespace } });
@@ -122,6 +122,15 @@ describe('a worker pool on Docker Swarm', () => {
     const env = service!.Spec.TaskTemplate.ContainerSpec.Env;
     expect(env).toContain(`SHOAL_AMQP_URL_FILE=/run/secrets/${secretName}`);
     expect(env.some((e) => e.startsWith('SHOAL_AMQP_URL='))).toBe(false);
+
+    // The task's container has the Docker runtime's limits and least privilege (no-new-privileges aside:
+    // Docker 20.10's service API has no such field).
+    const task = (await docker.getTask(handle.runtimeId).inspect()) as SwarmTask;
+    const container = await docker.getContainer(task.Status.ContainerStatus!.ContainerID!).inspect();
+    expect(container.HostConfig).toMatchObject({ NetworkMode: 'host', ReadonlyRootfs: true, CapDrop: ['ALL'], Memory: 256 * 1024 ** 2, NanoCpus: 1e9 });
+    expect(container.Config.User).toBe('10001:10001');
+    expect(container.Config.Labels).toMatchObject({ 'org.shoal.pool': namespace, 'org.shoal.role': 'worker', 'org.shoal.managed-by': 'shoal-dispatcher' });
+    expect(container.Config.Env).toContain(`SHOAL_WORKER_ID=${handle.workerId}`);
     await runtime.remove(handle.workerId);
   });
 
