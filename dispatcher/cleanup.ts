@@ -3,23 +3,27 @@ import { Command } from 'commander';
 import Docker from 'dockerode';
 import { commonSettings, parseSettings } from '../infra/config.js';
 import { LABEL_POOL, removePoolContainers } from '../infra/runtime/docker.js';
+import { removePoolServices } from '../infra/runtime/swarm.js';
 import { runMain } from '../infra/cli.js';
 
 /**
- * Removes the containers of one pool (label org.shoal.pool=<namespace>) and
- * nothing else: unlike `docker stop $(docker ps -q)`, it cannot touch another
- * pool's or anyone else's containers.
+ * Removes the Swarm services and the containers of one pool (label
+ * org.shoal.pool=<namespace>) and nothing else: unlike `docker stop $(docker ps -q)`,
+ * it cannot touch another pool's or anyone else's.
  */
 const program = new Command('shoal-cleanup')
-  .description(`Remove every container labelled ${LABEL_POOL}=<namespace>, and nothing else.`)
+  .description(`Remove every Swarm service and container labelled ${LABEL_POOL}=<namespace>, and nothing else.`)
   .option('--namespace <name>', 'pool namespace (default shoal)')
   .showHelpAfterError();
 
 async function main(): Promise<void> {
   program.parse();
   const { namespace } = parseSettings({ namespace: commonSettings.namespace }, process.env, program.opts());
-  const removed = await removePoolContainers(new Docker(), namespace);
-  process.stdout.write(`removed ${removed} container(s) of pool "${namespace}"\n`);
+  const docker = new Docker();
+  // Services first: a service whose containers were removed alone would start them again.
+  const services = await removePoolServices(docker, namespace);
+  const removed = await removePoolContainers(docker, namespace);
+  process.stdout.write(`removed ${services} service(s) and ${removed} container(s) of pool "${namespace}"\n`);
 }
 
 runMain('shoal-cleanup', main);

@@ -1,4 +1,4 @@
-import { byteSize, commonSettings, duration, integer, oneOf, optionalNumber, parseSettings, requireThat, text, url, type ParsedSettings } from '../infra/config.js';
+import { byteSize, commonSettings, withAmqpUrlFile, duration, integer, oneOf, optionalNumber, parseSettings, requireThat, text, url, type ParsedSettings } from '../infra/config.js';
 import { POLICY_NAMES, type PolicyConfig } from './policy/index.js';
 import { redisSettings } from '../infra/redis.js';
 import { bullmqWorkerSettings, requireRedisFor, transportSettings } from '../infra/transport/settings.js';
@@ -26,7 +26,8 @@ export const dispatcherSettings = {
   },
   metricsHost: { env: 'SHOAL_METRICS_HOST', flag: '--metrics-host', schema: text({ default: '127.0.0.1' }) },
   metricsPort: { env: 'SHOAL_METRICS_PORT', flag: '--metrics-port', schema: integer({ default: 9464, min: 0, max: 65535 }) },
-  runtime: { env: 'SHOAL_RUNTIME', flag: '--runtime', schema: oneOf(['auto', 'docker', 'process'], 'auto') },
+  runtime: { env: 'SHOAL_RUNTIME', flag: '--runtime', schema: oneOf(['auto', 'docker', 'swarm', 'process'], 'auto') },
+  amqpUrlSecret: { env: 'SHOAL_AMQP_URL_SECRET', flag: '--amqp-url-secret', schema: text({ default: '-' }) },
   workerConcurrency: { env: 'SHOAL_CONCURRENCY', flag: '--worker-concurrency', schema: integer({ default: 4, min: 1, max: 1000 }) },
   drainGraceMs: { env: 'SHOAL_DRAIN_GRACE', flag: '--drain-grace', schema: duration({ default: '30s', min: 100 }) },
   handlers: { env: 'SHOAL_HANDLERS', flag: '--handlers', schema: text({ default: '-' }) },
@@ -38,7 +39,7 @@ export const dispatcherSettings = {
 export type DispatcherConfig = ParsedSettings<typeof dispatcherSettings>;
 
 export function parseDispatcherConfig(env: NodeJS.ProcessEnv, flags: Record<string, unknown>): DispatcherConfig {
-  const config = parseSettings(dispatcherSettings, env, flags);
+  const config = parseSettings(dispatcherSettings, withAmqpUrlFile(env), flags);
   requireRedisFor(config.transport, config.redisUrl);
   requireThat(config.max >= config.min, `SHOAL_MAX_WORKERS (--max) must be >= SHOAL_MIN_WORKERS (--min) (got ${config.max} < ${config.min})`);
   return config;

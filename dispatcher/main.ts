@@ -36,7 +36,8 @@ const program = new Command('shoal-dispatcher')
   .option('--max-step-down <n>', 'workers removed per decision at most (default 1)')
   .option('--backlog-drain <duration>', 'target-wait: clear an existing backlog within this (default 500ms)')
   .option('--target-queue-length <n>', 'queue-length: messages per worker (default 5)')
-  .option('--runtime <kind>', 'auto, docker or process (default auto)')
+  .option('--runtime <kind>', 'auto, docker, swarm or process (default auto)')
+  .option('--amqp-url-secret <name>', 'swarm: a Swarm secret holding the broker URL, given to workers as a file instead of SHOAL_AMQP_URL')
   .option('--worker-concurrency <n>', 'jobs each worker runs at once (default 4)')
   .option('--drain-grace <duration>', 'how long a draining worker may take before it is killed (default 30s)')
   .option('--handlers <module>', 'path of a module with custom job handlers, loaded by every worker (process runtime)')
@@ -81,13 +82,18 @@ async function main(): Promise<void> {
     void shutdown('SIGINT');
   });
 
-  const runtime = await chooseRuntime(config, logger);
+  // The Swarm runtime drains a chosen task with a control message, over the link connected right after.
+  let drainLink: DispatcherLink | undefined;
+  const runtime = await chooseRuntime(config, logger, {
+    requestDrain: async (workerId) => (drainLink ? drainLink.send({ type: 'drain', workerId }) : false),
+  });
   cleanups.push(() => runtime.close());
   const onQuit = () => void shutdown('quit');
-  const broker: DispatcherLink = config.transport === 'bullmq'
+  const link: DispatcherLink = config.transport === 'bullmq'
     ? await BullmqDispatcherLink.connect({ redisUrl: config.redisUrl, namespace: config.namespace, logger, onQuit })
     : await DispatcherBroker.connect({ amqpUrl: config.amqpUrl, topology, deliveryLimit: config.deliveryLimit, logger, onQuit, managementUrl: config.managementUrl === 'off' ? undefined : config.managementUrl });
-  cleanups.push(() => broker.close());
+  drainLink = link;
+  cleanups.push(() => link.close());
   const redis = config.redisUrl === 'off' ? undefined : createRedis(config.redisUrl, `shoal dispatcher ${config.namespace}`, logger);
   if (redis) {
     cleanups.push(() => redis.quit());
@@ -104,7 +110,7 @@ async function main(): Promise<void> {
     drainGraceMs: config.drainGraceMs,
     concurrency: config.workerConcurrency,
     logger,
-    promote: (workerId) => broker.send({ type: 'promote', workerId }),
+    promote: (workerId) => link.send({ type: 'promote', workerId }),
   });
   forceStop = () => Promise.allSettled(pool.workerIds.map((id) => runtime.remove(id)));
 
@@ -126,7 +132,7 @@ async function main(): Promise<void> {
   const decisions: PoolStatus['decisions'] = [];
   const autoscaler = new Autoscaler({
     pool,
-    metrics: new PoolMetricsSource({ namespace: config.namespace, link: broker, redis, logger }),
+    metrics: new PoolMetricsSource({ namespace: config.namespace, link, redis, logger }),
     window: new ObservationWindow({ rateWindowMs: 5_000, latencyWindowMs: 10_000, minWaitSamples: 20 }),
     policy: policies[config.policy],
     config: policyConfig(config),

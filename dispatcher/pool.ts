@@ -236,9 +236,11 @@ export class Pool extends EventEmitter {
   }
 
   private async startOne(role: WorkerRole): Promise<boolean> {
-    const workerId = `${this.options.namespace}-${role}-${randomBytes(3).toString('hex')}`;
+    const proposedId = `${this.options.namespace}-${role}-${randomBytes(3).toString('hex')}`;
     try {
-      const handle = await this.options.runtime.start({ workerId, role, env: this.options.workerEnv });
+      const handle = await this.options.runtime.start({ workerId: proposedId, role, env: this.options.workerEnv });
+      // A runtime may name the worker itself (Swarm names its tasks): the handle's id is the one that counts.
+      const workerId = handle.workerId;
       this.members.set(workerId, member(handle, 'starting'));
       this.options.logger.info({ workerId, role, runtimeId: handle.runtimeId.slice(0, 12) }, 'started a worker');
       this.emit('event', { type: 'started', workerId, role } satisfies PoolEvent);

@@ -3,14 +3,21 @@ import { ShoalError } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
 import { DockerRuntime } from '../infra/runtime/docker.js';
 import { ProcessRuntime } from '../infra/runtime/process.js';
+import { SwarmRuntime } from '../infra/runtime/swarm.js';
 import type { WorkerRuntime } from '../infra/runtime/types.js';
 import type { DispatcherConfig } from './config.js';
 
+export interface RuntimeNeeds {
+  /** Sends the `drain` control message to one worker (the Swarm runtime drains a chosen task this way). */
+  requestDrain: (workerId: string) => Promise<boolean>;
+}
+
 /**
- * `--runtime auto|docker|process`. auto takes Docker when an engine answers,
- * local processes otherwise, and says which it chose and why.
+ * `--runtime auto|docker|swarm|process`. auto takes Docker when an engine
+ * answers, local processes otherwise, and says which it chose and why; swarm
+ * is only taken when asked for.
  */
-export async function chooseRuntime(config: DispatcherConfig, logger: Logger): Promise<WorkerRuntime> {
+export async function chooseRuntime(config: DispatcherConfig, logger: Logger, needs: RuntimeNeeds): Promise<WorkerRuntime> {
   if (config.runtime === 'process') {
     logger.info({ runtime: 'process' }, 'running workers as local processes');
     return new ProcessRuntime();
@@ -18,16 +25,17 @@ export async function chooseRuntime(config: DispatcherConfig, logger: Logger): P
   const docker = new Docker();
   const reachable = await docker.ping().then(() => undefined, (err: Error) => err);
   if (reachable instanceof Error) {
-    if (config.runtime === 'docker') {
+    if (config.runtime === 'docker' || config.runtime === 'swarm') {
       throw new ShoalError(
         'DOCKER_UNREACHABLE',
-        `--runtime docker was asked for, but the Docker engine does not answer (${where()}): ${reachable.message}. ` +
+        `--runtime ${config.runtime} was asked for, but the Docker engine does not answer (${where()}): ${reachable.message}. ` +
           'Start it (npm run setup starts dockerd here) or use --runtime process.',
       );
     }
     logger.info({ runtime: 'process', reason: reachable.message }, `no Docker engine answers at ${where()}; running workers as local processes`);
     return new ProcessRuntime();
   }
+  if (config.runtime === 'swarm') return swarmRuntime(docker, config, logger, needs);
   const runtime = new DockerRuntime({
     docker,
     namespace: config.namespace,
@@ -40,6 +48,25 @@ export async function chooseRuntime(config: DispatcherConfig, logger: Logger): P
   await runtime.requireImage();
   await runtime.watch();
   logger.info({ runtime: 'docker', image: config.image }, 'running workers as Docker containers');
+  return runtime;
+}
+
+async function swarmRuntime(docker: Docker, config: DispatcherConfig, logger: Logger, needs: RuntimeNeeds): Promise<WorkerRuntime> {
+  await SwarmRuntime.requireManager(docker);
+  const runtime = new SwarmRuntime({
+    docker,
+    namespace: config.namespace,
+    image: config.image,
+    memoryBytes: config.workerMemoryBytes,
+    cpus: config.workerCpus,
+    stopGraceMs: config.drainGraceMs,
+    requestDrain: needs.requestDrain,
+    amqpUrlSecret: config.amqpUrlSecret === '-' ? undefined : config.amqpUrlSecret,
+    logger,
+  });
+  await runtime.requireImage();
+  await runtime.watch();
+  logger.info({ runtime: 'swarm', image: config.image }, 'running workers as the tasks of Docker Swarm services');
   return runtime;
 }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ValidationError } from './errors.js';
 
@@ -195,3 +196,14 @@ export const commonSettings = {
     schema: integer({ default: 1024 * 1024, min: 256, max: 64 * 1024 * 1024 }),
   },
 } satisfies Settings;
+
+/** A Swarm secret arrives as a file: SHOAL_AMQP_URL_FILE names the file that holds the broker URL. */
+export function withAmqpUrlFile(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const file = env.SHOAL_AMQP_URL_FILE;
+  if (!file) return env;
+  try {
+    return { ...env, SHOAL_AMQP_URL: readFileSync(file, 'utf8').trim() };
+  } catch (err) {
+    throw new ValidationError('BAD_CONFIG', `SHOAL_AMQP_URL_FILE names a file that cannot be read (got ${JSON.stringify(file)}): ${(err as Error).message}`, { cause: err });
+  }
+}

@@ -65,6 +65,19 @@ start_docker() {
   wait_for "Docker engine" 60 docker info
 }
 
+init_swarm() {
+  [ "${SHOAL_SKIP_DOCKER:-0}" = 1 ] && return 0
+  # --runtime swarm (and its tests) need a swarm manager; a single-node swarm on
+  # loopback changes nothing for plain containers. Left alone when the engine
+  # is already in a swarm (as a manager or a worker).
+  local state
+  state=$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || echo unknown)
+  if [ "$state" = inactive ]; then
+    log "docker swarm init --advertise-addr 127.0.0.1 (a single-node swarm for --runtime swarm)"
+    docker swarm init --advertise-addr 127.0.0.1 >/dev/null
+  fi
+}
+
 install_node_modules() {
   # npm ci wipes node_modules, so only run it when the lockfile changed.
   local stamp=node_modules/.shoal-lock-stamp
@@ -88,6 +101,7 @@ install_missing_packages
 start_rabbitmq
 start_redis
 start_docker
+init_swarm
 if [ "${1:-all}" != services ]; then
   install_node_modules
   build_worker_image

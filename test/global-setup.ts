@@ -5,7 +5,7 @@ import { WORKER_IMAGE } from './helpers/docker.js';
 
 /**
  * Integration and end-to-end tests need a real RabbitMQ, its management API,
- * Redis, a Docker engine with the worker image, and a build. `npm test` runs infra/setup.sh first; if something is still missing,
+ * Redis, a Docker engine (a swarm manager) with the worker image, and a build. `npm test` runs infra/setup.sh first; if something is still missing,
  * fail loudly here with what to do, instead of skipping tests.
  */
 export default async function globalSetup(): Promise<void> {
@@ -18,6 +18,8 @@ export default async function globalSetup(): Promise<void> {
   if (await docker.ping().then(() => true, () => false)) {
     const image = await docker.getImage(WORKER_IMAGE).inspect().then(() => true, () => false);
     if (!image) problems.push(`the worker image ${WORKER_IMAGE} is missing: run \`npm run image\``);
+    const info = (await docker.info()) as { Swarm?: { ControlAvailable?: boolean } };
+    if (!info.Swarm?.ControlAvailable) problems.push('the Docker engine is not a swarm manager (the Swarm tests need one): run `docker swarm init --advertise-addr 127.0.0.1`');
   } else {
     problems.push('the Docker engine does not answer (the e2e tests need it)');
   }

@@ -5,7 +5,7 @@ import { errorMessage } from '../../infra/errors.js';
 import { comparePolicies } from './compare.js';
 import { parseCsvTrace, TraceFileError } from './csv-trace.js';
 import { OptionsError, parseCliOptions, type RawFlags, type TraceSpec } from './options.js';
-import { formatComparison, formatTimeline } from './table.js';
+import { formatComparison, formatSettings, formatTimeline } from './table.js';
 import { builtinTrace, scaleTrace, type Trace } from './traces.js';
 
 /**
@@ -27,6 +27,11 @@ const program = new Command('shoal-simulate')
   .option('--start-delay <duration>', 'time for a worker to start consuming (default 450ms)')
   .option('--start-jitter <duration>', 'start delay is uniform in delay ± jitter (default 100ms)')
   .option('--scale <factor>', 'multiply every rate of the trace (default 1)')
+  .option('--preset <name>', 'local (containers on one host, the default) or swarm (tasks on a cluster: start delay 2s ± 1s)')
+  .option('--max-step-up <n>', 'workers added per decision at most, or the current count if larger (default 4)')
+  .option('--max-step-down <n>', 'workers removed per decision at most (default 1)')
+  .option('--scale-interval <duration>', 'how often the policy decides (default 1s)')
+  .option('--metrics-interval <duration>', 'how often its inputs are refreshed; between refreshes it sees the last sample (default: every decision)')
   .option('--seed <n>', 'random seed; the same seed gives the same result (default 1)')
   .option('--timeline', 'print arrivals, workers and p95 wait per 5 s bucket')
   .option('--tune-per-trace', 'tune the queue-length baseline for each trace on its own (hindsight) instead of one setting for all traces')
@@ -58,7 +63,7 @@ function main(): void {
     process.stdout.write(`${JSON.stringify({ scale: options.scale, comparisons }, null, 2)}\n`);
   } else {
     const sections = comparisons.map((c) => (options.timeline ? `${formatComparison(c)}\n\n${formatTimeline(c)}` : formatComparison(c)));
-    process.stdout.write(`${sections.join('\n\n')}\n`);
+    process.stdout.write(`${formatSettings(options)}\n\n${sections.join('\n\n')}\n`);
   }
   process.stderr.write(`shoal-simulate: simulated in ${seconds.toFixed(1)} s\n`);
 }

@@ -31,6 +31,8 @@ export const simulationDefaults = {
   startDelay: { meanMs: 450, jitterMs: 100 } as StartDelay,
   seed: 1,
   controlIntervalMs: 1000,
+  /** How often the policy's inputs are refreshed; between refreshes it sees the last sample. 0: at every control tick. */
+  metricsIntervalMs: 0,
   /** The arrival rate is measured over this window. */
   rateWindowMs: 5000,
   /** As dispatcher/metrics/window.ts: the higher of the 5 s rate and this one. */
@@ -41,3 +43,18 @@ export const simulationDefaults = {
   minWaitSamples: 20,
   timelineBucketMs: 5000,
 };
+
+/**
+ * Named settings for where the pool runs. `swarm`: workers are the tasks of a
+ * Swarm service on a multi-node cluster. A task takes longer to consume than a
+ * local container: the dispatcher's service update, swarmkit's orchestrator
+ * and scheduler, the node agent's registry check of the image tag, then the
+ * container and the worker's connection (one task took 0.7 s from the update to
+ * consuming on this project's idle single-node swarm, 8 at once 2.7 s on its 2
+ * cores; 2 s ± 1 s is an assumption for a cluster, not a measurement).
+ */
+export const PRESETS = {
+  local: { startDelay: simulationDefaults.startDelay },
+  swarm: { startDelay: { meanMs: 2000, jitterMs: 1000 } as StartDelay },
+} as const;
+export type PresetName = keyof typeof PRESETS;

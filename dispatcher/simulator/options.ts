@@ -1,7 +1,7 @@
 import { parseDurationMs } from '../../infra/config.js';
 import { POLICY_NAMES, type PolicyName } from '../policy/index.js';
 import type { BaseOptions, Tuning } from './compare.js';
-import { comparisonConfig, simulationDefaults } from './defaults.js';
+import { comparisonConfig, PRESETS, simulationDefaults, type PresetName } from './defaults.js';
 import { BUILTIN_TRACES, type BuiltinTraceName } from './traces.js';
 
 /** Bad command-line input; every problem is listed, each naming the flag and the value. */
@@ -73,9 +73,17 @@ export function parseCliOptions(flags: RawFlags): CliOptions {
   const min = wholeNumber('min', '--min', comparisonConfig.min, 0, 10_000);
   const max = wholeNumber('max', '--max', comparisonConfig.max, 1, 10_000);
   if (max < min) problems.push(`--max must be >= --min (got ${max} < ${min})`);
-  const spares = wholeNumber('spares', '--spares', simulationDefaults.spares, 0, 100);
-  const startDelayMs = duration('startDelay', '--start-delay', simulationDefaults.startDelay.meanMs);
-  const jitterMs = duration('startJitter', '--start-jitter', simulationDefaults.startDelay.jitterMs);
+  const maxStepUp = wholeNumber('maxStepUp', '--max-step-up', comparisonConfig.maxStepUp, 1, 10_000);
+  const maxStepDown = wholeNumber('maxStepDown', '--max-step-down', comparisonConfig.maxStepDown, 1, 10_000);
+  const spares = wholeNumber('spares', '--spares', simulationDefaults.spares, 0, 1000);
+  const presetName = get('preset') ?? 'local';
+  if (!(presetName in PRESETS)) problems.push(`--preset must be ${Object.keys(PRESETS).join(' or ')} (got ${JSON.stringify(presetName)})`);
+  const preset = PRESETS[presetName as PresetName] ?? PRESETS.local;
+  const startDelayMs = duration('startDelay', '--start-delay', preset.startDelay.meanMs);
+  const jitterMs = duration('startJitter', '--start-jitter', preset.startDelay.jitterMs);
+  const controlIntervalMs = duration('scaleInterval', '--scale-interval', simulationDefaults.controlIntervalMs);
+  if (controlIntervalMs < 100) problems.push(`--scale-interval must be at least 100ms (got ${JSON.stringify(get('scaleInterval'))})`);
+  const metricsIntervalMs = duration('metricsInterval', '--metrics-interval', simulationDefaults.metricsIntervalMs);
   if (jitterMs > startDelayMs) problems.push(`--start-jitter must be <= --start-delay (got ${jitterMs}ms > ${startDelayMs}ms)`);
   const scale = positive('scale', '--scale', 1)!;
   const seed = wholeNumber('seed', '--seed', simulationDefaults.seed, 0, 2 ** 32 - 1);
@@ -89,10 +97,12 @@ export function parseCliOptions(flags: RawFlags): CliOptions {
     tuning: flags.tunePerTrace === true ? 'per-trace' : 'all-traces',
     json: flags.json === true,
     base: {
-      config: { targetWaitP95Ms, concurrency, min, max },
+      config: { targetWaitP95Ms, concurrency, min, max, maxStepUp, maxStepDown },
       service: serviceCv === undefined ? { meanMs: serviceMs } : { meanMs: serviceMs, cv: serviceCv },
       spares,
       startDelay: { meanMs: startDelayMs, jitterMs },
+      controlIntervalMs,
+      metricsIntervalMs,
       seed,
     },
   };

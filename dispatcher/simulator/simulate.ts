@@ -1,4 +1,4 @@
-import { policies, type PolicyConfig, type Recommendation } from '../policy/index.js';
+import { policies, type Observation, type PolicyConfig, type Recommendation } from '../policy/index.js';
 import { comparisonConfig, simulationDefaults } from './defaults.js';
 import { NumberDeque } from './deque.js';
 import { EventHeap } from './heap.js';
@@ -169,9 +169,12 @@ export function simulate(options: SimulationOptions): SimulationResult {
     }
   };
 
+  // The metrics poll: between polls the policy decides on the last sample (sample and hold).
+  let sampled: { at: number; observation: Observation } | undefined;
   const onTick = () => {
     promoteBusySpares();
-    const observation = observer.observe(now, queuedArrival.length, pool.inFlight);
+    if (!sampled || now - sampled.at >= o.metricsIntervalMs) sampled = { at: now, observation: observer.observe(now, queuedArrival.length, pool.inFlight) };
+    const observation = sampled.observation;
     const view = pool.view();
     const current = view.active + view.starting;
     const decision = policy(observation, view, config, now, history);

@@ -1,3 +1,5 @@
+import type { CliOptions } from './options.js';
+import { comparisonConfig, simulationDefaults } from './defaults.js';
 import type { TraceComparison } from './compare.js';
 
 /** Plain-text tables for the terminal: one per trace, one row per policy. */
@@ -69,4 +71,19 @@ function columns(rows: string[][], left: readonly number[] = [0]): string {
 
 function fmt(n: number, digits: number): string {
   return n.toFixed(digits);
+}
+
+/** One line with what the tables depend on beyond the trace, so a pasted table says how it was made. */
+export function formatSettings(options: CliOptions): string {
+  const { base, scale } = options;
+  const config = { ...comparisonConfig, ...base.config };
+  const service = `service ${base.service?.meanMs ?? simulationDefaults.service.meanMs} ms${base.service?.cv === undefined ? '' : ` (cv ${base.service.cv})`}`;
+  const start = base.startDelay ?? simulationDefaults.startDelay;
+  const control = base.controlIntervalMs ?? simulationDefaults.controlIntervalMs;
+  const metrics = base.metricsIntervalMs ?? simulationDefaults.metricsIntervalMs;
+  return (
+    `settings: rates x${scale}, ${service}, ${config.concurrency} per worker, workers ${config.min}..${config.max} + ${base.spares ?? simulationDefaults.spares} spare(s), ` +
+    `steps +${config.maxStepUp}/-${config.maxStepDown}, ` +
+    `start delay ${start.meanMs} ± ${start.jitterMs} ms, decisions every ${control} ms, metrics ${metrics > 0 ? `every ${metrics} ms` : 'at every decision'}, seed ${base.seed ?? simulationDefaults.seed}`
+  );
 }

@@ -25,6 +25,8 @@ export interface SimulationOptions {
   startDelay?: StartDelay;
   seed?: number;
   controlIntervalMs?: number;
+  /** How often the policy's inputs are refreshed (a metrics poll); 0: at every control tick. */
+  metricsIntervalMs?: number;
   rateWindowMs?: number;
   /** When set, the arrival rate is the higher of the rates over rateWindowMs and over this shorter window (the live dispatcher uses a third). */
   shortRateWindowMs?: number;

@@ -202,15 +202,20 @@ export class DockerRuntime implements WorkerRuntime {
     return match.Id;
   }
 
-  async requireImage(): Promise<void> {
-    try {
-      await this.options.docker.getImage(this.options.image).inspect();
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) {
-        throw new ShoalError('IMAGE_MISSING', `worker image ${this.options.image} not found; build it with: npm run image`, { cause: err });
-      }
-      throw err;
+  requireImage(): Promise<void> {
+    return requireImage(this.options.docker, this.options.image);
+  }
+}
+
+/** Fails with the command that builds the worker image when the engine does not have it. */
+export async function requireImage(docker: Docker, image: string): Promise<void> {
+  try {
+    await docker.getImage(image).inspect();
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) {
+      throw new ShoalError('IMAGE_MISSING', `worker image ${image} not found; build it with: npm run image`, { cause: err });
     }
+    throw err;
   }
 }
 

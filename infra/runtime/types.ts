@@ -1,11 +1,13 @@
 /**
  * The port through which the dispatcher starts and stops workers. Adapters:
- * local processes (process.ts) and Docker containers (docker.ts). Every
- * adapter passes the same contract tests (test/integration/runtime-contract).
+ * local processes (process.ts), Docker containers (docker.ts) and the tasks
+ * of a Docker Swarm service (swarm.ts). Every adapter passes the same
+ * contract tests (test/e2e/runtime-contract.test.ts).
  */
 export type WorkerRole = 'worker' | 'spare';
 
 export interface WorkerSpec {
+  /** The id to give the worker; a runtime that names workers itself (Swarm) returns its own in the handle. */
   workerId: string;
   role: WorkerRole;
   /** Environment for the worker: broker URL, namespace, concurrency, ... */
@@ -15,7 +17,7 @@ export interface WorkerSpec {
 export interface WorkerHandle {
   workerId: string;
   role: WorkerRole;
-  /** The runtime's own id: a pid or a container id. */
+  /** The runtime's own id: a pid, a container id or a Swarm task id. */
   runtimeId: string;
   /** Whether the worker's process is still running. */
   running: boolean;
@@ -30,7 +32,7 @@ export interface ExitInfo {
 }
 
 export interface WorkerRuntime {
-  readonly kind: 'process' | 'docker';
+  readonly kind: 'process' | 'docker' | 'swarm';
   /** Workers of this pool that the runtime knows about, running or not. */
   list(): Promise<WorkerHandle[]>;
   start(spec: WorkerSpec): Promise<WorkerHandle>;
@@ -43,6 +45,9 @@ export interface WorkerRuntime {
   remove(workerId: string): Promise<void>;
   /** Called whenever a worker ends, whether asked to or not. Returns an unsubscribe. */
   onExit(listener: (info: ExitInfo) => void): () => void;
-  /** Stops watching; leaves workers alone (the pool removes them first). */
+  /**
+   * Stops watching; leaves workers alone (the pool removes them first). The
+   * Swarm runtime also removes its services here once they are empty.
+   */
   close(): Promise<void>;
 }

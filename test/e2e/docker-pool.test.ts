@@ -114,7 +114,7 @@ describe('dispatcher with the Docker runtime', () => {
     child.kill('SIGINT');
     expect(await exitOf(child)).toBe(0);
     const cleanup = await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
-    expect(cleanup.stdout).toContain(`removed 0 container(s) of pool "${namespace}"`);
+    expect(cleanup.stdout).toContain(`removed 0 service(s) and 0 container(s) of pool "${namespace}"`);
 
     for (const bystander of bystanders) expect((await bystander.inspect()).State.Running).toBe(true);
   });
@@ -127,7 +127,7 @@ describe('dispatcher with the Docker runtime', () => {
     await exitOf(first.child);
 
     const cleanup = await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
-    expect(cleanup.stdout).toContain(`removed 2 container(s) of pool "${namespace}"`);
+    expect(cleanup.stdout).toContain(`removed 0 service(s) and 2 container(s) of pool "${namespace}"`);
     expect(await poolContainers(namespace)).toEqual([]);
     expect((await bystanders[0]!.inspect()).State.Running).toBe(true);
   });

@@ -99,7 +99,7 @@ describe.each(EACH_TRANSPORT)('dispatcher with the local-process runtime (%s)', 
 describe('command-line input', () => {
   it.each([
     ['dispatcher/main.js', ['--min', '3', '--max', '2'], 'SHOAL_MAX_WORKERS (--max) must be >= SHOAL_MIN_WORKERS (--min) (got 2 < 3)'],
-    ['dispatcher/main.js', ['--runtime', 'kubernetes'], 'SHOAL_RUNTIME (--runtime) must be one of auto, docker, process'],
+    ['dispatcher/main.js', ['--runtime', 'kubernetes'], 'SHOAL_RUNTIME (--runtime) must be one of auto, docker, swarm, process (got "kubernetes")'],
     ['producer/cli.js', ['--count', '-5'], 'SHOAL_COUNT (--count) must be >= 1 (got "-5")'],
     ['producer/cli.js', ['--timeout', 'soon'], 'SHOAL_TIMEOUT (--timeout) must be a duration like 500ms, 5s or 1m'],
     ['producer/cli.js', ['--payload', '{bad'], `SHOAL_PAYLOAD (--payload) must be JSON`],

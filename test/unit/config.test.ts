@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, flagKey, parseDurationMs } from '../../infra/config.js';
 import { parseDispatcherConfig, workerEnvironment } from '../../dispatcher/config.js';
@@ -87,5 +90,29 @@ describe('transport config', () => {
     expect(env).toMatchObject({ SHOAL_TRANSPORT: 'bullmq', SHOAL_BULLMQ_LOCK_DURATION: '2000', SHOAL_BULLMQ_STALLED_INTERVAL: '30000', SHOAL_BULLMQ_MAX_STALLED: '1' });
     expect(parseWorkerConfig(env)).toMatchObject({ transport: 'bullmq', bullmqLockDurationMs: 2000, bullmqStalledIntervalMs: 30_000, bullmqMaxStalledCount: 1 });
     expect(workerEnvironment(parseDispatcherConfig({}, {})).SHOAL_TRANSPORT).toBe('rabbitmq');
+  });
+});
+
+describe('the broker URL from a file (a Swarm secret)', () => {
+  it('SHOAL_AMQP_URL_FILE replaces SHOAL_AMQP_URL, for workers and the dispatcher', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shoal-secret-'));
+    const file = join(dir, 'shoal_amqp_url');
+    writeFileSync(file, 'amqp://shoal:s3cret@rabbit.example:5672\n');
+    try {
+      const env = { SHOAL_AMQP_URL: 'amqp://ignored', SHOAL_AMQP_URL_FILE: file };
+      expect(parseWorkerConfig(env).amqpUrl).toBe('amqp://shoal:s3cret@rabbit.example:5672');
+      expect(parseDispatcherConfig(env, {}).amqpUrl).toBe('amqp://shoal:s3cret@rabbit.example:5672');
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('an unreadable file is a clear error naming the variable', () => {
+    expect(() => parseWorkerConfig({ SHOAL_AMQP_URL_FILE: '/nonexistent/secret' })).toThrow('SHOAL_AMQP_URL_FILE names a file that cannot be read (got "/nonexistent/secret")');
+  });
+
+  it('--runtime swarm is accepted; an unknown runtime is refused', () => {
+    expect(parseDispatcherConfig({ SHOAL_RUNTIME: 'swarm' }, {}).runtime).toBe('swarm');
+    expect(() => parseDispatcherConfig({ SHOAL_RUNTIME: 'k8s' }, {})).toThrow('SHOAL_RUNTIME');
   });
 });

@@ -14,6 +14,9 @@ class FakeRuntime implements WorkerRuntime {
   readonly removed: string[] = [];
   private readonly events = new EventEmitter();
   failStarts = 0;
+  /** Like Swarm, which names its tasks: the id in the spec is not the one the worker gets. */
+  namesWorkers = false;
+  private started = 0;
 
   async list() { return [...this.workers.values()]; }
   async start(spec: WorkerSpec) {
@@ -21,8 +24,9 @@ class FakeRuntime implements WorkerRuntime {
       this.failStarts--;
       throw new Error('image missing');
     }
-    const handle = { workerId: spec.workerId, role: spec.role, runtimeId: spec.workerId, running: true, startedAt: Date.now() };
-    this.workers.set(spec.workerId, handle);
+    const workerId = this.namesWorkers ? `task-${++this.started}` : spec.workerId;
+    const handle = { workerId, role: spec.role, runtimeId: workerId, running: true, startedAt: Date.now() };
+    this.workers.set(workerId, handle);
     return handle;
   }
   async drain(workerId: string): Promise<ExitInfo> {
@@ -72,6 +76,23 @@ describe('delivery limit', () => {
 });
 
 describe('pool', () => {
+  it('takes the worker id a runtime gives (Swarm names its tasks), and drains and removes by it', async () => {
+    const runtime = new FakeRuntime();
+    runtime.namesWorkers = true;
+    const p = pool(runtime, 2);
+    await p.start();
+    expect(p.workerIds.sort()).toEqual(['task-1', 'task-2']);
+    await p.resize(1);
+    await settle();
+    expect(runtime.drained).toHaveLength(1);
+    expect(runtime.removed).toEqual(runtime.drained);
+    expect(runtime.drained[0]).toMatch(/^task-[12]$/);
+    runtime.crash(p.workerIds[0]!);
+    await settle();
+    expect(runtime.removed).toHaveLength(2); // the crashed one, by the runtime's id
+    await p.shutdown();
+  });
+
   it('starts workers up to its size and drains extras when shrunk', async () => {
     const runtime = new FakeRuntime();
     const p = pool(runtime, 3);

@@ -4,8 +4,9 @@ import { comparePolicies, type TraceComparison } from '../../dispatcher/simulato
 import { parseCsvTrace } from '../../dispatcher/simulator/csv-trace.js';
 import { parseCliOptions } from '../../dispatcher/simulator/options.js';
 import { PoolModel } from '../../dispatcher/simulator/pool-model.js';
+import { formatSettings } from '../../dispatcher/simulator/table.js';
 import { simulate } from '../../dispatcher/simulator/simulate.js';
-import { BUILTIN_TRACES, builtinTrace, constantTrace, stepTrace } from '../../dispatcher/simulator/traces.js';
+import { BUILTIN_TRACES, builtinTrace, constantTrace, scaleTrace, stepTrace } from '../../dispatcher/simulator/traces.js';
 
 describe('simulator', () => {
   it('gives the same result for the same seed, and another for another seed', () => {
@@ -145,5 +146,49 @@ describe('cli options', () => {
     expect(options.base.service).toEqual({ meanMs: 50, cv: 1.5 });
     expect(options.base.startDelay).toEqual({ meanMs: 2000, jitterMs: 100 });
     expect(options.traces).toHaveLength(4);
+  });
+});
+
+describe('cluster-scale options', () => {
+  it('--preset swarm sets a slower start; explicit flags still win; bad values are named', () => {
+    expect(parseCliOptions({ preset: 'swarm' }).base.startDelay).toEqual({ meanMs: 2000, jitterMs: 1000 });
+    expect(parseCliOptions({ preset: 'swarm', startDelay: '3s' }).base.startDelay).toEqual({ meanMs: 3000, jitterMs: 1000 });
+    expect(parseCliOptions({}).base.startDelay).toEqual({ meanMs: 450, jitterMs: 100 });
+    const options = parseCliOptions({ scaleInterval: '2s', metricsInterval: '5s', maxStepUp: '20', maxStepDown: '10' });
+    expect(options.base).toMatchObject({ controlIntervalMs: 2000, metricsIntervalMs: 5000, config: { maxStepUp: 20, maxStepDown: 10 } });
+    expect(() => parseCliOptions({ preset: 'k8s', scaleInterval: '50ms', maxStepDown: '0' })).toThrow(
+      ['--max-step-down must be a whole number from 1 to 10000 (got "0")', '--preset must be local or swarm (got "k8s")', '--scale-interval must be at least 100ms (got "50ms")'].join('\n'),
+    );
+  });
+
+  it('prints the settings a table depends on', () => {
+    expect(formatSettings(parseCliOptions({ preset: 'swarm', scale: '20', serviceMs: '200', max: '1000', metricsInterval: '5s', maxStepDown: '10' }))).toBe(
+      'settings: rates x20, service 200 ms, 4 per worker, workers 1..1000 + 1 spare(s), steps +4/-10, start delay 2000 ± 1000 ms, decisions every 1000 ms, metrics every 5000 ms, seed 1',
+    );
+  });
+
+  it('a metrics poll every decision changes nothing; a slower poll reacts later to a step', () => {
+    const trace = stepTrace();
+    const firstGrowth = (metricsIntervalMs: number) => {
+      let at: number | undefined;
+      const result = simulate({ trace, policyName: 'target-wait', spares: 0, metricsIntervalMs, onDecision: (now, _o, d) => (at ??= d.desired > 1 ? now : undefined) });
+      return { at: at!, result };
+    };
+    const everyTick = firstGrowth(0);
+    expect(firstGrowth(1000).result).toEqual(everyTick.result);
+    expect(firstGrowth(4000).at).toBeGreaterThan(everyTick.at); // polls at 1, 5, 9, 13 s: the 10 s step is seen at 13 s, not 11 s
+  });
+
+  it('holds the target at cluster scale on a smooth day: thousands of requests per second, hundreds of workers', () => {
+    const result = simulate({
+      trace: scaleTrace(builtinTrace('diurnal'), 20),
+      policyName: 'target-wait',
+      config: { max: 1000 },
+      service: { meanMs: 200 },
+      startDelay: { meanMs: 2000, jitterMs: 1000 },
+    });
+    expect(result.count).toBeGreaterThan(1_000_000);
+    expect(result.maxWorkers).toBeGreaterThan(150);
+    expect(result.waitMs.p95).toBeLessThan(result.config.targetWaitP95Ms);
   });
 });
