@@ -1,0 +1,155 @@
+/**
+ * Benchmark: what the dispatcher itself costs, in CPU and resident memory,
+ *  - idle, at its floor (--min 1 with its default warm spare), and
+ *  - managing 20 worker processes (--min 20 --max 20 --spares 0),
+ * against references measured in the same windows: a bare Node.js process that
+ * holds an amqplib connection and an ioredis client and does nothing else (the
+ * least any dispatcher that talks to the broker and Redis must cost), and the
+ * same process polling once a second what the dispatcher reads: the queue's
+ * depth, the management API and the 20 workers' reports (the floor of any
+ * 1 s control loop).
+ * All three run at once and are read from /proc over the same fixed windows,
+ * repeated; the medians are printed. Not a test: prints figures, asserts nothing.
+ * Run: npm run bench -- dispatcher-cost
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { topologyFor } from '../../infra/protocol.js';
+import { workerReportKey } from '../../infra/redis.js';
+import { AMQP_URL, REDIS_URL, consumerCount, newNamespace, removeNamespace, waitFor, workerPids } from '../helpers/broker.js';
+import { exitOf, startDispatcher } from '../helpers/processes.js';
+import { cpuMs, median, rssBytes } from './lib/proc-stats.js';
+
+const WINDOWS = Number(process.env.BENCH_WINDOWS ?? 5);
+const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 10_000);
+const SETTLE_MS = 5_000;
+const MANY = 20;
+
+/**
+ * The references: connected to the broker (heartbeats on, as shoal's connections)
+ * and to Redis; idle, or polling once a second (POLL_QUEUE set) what the dispatcher reads.
+ */
+const REFERENCE_SCRIPT = `
+import amqp from 'amqplib';
+import { Redis } from 'ioredis';
+const connection = await amqp.connect(${JSON.stringify(AMQP_URL)}, { noDelay: true, heartbeat: 10 });
+const channel = await connection.createChannel();
+const redis = new Redis(${JSON.stringify(REDIS_URL)});
+await redis.ping();
+const { POLL_QUEUE, POLL_REPORTS } = process.env;
+const auth = 'Basic ' + Buffer.from('guest:guest').toString('base64');
+async function poll() {
+  await channel.checkQueue(POLL_QUEUE);
+  await (await fetch('http://127.0.0.1:15672/api/queues/%2F/' + encodeURIComponent(POLL_QUEUE), { headers: { authorization: auth } })).json();
+  const keys = [];
+  let cursor = '0';
+  do { const [next, found] = await redis.scan(cursor, 'MATCH', POLL_REPORTS, 'COUNT', 500); cursor = next; keys.push(...found); } while (cursor !== '0');
+  if (keys.length) (await redis.mget(...keys)).map((v) => v && JSON.parse(v));
+}
+if (POLL_QUEUE) setInterval(() => void poll(), 1000); else setInterval(() => {}, 1 << 30);
+process.stdout.write('ready\\n');
+process.on('SIGTERM', async () => { await connection.close(); redis.disconnect(); process.exit(0); });
+`;
+
+interface Subject {
+  name: string;
+  pid: () => number[];
+}
+
+const idleNs = newNamespace().replace('test-', 'bench-cost-');
+const manyNs = newNamespace().replace('test-', 'bench-cost-');
+const children: ChildProcess[] = [];
+
+async function startReference(env: Record<string, string> = {}): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', REFERENCE_SCRIPT], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  children.push(child);
+  await waitFor('the reference process to connect', () => new Promise<boolean>((resolve) => child.stdout!.once('data', () => resolve(true))), 20_000);
+  return child;
+}
+
+async function startPool(namespace: string, args: string[], consumers: number): Promise<ChildProcess> {
+  const { child } = startDispatcher([...args, '--runtime', 'process', '--metrics-port', '0', '--namespace', namespace]);
+  children.push(child);
+  await waitFor(`${consumers} workers consuming in ${namespace}`, async () => (await consumerCount(topologyFor(namespace))) === consumers, 90_000);
+  return child;
+}
+
+interface Sample {
+  cpuPct: number;
+  rssMb: number;
+}
+
+const samples = new Map<string, Sample[]>();
+let workersOfMany: Sample[] = [];
+try {
+  const reference = await startReference();
+  const idle = await startPool(idleNs, ['--min', '1'], 2);
+  const many = await startPool(manyNs, ['--min', String(MANY), '--max', String(MANY), '--spares', '0'], MANY);
+  const poller = await startReference({ POLL_QUEUE: topologyFor(manyNs).requestQueue, POLL_REPORTS: workerReportKey(manyNs, '*') });
+  process.stderr.write(`dispatcher-cost: all running after ${Math.round(performance.now() / 1000)} s; measuring\n`);
+  const subjects: Subject[] = [
+    { name: 'reference', pid: () => [reference.pid!] },
+    { name: 'poller', pid: () => [poller.pid!] },
+    { name: 'idle', pid: () => [idle.pid!] },
+    { name: 'many', pid: () => [many.pid!] },
+    { name: 'workersOfMany', pid: () => workerPids(manyNs) },
+  ];
+  await sleep(SETTLE_MS); // past the start-up: JIT, first reports, first decisions
+  for (let w = 0; w < WINDOWS; w++) {
+    const pids = subjects.map((s) => s.pid());
+    const before = pids.map((ps) => ps.map(cpuMs));
+    const t0 = performance.now();
+    await sleep(WINDOW_MS);
+    const seconds = (performance.now() - t0) / 1000;
+    subjects.forEach((s, i) => {
+      const used = pids[i]!.reduce((sum, pid, j) => sum + cpuMs(pid) - before[i]![j]!, 0);
+      const rss = pids[i]!.reduce((sum, pid) => sum + rssBytes(pid), 0);
+      const list = samples.get(s.name) ?? [];
+      list.push({ cpuPct: used / seconds / 10, rssMb: rss / 1024 ** 2 });
+      samples.set(s.name, list);
+    });
+    process.stderr.write(`dispatcher-cost: window ${w + 1}/${WINDOWS} done\n`);
+  }
+  workersOfMany = samples.get('workersOfMany')!;
+} finally {
+  for (const child of children.reverse()) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM'); // a dispatcher drains and removes its workers
+      await Promise.race([exitOf(child), sleep(30_000)]);
+    }
+  }
+  for (const ns of [idleNs, manyNs]) {
+    for (const pid of workerPids(ns)) process.kill(pid, 'SIGKILL');
+    await removeNamespace(ns);
+  }
+}
+
+const summary = (name: string) => {
+  const list = samples.get(name)!;
+  return { cpuPct: round(median(list.map((s) => s.cpuPct)), 2), rssMb: round(median(list.map((s) => s.rssMb)), 1), cpuSamples: list.map((s) => round(s.cpuPct, 2)) };
+};
+const reference = summary('reference');
+const poller = summary('poller');
+const idle = summary('idle');
+const many = summary('many');
+const workers = { cpuPct: round(median(workersOfMany.map((s) => s.cpuPct)), 1), rssMb: round(median(workersOfMany.map((s) => s.rssMb)), 0) };
+const ratio = (a: number, b: number) => (b > 0 ? `${round(a / b, 1)}x` : 'n/a (reference used no measurable CPU)');
+
+console.log(`dispatcher cost, median of ${WINDOWS} windows of ${WINDOW_MS / 1000} s (all measured in the same windows; 100 % = one core):`);
+console.log(`  reference: node + amqplib connection + ioredis client, idle   CPU ${reference.cpuPct} %   RSS ${reference.rssMb} MB   samples ${reference.cpuSamples.join(' ')}`);
+console.log(`  reference: the same, polling queue + management API + ${MANY} reports every 1 s   CPU ${poller.cpuPct} %   RSS ${poller.rssMb} MB   samples ${poller.cpuSamples.join(' ')}`);
+console.log(`  dispatcher, idle (--min 1, 1 worker + 1 spare)                CPU ${idle.cpuPct} %   RSS ${idle.rssMb} MB   samples ${idle.cpuSamples.join(' ')}`);
+console.log(`  dispatcher, managing ${MANY} workers (--min ${MANY} --spares 0)        CPU ${many.cpuPct} %   RSS ${many.rssMb} MB   samples ${many.cpuSamples.join(' ')}`);
+console.log(`  idle / reference: CPU ${ratio(idle.cpuPct, reference.cpuPct)}, RSS ${ratio(idle.rssMb, reference.rssMb)}`);
+console.log(`  ${MANY} workers / reference: CPU ${ratio(many.cpuPct, reference.cpuPct)}, RSS ${ratio(many.rssMb, reference.rssMb)}; ${MANY} workers / polling reference: CPU ${ratio(many.cpuPct, poller.cpuPct)}, RSS ${ratio(many.rssMb, poller.rssMb)}; ${MANY} workers / idle: CPU ${ratio(many.cpuPct, idle.cpuPct)}, RSS ${ratio(many.rssMb, idle.rssMb)}`);
+console.log(`  (the ${MANY} idle worker processes themselves: CPU ${workers.cpuPct} %, RSS ${workers.rssMb} MB in all; the broker's and Redis's own work is not counted)`);
+writeFileSync(
+  new URL('./results/dispatcher-cost.json', import.meta.url),
+  `${JSON.stringify({ benchmark: 'dispatcher cost', windows: WINDOWS, windowMs: WINDOW_MS, reference, pollingReference: poller, idle, [`workers${MANY}`]: many, [`workerProcesses${MANY}`]: workers }, null, 2)}\n`,
+);
+
+function round(n: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
