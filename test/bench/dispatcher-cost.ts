@@ -14,6 +14,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { topologyFor } from '../../infra/protocol.js';
 import { workerReportKey } from '../../infra/redis.js';
@@ -116,7 +117,7 @@ try {
   for (const child of children.reverse()) {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM'); // a dispatcher drains and removes its workers
-      await Promise.race([exitOf(child), sleep(30_000)]);
+      await Promise.race([exitOf(child), sleep(30_000, undefined, { ref: false })]);
     }
   }
   for (const ns of [idleNs, manyNs]) {
@@ -152,9 +153,10 @@ console.log(`  dispatcher / polling reference: ${both(poller)}`);
 console.log(`  dispatcher / bare reference:    ${both(reference)}`);
 console.log(`  dispatcher with ${MANY} workers / idle: CPU ${ratio(many.cpuPct, idle.cpuPct)}, RSS ${ratio(many.rssMb, idle.rssMb)}`);
 console.log(`  (the ${MANY} idle worker processes themselves: CPU ${workers.cpuPct} %, RSS ${workers.rssMb} MB in all; the broker's and Redis's own work is not counted)`);
+console.log(`  machine load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (other work on the machine makes these figures noisy)`);
 writeFileSync(
   new URL('./results/dispatcher-cost.json', import.meta.url),
-  `${JSON.stringify({ benchmark: 'dispatcher cost', windows: WINDOWS, windowMs: WINDOW_MS, reference, pollingReference: poller, idle, [`workers${MANY}`]: many, [`workerProcesses${MANY}`]: workers }, null, 2)}\n`,
+  `${JSON.stringify({ benchmark: 'dispatcher cost', windows: WINDOWS, windowMs: WINDOW_MS, loadAverage: loadavg()[0], reference, pollingReference: poller, idle, [`workers${MANY}`]: many, [`workerProcesses${MANY}`]: workers }, null, 2)}\n`,
 );
 
 function round(n: number, digits: number): number {

@@ -2,9 +2,11 @@
  * Benchmark: the simulator's step and bursts traces against a real pool (the
  * dispatcher as a user runs it, with local worker processes), once per policy:
  * target-wait (the default) and the baselines queue-length and latency-threshold.
- * The traces are played BENCH_TIME_SCALE (4) times faster at the same rates, and
- * the scale-down window is shortened by the same factor, so each run takes
- * 30-45 s. Every policy gets the same requests (seeded Poisson arrivals of
+ * The traces are played BENCH_TIME_SCALE (4) times faster at the same rates,
+ * and the scale-down window is shortened by the same factor, so each run takes
+ * 30-45 s (step 32.5 s, bursts 45 s with 1.25 s bursts every 7.5 s). The
+ * control interval and the observation windows are not shortened: a burst is
+ * over about when the dispatcher has seen it. Every policy gets the same requests (seeded Poisson arrivals of
  * `sleep` jobs with exponential 50 ms service times), sent open loop.
  *
  * Per policy: p95 queue wait (publish to delivery, from each reply), the share
@@ -37,11 +39,22 @@ const SEED = Number(process.env.BENCH_SEED ?? 1);
 /** BENCH_POLICIES / BENCH_TRACES (comma-separated) run a part, e.g. BENCH_TRACES=step. */
 const only = (variable: string) => process.env[variable]?.split(',').map((s) => s.trim());
 const POLICIES = (['target-wait', 'queue-length', 'latency-threshold'] as PolicyName[]).filter((p) => only('BENCH_POLICIES')?.includes(p) ?? true);
-const TRACES: Trace[] = [stepTrace(), burstsTrace()].filter((t) => only('BENCH_TRACES')?.includes(t.name) ?? true).map((t) => compressTrace(t, TIME_SCALE));
+/** A trace as played here: `factor` times faster. */
+interface Played {
+  trace: Trace;
+  factor: number;
+  /** The scale-down window, shortened by the same factor. */
+  scaleDownWindowMs: number;
+}
+const played = (original: Trace, factor: number): Played => ({
+  trace: compressTrace(original, factor),
+  factor,
+  scaleDownWindowMs: Math.round(30_000 / factor),
+});
+const TRACES: Played[] = [played(stepTrace(), TIME_SCALE), played(burstsTrace(), TIME_SCALE)].filter((p) => only('BENCH_TRACES')?.includes(p.trace.name) ?? true);
 const SERVICE_MS = 50;
 const TARGET_MS = 200;
 const POOL = { min: 1, max: 10, spares: 1, concurrency: 4, targetQueueLength: 5 };
-const SCALE_DOWN_WINDOW_MS = Math.round(30_000 / TIME_SCALE);
 /** A cold local worker process, as test/bench/capacity.ts measures it (about 375 ms), for the simulator. */
 const PROCESS_START = { meanMs: 400, jitterMs: 100 };
 const logger = pino({ level: 'silent' });
@@ -61,6 +74,10 @@ interface Measured {
 
 interface Row {
   trace: string;
+  /** How much faster than the simulator's trace, and the run's length. */
+  factor: number;
+  seconds: number;
+  scaleDownWindowMs: number;
   policy: PolicyName;
   real: Measured;
   simulated: Omit<Measured, 'failed' | 'seconds' | 'loadAverage'>;
@@ -100,12 +117,12 @@ async function readEvents(namespace: string): Promise<LoggedEvent[]> {
   }
 }
 
-async function runReal(trace: Trace, policy: PolicyName, arrivals: readonly Arrival[]): Promise<Measured> {
+async function runReal({ trace, scaleDownWindowMs }: Played, policy: PolicyName, arrivals: readonly Arrival[]): Promise<Measured> {
   const namespace = newNamespace().replace('test-', 'bench-scale-');
   const { child } = startDispatcher([
     '--runtime', 'process', '--policy', policy, '--min', String(POOL.min), '--max', String(POOL.max), '--spares', String(POOL.spares),
     '--worker-concurrency', String(POOL.concurrency), '--target-wait-p95', `${TARGET_MS}ms`, '--target-queue-length', String(POOL.targetQueueLength),
-    '--scale-down-window', `${SCALE_DOWN_WINDOW_MS}ms`, '--metrics-port', '0', '--namespace', namespace,
+    '--scale-down-window', `${scaleDownWindowMs}ms`, '--metrics-port', '0', '--namespace', namespace,
   ], { SHOAL_LOG_LEVEL: 'warn' });
   let client: RpcClient | undefined;
   try {
@@ -138,13 +155,13 @@ async function runReal(trace: Trace, policy: PolicyName, arrivals: readonly Arri
   } finally {
     await client?.close();
     child.kill('SIGTERM'); // drains and removes its workers
-    await Promise.race([exitOf(child), sleep(30_000)]);
+    await Promise.race([exitOf(child), sleep(30_000, undefined, { ref: false })]);
     for (const pid of workerPids(namespace)) process.kill(pid, 'SIGKILL');
     await removeNamespace(namespace);
   }
 }
 
-function runSimulated(trace: Trace, policy: PolicyName): Row['simulated'] {
+function runSimulated({ trace, scaleDownWindowMs }: Played, policy: PolicyName): Row['simulated'] {
   const r = simulate({
     trace,
     policyName: policy,
@@ -152,17 +169,18 @@ function runSimulated(trace: Trace, policy: PolicyName): Row['simulated'] {
     spares: POOL.spares,
     service: { meanMs: SERVICE_MS },
     startDelay: PROCESS_START,
-    config: { min: POOL.min, max: POOL.max, concurrency: POOL.concurrency, targetWaitP95Ms: TARGET_MS, scaleDownStabilizationMs: SCALE_DOWN_WINDOW_MS, targetQueueLength: POOL.targetQueueLength },
+    config: { min: POOL.min, max: POOL.max, concurrency: POOL.concurrency, targetWaitP95Ms: TARGET_MS, scaleDownStabilizationMs: scaleDownWindowMs, targetQueueLength: POOL.targetQueueLength },
   });
   return { requests: r.count, waitP95Ms: round(r.waitMs.p95), overTargetPct: round(r.overTargetPct, 2), workerSeconds: round(r.workerSeconds), scaleEvents: r.scaleEvents, maxWorkers: r.maxWorkers };
 }
 
 const rows: Row[] = [];
-for (const trace of TRACES) {
-  const arrivals = arrivalsOf(trace, SERVICE_MS, SEED);
+for (const p of TRACES) {
+  const arrivals = arrivalsOf(p.trace, SERVICE_MS, SEED);
   for (const policy of POLICIES) {
-    process.stderr.write(`scaling: ${trace.name} (${round(trace.durationMs / 1000, 1)} s, ${arrivals.length} requests) with ${policy}\n`);
-    rows.push({ trace: trace.name, policy, real: await runReal(trace, policy, arrivals), simulated: runSimulated(trace, policy) });
+    process.stderr.write(`scaling: ${p.trace.name} (${p.factor}x faster, ${round(p.trace.durationMs / 1000, 1)} s, ${arrivals.length} requests) with ${policy}\n`);
+    const row = { trace: p.trace.name, factor: p.factor, seconds: p.trace.durationMs / 1000, scaleDownWindowMs: p.scaleDownWindowMs, policy };
+    rows.push({ ...row, real: await runReal(p, policy, arrivals), simulated: runSimulated(p, policy) });
   }
 }
 
@@ -177,10 +195,11 @@ const table = [
 const widths = header.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
 console.log(
   `scaling on a real pool (local processes; --min ${POOL.min} --max ${POOL.max} --spares ${POOL.spares}, ${POOL.concurrency} per worker, target p95 wait ${TARGET_MS} ms, ` +
-    `queue-length ${POOL.targetQueueLength}/worker), traces ${TIME_SCALE}x faster at the same rates, scale-down window ${SCALE_DOWN_WINDOW_MS / 1000} s, seed ${SEED}:`,
+    `queue-length ${POOL.targetQueueLength}/worker, seed ${SEED}); traces played faster at the same rates, the scale-down window shortened alike:`,
 );
+for (const p of TRACES) console.log(`  ${p.trace.name}: ${p.factor}x faster, ${p.trace.durationMs / 1000} s, scale-down window ${p.scaleDownWindowMs / 1000} s`);
 for (const row of table) console.log(`  ${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')}`);
 writeFileSync(
   new URL('./results/scaling.json', import.meta.url),
-  `${JSON.stringify({ benchmark: 'scaling on a real pool', timeScale: TIME_SCALE, seed: SEED, serviceMs: SERVICE_MS, targetWaitP95Ms: TARGET_MS, pool: POOL, scaleDownWindowMs: SCALE_DOWN_WINDOW_MS, rows }, null, 2)}\n`,
+  `${JSON.stringify({ benchmark: 'scaling on a real pool', seed: SEED, serviceMs: SERVICE_MS, targetWaitP95Ms: TARGET_MS, pool: POOL, rows }, null, 2)}\n`,
 );
