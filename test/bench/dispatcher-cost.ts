@@ -8,11 +8,12 @@
  * same process polling once a second what the dispatcher reads: the queue's
  * depth, the management API and the 20 workers' reports (the floor of any
  * 1 s control loop).
- * All three run at once and are read from /proc over the same fixed windows,
+ * All four run at once and are read from /proc over the same fixed windows,
  * repeated; the medians are printed. Not a test: prints figures, asserts nothing.
  * Run: npm run bench -- dispatcher-cost
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -65,7 +66,8 @@ const children: ChildProcess[] = [];
 async function startReference(env: Record<string, string> = {}): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--input-type=module', '-e', REFERENCE_SCRIPT], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   children.push(child);
-  await waitFor('the reference process to connect', () => new Promise<boolean>((resolve) => child.stdout!.once('data', () => resolve(true))), 20_000);
+  const timeout = sleep(20_000, undefined, { ref: false }).then(() => Promise.reject(new Error('the reference process did not connect within 20 s')));
+  await Promise.race([once(child.stdout!, 'data'), timeout]);
   return child;
 }
 
