@@ -19,6 +19,7 @@ export interface HistoryPoint {
 export function renderLivePage(namespace: string, assets = uplotAssets()): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>shoal: ${escapeHtml(namespace)}</title>
+<link rel="icon" href="data:,">
 <style>${assets.css}
 body{font:14px system-ui,sans-serif;margin:24px;color:#222}h1{font-size:20px}h2{font-size:16px;margin-top:24px}
 ol,pre{font:12px ui-monospace,monospace}</style>

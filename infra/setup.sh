@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Idempotent setup for a fresh Debian machine: installs what is missing, starts
-# RabbitMQ (with the management plugin), Redis and the Docker engine, waits until
-# each one answers, then installs npm dependencies and builds.
+# Idempotent setup for a fresh Debian machine: installs what is missing (Chromium
+# too, for the browser tests), starts RabbitMQ (with the management plugin), Redis
+# and the Docker engine, waits until each one answers, then installs npm
+# dependencies and builds.
 # Safe to run again and again: every step checks before it acts.
 set -euo pipefail
 
@@ -26,6 +27,8 @@ install_missing_packages() {
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   [ "${SHOAL_SKIP_DOCKER:-0}" = 1 ] || command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
+  # Debian's Chromium, driven by playwright-core in the browser tests of the HTML report and live page.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]} with apt-get"
     as_root apt-get update -qq

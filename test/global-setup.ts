@@ -1,16 +1,18 @@
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import Docker from 'dockerode';
+import { CHROMIUM } from './helpers/browser.js';
 import { WORKER_IMAGE } from './helpers/docker.js';
 
 /**
  * Integration and end-to-end tests need a real RabbitMQ, its management API,
- * Redis, a Docker engine (a swarm manager) with the worker image, and a build. `npm test` runs infra/setup.sh first; if something is still missing,
+ * Redis, a Docker engine (a swarm manager) with the worker image, Chromium, and a build. `npm test` runs infra/setup.sh first; if something is still missing,
  * fail loudly here with what to do, instead of skipping tests.
  */
 export default async function globalSetup(): Promise<void> {
   const problems: string[] = [];
   if (!existsSync('dist/worker/main.js')) problems.push('dist/ is not built: run `npm run build`');
+  if (!existsSync(CHROMIUM)) problems.push(`Chromium is missing at ${CHROMIUM} (the browser tests need it): \`apt-get install -y chromium\``);
   for (const [what, port] of [['RabbitMQ (AMQP)', 5672], ['RabbitMQ management API', 15672], ['Redis', 6379]] as const) {
     if (!(await canConnect(port))) problems.push(`${what} does not answer on 127.0.0.1:${port}`);
   }
