@@ -3,7 +3,7 @@ import { connectBroker } from '../amqp/connection.js';
 import { publishControl as publishAmqpControl } from '../amqp/control.js';
 import { assertTopology } from '../amqp/topology.js';
 import type { ControlMessage } from '../protocol.js';
-import { RpcClient } from '../../producer/rpc-client.js';
+import { RpcClient } from './rabbitmq/rpc-client.js';
 import { publishControl as publishRedisControl } from './bullmq/control.js';
 import { withRedisOnce } from './bullmq/connection.js';
 import { BullmqRpcClient } from './bullmq/rpc-client.js';

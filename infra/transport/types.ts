@@ -1,5 +1,4 @@
 import type { ControlMessage, IncomingMessage, Reply } from '../protocol.js';
-import type { DeliveryStats } from '../../producer/rpc-client.js';
 
 /**
  * The transport seam: what the producer, the worker and the dispatcher need of
@@ -11,7 +10,21 @@ import type { DeliveryStats } from '../../producer/rpc-client.js';
 export const TRANSPORTS = ['rabbitmq', 'bullmq'] as const;
 export type TransportKind = (typeof TRANSPORTS)[number];
 
-export type { DeliveryStats };
+/** What happened on the wire, for load summaries and the chaos tests' accounting. */
+export interface DeliveryStats {
+  /** Calls made. */
+  calls: number;
+  /** Calls whose request the broker confirmed (at least once). */
+  confirmed: number;
+  /** Requests published again: nacked, or their channel died before the reply. */
+  republished: number;
+  /** Calls that got their reply. */
+  answered: number;
+  /** Replies for a call that had been answered already (a redelivered request run twice): dropped. */
+  duplicatesSuppressed: number;
+  /** Replies that came after their call had timed out: dropped. */
+  lateReplies: number;
+}
 
 /** The producer's side: one request in, its reply out. */
 export interface RpcCaller {

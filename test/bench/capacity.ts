@@ -19,7 +19,7 @@ import { DockerRuntime } from '../../infra/runtime/docker.js';
 import { ProcessRuntime } from '../../infra/runtime/process.js';
 import type { WorkerRuntime } from '../../infra/runtime/types.js';
 import { WORKER_IMAGE } from '../helpers/docker.js';
-import { RpcClient } from '../../producer/rpc-client.js';
+import { RpcClient } from '../../infra/transport/rabbitmq/rpc-client.js';
 
 const AMQP_URL = process.env.SHOAL_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);

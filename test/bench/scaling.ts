@@ -27,7 +27,7 @@ import { simulate } from '../../dispatcher/simulator/simulate.js';
 import { burstsTrace, compressTrace, stepTrace, type Trace } from '../../dispatcher/simulator/traces.js';
 import { eventsKey, type LoggedEvent } from '../../dispatcher/status-store.js';
 import { topologyFor } from '../../infra/protocol.js';
-import { RpcClient } from '../../producer/rpc-client.js';
+import { RpcClient } from '../../infra/transport/rabbitmq/rpc-client.js';
 import { AMQP_URL, REDIS_URL, consumerCount, newNamespace, removeNamespace, waitFor, workerPids } from '../helpers/broker.js';
 import { exitOf, startDispatcher } from '../helpers/processes.js';
 import { readStatus } from '../helpers/status.js';

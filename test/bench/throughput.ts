@@ -16,7 +16,7 @@ import { pino } from 'pino';
 import { assertTopology, deleteTopology } from '../../infra/amqp/topology.js';
 import { topologyFor, type Topology } from '../../infra/protocol.js';
 import { runLoad } from '../../producer/load.js';
-import { RpcClient } from '../../producer/rpc-client.js';
+import { RpcClient } from '../../infra/transport/rabbitmq/rpc-client.js';
 import { builtinJobs } from '../../worker/jobs.js';
 import { Worker } from '../../worker/worker.js';
 

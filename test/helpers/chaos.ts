@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { topologyFor } from '../../infra/protocol.js';
 import { runLoad, type LoadPlan } from '../../producer/load.js';
-import type { DeliveryStats } from '../../producer/rpc-client.js';
+import type { DeliveryStats } from '../../infra/transport/types.js';
 import type { RpcCaller } from '../../infra/transport/types.js';
 import { consumerCount, waitFor } from './broker.js';
 import { expect } from 'vitest';

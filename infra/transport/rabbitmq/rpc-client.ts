@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage, Message, RecoveringChannelModel } from 'amqplib';
-import { connectBroker } from '../infra/amqp/connection.js';
-import { BoundedSet } from '../infra/bounded-set.js';
-import { assertTopology } from '../infra/amqp/topology.js';
-import { PublishError, ShoalError, TimeoutError, ValidationError } from '../infra/errors.js';
-import type { Logger } from '../infra/log.js';
+import { connectBroker } from '../../amqp/connection.js';
+import { BoundedSet } from '../../bounded-set.js';
+import { assertTopology } from '../../amqp/topology.js';
+import { PublishError, ShoalError, TimeoutError, ValidationError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { DeliveryStats, RpcCaller } from '../types.js';
 import {
   decodeReply,
   encodeRequestBody,
@@ -16,7 +17,7 @@ import {
   REPLY_TO_DIRECT,
   type Reply,
   type Topology,
-} from '../infra/protocol.js';
+} from '../../protocol.js';
 
 export interface RpcClientOptions {
   amqpUrl: string;
@@ -30,22 +31,6 @@ export interface RpcClientOptions {
   logger: Logger;
   /** Retries of the first connection before giving up (default 10). */
   initialMaxRetries?: number;
-}
-
-/** What happened on the wire, for load summaries and the chaos tests' accounting. */
-export interface DeliveryStats {
-  /** Calls made. */
-  calls: number;
-  /** Calls whose request the broker confirmed (at least once). */
-  confirmed: number;
-  /** Requests published again: nacked, or their channel died before the reply. */
-  republished: number;
-  /** Calls that got their reply. */
-  answered: number;
-  /** Replies for a call that had been answered already (a redelivered request run twice): dropped. */
-  duplicatesSuppressed: number;
-  /** Replies that came after their call had timed out: dropped. */
-  lateReplies: number;
 }
 
 interface PendingCall {
@@ -84,7 +69,7 @@ const TIMED_OUT_MEMORY = 10_000;
  * - Replies are matched by correlation id; repeated and late ones are dropped
  *   and counted, so a caller sees each reply once.
  */
-export class RpcClient {
+export class RpcClient implements RpcCaller {
   private connection: RecoveringChannelModel | undefined;
   private channel: ConfirmChannel | undefined;
   private readonly events = new EventEmitter();
