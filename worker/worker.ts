@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { errorMessage } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
 import type { ControlMessage, IncomingMessage, Topology, WorkerReport } from '../infra/protocol.js';
 import { createConsumer, type BullmqWorkerSettings } from '../infra/transport/consumer.js';
@@ -86,7 +87,15 @@ export class Worker extends EventEmitter {
 
   private deliver(message: IncomingMessage, settle: (result: RequestResult) => Promise<void>): Promise<void> {
     const receivedAt = Date.now();
-    const job = this.runner.run(message, receivedAt).then(settle).finally(() => this.inFlight.delete(job));
+    const job = this.runner
+      .run(message, receivedAt)
+      .catch((err: unknown): RequestResult => {
+        // The runner answers every failure it knows of; anything else must not strand the delivery.
+        this.options.logger.error({ err: errorMessage(err) }, 'request handling failed unexpectedly; requeueing it');
+        return { settle: 'requeue' };
+      })
+      .then(settle)
+      .finally(() => this.inFlight.delete(job));
     this.inFlight.add(job);
     return job;
   }

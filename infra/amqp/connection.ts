@@ -35,7 +35,7 @@ export async function connectBroker(options: BrokerConnectionOptions): Promise<R
       initialMaxRetries: options.initialMaxRetries ?? 10,
       waitForConnect: false,
       setup: (model: ChannelModel) => {
-        coalesceWrites(model);
+        if (!coalesceWrites(model)) logger.debug('amqplib has another shape: socket writes are not coalesced');
         return options.setup(model);
       },
     },
@@ -70,9 +70,9 @@ export async function connectBroker(options: BrokerConnectionOptions): Promise<R
  * batch of deliveries) in one writev. Measured with echo jobs on 2 cores:
  * 10-20% less CPU per request in the client process, and more throughput.
  */
-function coalesceWrites(model: ChannelModel): void {
+export function coalesceWrites(model: ChannelModel): boolean {
   const socket = (model as unknown as { connection?: { stream?: Partial<Socket> } }).connection?.stream;
-  if (!socket?.cork || !socket.uncork || !socket.write) return; // another amqplib shape: leave it be
+  if (!socket?.cork || !socket.uncork || !socket.write) return false; // another amqplib shape: leave it be
   const write = socket.write.bind(socket) as Socket['write'];
   let corked = false;
   socket.write = ((...args: Parameters<Socket['write']>) => {
@@ -86,6 +86,7 @@ function coalesceWrites(model: ChannelModel): void {
     }
     return write(...args);
   }) as Socket['write'];
+  return true;
 }
 
 function withHeartbeat(url: string, seconds: number): string {

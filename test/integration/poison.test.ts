@@ -97,4 +97,24 @@ describe('poison and bad input', () => {
     expect(dead?.properties.headers?.['x-first-death-reason']).toBe('delivery_limit');
     expect(await client.call('echo', 'still here', 5000)).toMatchObject({ ok: true, result: 'still here', workerId: 'sturdy' });
   });
+  it('does not ack a request whose reply a named reply queue refuses, even after earlier replies there went through', async () => {
+    // A named reply queue that holds one message and refuses the next: only a confirm shows the refusal.
+    await pool.worker('careful', { deliveryLimit: 1 });
+    const { connection, channel } = await rawChannel();
+    const replyQueue = `${pool.namespace}.full-replies`;
+    await channel.assertQueue(replyQueue, { exclusive: true, arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' } });
+    const requestQueue = topologyFor(pool.namespace).requestQueue;
+    const send = (id: string) =>
+      channel.sendToQueue(requestQueue, encodeRequestBody('echo', id), { correlationId: id, replyTo: replyQueue, messageId: id, headers: { [HEADER_VERSION]: 1 } });
+    send('fits');
+    await channel.waitForConfirms();
+    await waitFor('the first reply in the named queue', async () => (await channel.checkQueue(replyQueue)).messageCount === 1);
+    send('refused');
+    await channel.waitForConfirms();
+
+    const [dead] = await deadLetters(1);
+    expect(dead?.properties.messageId).toBe('refused');
+    expect(dead?.properties.headers?.['x-first-death-reason']).toBe('delivery_limit');
+    await connection.close();
+  });
 });

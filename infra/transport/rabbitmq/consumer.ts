@@ -10,6 +10,7 @@ import {
   HEADER_VERSION,
   PROTOCOL_VERSION,
   QUIT_ROUTING_KEY,
+  REPLY_TO_DIRECT,
   type Reply,
   type Topology,
   workerRoutingPattern,
@@ -34,6 +35,9 @@ export interface RabbitConsumerOptions {
  */
 export const CONSUMER_PRIORITY: Record<ConsumerRole, number> = { worker: 10, spare: 0 };
 
+/** Replies up to this size may take the consumer channel (see publishReply); larger ones are rare and confirmed. */
+const FAST_REPLY_MAX_BYTES = 64 * 1024;
+
 /**
  * A worker's RabbitMQ side: consumes the request queue with manual acks and a
  * prefetch of its concurrency, publishes each reply, and only then acks (see
@@ -52,7 +56,7 @@ export class RabbitConsumer implements RequestConsumer {
    * direct reply-to address makes the broker close the channel it was
    * published on, and that must not take the consumer and its jobs with it.
    */
-  private replyChannel: ConfirmChannel | undefined;
+  private replyChannel: Promise<ConfirmChannel> | undefined;
   /** Reply addresses the broker has confirmed a reply to (one per caller channel): see publishReply. */
   private readonly provenReplyAddresses = new BoundedSet<string>(1024);
   private role: ConsumerRole = 'worker';
@@ -92,20 +96,27 @@ export class RabbitConsumer implements RequestConsumer {
     await channel.bindQueue(control.queue, topology.controlExchange, QUIT_ROUTING_KEY);
     await channel.bindQueue(control.queue, topology.controlExchange, workerRoutingPattern(workerId));
     await channel.consume(control.queue, (msg) => msg && this.onControl(msg), { noAck: true, consumerTag: `${workerId}.control` });
+    this.replyChannel = undefined; // the old one died with the old connection
     await this.openReplyChannel(model);
     if (this.stopped) return; // a drain began while we connected: take no work
     this.channel = channel;
     await this.consumeRequests(channel);
   }
 
-  private async openReplyChannel(model: ChannelModel): Promise<ConfirmChannel> {
-    const replies = await model.createConfirmChannel();
-    replies.on('error', (err: Error) => this.options.logger.warn({ err: err.message }, 'reply channel closed by the broker; opening another'));
-    replies.on('close', () => {
-      if (this.replyChannel === replies) this.replyChannel = undefined;
+  /** The reply channel, opening one if there is none; replies settling at once share one opening. */
+  private openReplyChannel(model: ChannelModel): Promise<ConfirmChannel> {
+    this.replyChannel ??= model.createConfirmChannel().then((replies) => {
+      replies.on('error', (err: Error) => this.options.logger.warn({ err: err.message }, 'reply channel closed by the broker; opening another'));
+      replies.on('close', () => {
+        if (this.replyChannel === opening) this.replyChannel = undefined;
+      });
+      return replies;
     });
-    this.replyChannel = replies;
-    return replies;
+    const opening = this.replyChannel;
+    opening.catch(() => {
+      if (this.replyChannel === opening) this.replyChannel = undefined;
+    });
+    return opening;
   }
 
   /** The consumer tag shows the role in the management UI, e.g. "worker-1a2b" or "worker-1a2b (spare)". */
@@ -120,6 +131,11 @@ export class RabbitConsumer implements RequestConsumer {
       consumerTag: tag,
       priority: CONSUMER_PRIORITY[this.role],
     });
+    if (this.stopped) {
+      // A drain began while the broker registered the consumer: stopConsuming found no tag to cancel.
+      await channel.cancel(tag).catch(() => undefined);
+      return;
+    }
     this.activeTag = tag;
   }
 
@@ -190,27 +206,32 @@ export class RabbitConsumer implements RequestConsumer {
    *   broker confirms it. A malformed direct reply-to address makes the broker
    *   close the channel it was published on; that must not take the consumer
    *   and the other jobs it holds with it.
-   * - To an address the broker has confirmed a reply to before: on the
-   *   consumer's own channel, right away. The broker handles a channel's frames
-   *   in order, so by the time it takes the ack it has routed the reply. This
-   *   saves a confirm round trip per request while the delivery holds a
-   *   prefetch slot (about 20% of the throughput with echo jobs).
+   * - To a direct reply-to address the broker has confirmed a reply to before:
+   *   on the consumer's own channel, right away. The broker handles a channel's
+   *   frames in order, so by the time it takes the ack it has routed the reply;
+   *   if the reply fails the channel, the ack after it is discarded and the
+   *   request redelivered. This saves a confirm round trip per request while
+   *   the delivery holds a prefetch slot (about 20% of the throughput with
+   *   echo jobs). Only direct reply-to: a named reply queue can drop a reply
+   *   without failing the channel (overflow=reject-publish), which only a
+   *   confirm shows. Only small replies: one over the broker's
+   *   max_message_size would fail the consumer's channel and every job on it.
    */
   private async publishReply(consumer: Channel, replyTo: string, correlationId: string, reply: Reply): Promise<void> {
     const body = encodeReply(reply);
     const properties = { correlationId, contentType: 'application/json', headers: { [HEADER_VERSION]: PROTOCOL_VERSION } };
-    if (this.provenReplyAddresses.has(replyTo)) {
+    if (body.length <= FAST_REPLY_MAX_BYTES && this.provenReplyAddresses.has(replyTo)) {
       consumer.publish('', replyTo, body, properties);
       return;
     }
     if (!this.model) throw new Error('not connected');
-    const channel = this.replyChannel ?? (await this.openReplyChannel(this.model));
+    const channel = await this.openReplyChannel(this.model);
     await new Promise<void>((resolve, reject) => {
       channel.publish('', replyTo, body, properties, (err: unknown) =>
         err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
       );
     });
-    this.provenReplyAddresses.add(replyTo);
+    if (replyTo.startsWith(`${REPLY_TO_DIRECT}.`)) this.provenReplyAddresses.add(replyTo);
   }
 
   async stopConsuming(): Promise<void> {
@@ -224,7 +245,7 @@ export class RabbitConsumer implements RequestConsumer {
 
   async close(): Promise<void> {
     this.stopped = true;
-    await this.replyChannel?.close().catch(() => undefined);
+    await this.replyChannel?.then((replies) => replies.close()).catch(() => undefined);
     await this.channel?.close().catch(() => undefined);
     await this.connection?.close().catch(() => undefined);
   }
