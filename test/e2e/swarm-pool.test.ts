@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topologyFor } from '../../infra/protocol.js';
-import { SwarmRuntime } from '../../infra/runtime/swarm.js';
+import { SwarmRuntime, type SwarmRuntimeOptions } from '../../infra/runtime/swarm.js';
 import type { SwarmTask } from '../../infra/runtime/swarm-spec.js';
 import { runLoad } from '../../producer/load.js';
 import type { RpcCaller } from '../../infra/transport/types.js';
@@ -35,6 +35,13 @@ function countingCaller(client: RpcCaller) {
   };
 }
 
+/** Runs every step even when some fail, then throws what failed: one failing closer must not skip the rest. */
+async function runAll(steps: (() => Promise<unknown>)[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const step of steps) await step().catch((err: unknown) => failures.push(err));
+  if (failures.length > 0) throw new AggregateError(failures, `${failures.length} clean-up step(s) failed`);
+}
+
 /** The Swarm runtime on this machine's single-node swarm (`docker swarm init --advertise-addr 127.0.0.1`). */
 describe('a worker pool on Docker Swarm', () => {
   let namespace: string;
@@ -50,21 +57,33 @@ describe('a worker pool on Docker Swarm', () => {
       await exitOf(dispatcher);
     }
     dispatcher = undefined;
-    for (const close of closers.splice(0).reverse()) await close();
-    await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
-    await removeNamespace(namespace);
+    // cleanup.js first: the pool's services go before what they use (a secret in use cannot be removed).
+    await runAll([
+      async () => {
+        const cleanup = await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+        if (cleanup.code !== 0) throw new Error(`shoal-cleanup exited ${cleanup.code}: ${cleanup.stderr}`);
+      },
+      ...closers.splice(0).reverse(),
+      () => removeNamespace(namespace),
+    ]);
   });
 
-  it('drains a chosen task under load, and lowering the replica count removes exactly that task: no request lost or answered twice', async () => {
-    namespace = newNamespace();
+  /** A watching SwarmRuntime for this test's pool, with a drain sender; both are closed after the test. */
+  async function swarmRuntime(options: Partial<SwarmRuntimeOptions> = {}): Promise<SwarmRuntime> {
     const control = await drainSender(namespace);
     closers.push(control.close);
     const runtime = new SwarmRuntime({
-      docker, namespace, image: WORKER_IMAGE, memoryBytes: 256 * 1024 ** 2, cpus: 1, stopGraceMs: 20_000,
-      requestDrain: control.requestDrain, logger: pino({ level: 'silent' }),
+      docker, namespace, image: WORKER_IMAGE, memoryBytes: 256 * 1024 ** 2, cpus: 1, stopGraceMs: 10_000,
+      requestDrain: control.requestDrain, logger: pino({ level: 'silent' }), ...options,
     });
     await runtime.watch();
     closers.push(() => runtime.close());
+    return runtime;
+  }
+
+  it('drains a chosen task under load, and lowering the replica count removes exactly that task: no request lost or answered twice', async () => {
+    namespace = newNamespace();
+    const runtime = await swarmRuntime({ stopGraceMs: 20_000 });
     const env = { SHOAL_AMQP_URL: AMQP_URL, SHOAL_NAMESPACE: namespace, SHOAL_REDIS_URL: 'off', SHOAL_LOG_LEVEL: 'warn' };
     // Three starts at once are one service update (replicas 0 -> 3).
     const handles = await Promise.all([1, 2, 3].map(() => runtime.start({ workerId: 'ignored', role: 'worker', env })));
@@ -108,14 +127,7 @@ describe('a worker pool on Docker Swarm', () => {
     const secretName = `${namespace}-amqp-url`;
     const secret = await docker.createSecret({ Name: secretName, Data: Buffer.from(AMQP_URL).toString('base64'), Labels: { 'org.shoal.pool': namespace } });
     closers.push(() => docker.getSecret(secret.id).remove());
-    const control = await drainSender(namespace);
-    closers.push(control.close);
-    const runtime = new SwarmRuntime({
-      docker, namespace, image: WORKER_IMAGE, memoryBytes: 256 * 1024 ** 2, cpus: 1, stopGraceMs: 10_000,
-      requestDrain: control.requestDrain, logger: pino({ level: 'silent' }), amqpUrlSecret: secretName,
-    });
-    await runtime.watch();
-    closers.push(() => runtime.close());
+    const runtime = await swarmRuntime({ amqpUrlSecret: secretName });
     const handle = await runtime.start({ workerId: 'ignored', role: 'worker', env: { SHOAL_AMQP_URL: AMQP_URL, SHOAL_NAMESPACE: namespace, SHOAL_REDIS_URL: 'off' } });
     await waitFor('the worker to consume', async () => (await consumerCount(topologyFor(namespace))) === 1, 30_000);
     const [service] = (await poolServices(namespace)) as unknown as { Spec: { TaskTemplate: { ContainerSpec: { Env: string[] } } } }[];
@@ -144,14 +156,7 @@ describe('a worker pool on Docker Swarm', () => {
       Mode: { Replicated: { Replicas: 0 } },
     });
     closers.push(() => docker.getService(bystander.id).remove());
-    const control = await drainSender(namespace);
-    closers.push(control.close);
-    const runtime = new SwarmRuntime({
-      docker, namespace, image: WORKER_IMAGE, memoryBytes: 256 * 1024 ** 2, cpus: 1, stopGraceMs: 10_000,
-      requestDrain: control.requestDrain, logger: pino({ level: 'silent' }),
-    });
-    await runtime.watch();
-    closers.push(() => runtime.close());
+    const runtime = await swarmRuntime();
     await runtime.start({ workerId: 'ignored', role: 'spare', env: { SHOAL_AMQP_URL: AMQP_URL, SHOAL_NAMESPACE: namespace, SHOAL_REDIS_URL: 'off' } });
     expect(await poolContainers(namespace)).toHaveLength(1);
 
