@@ -11,17 +11,20 @@ export const LABEL_ROLE = 'org.shoal.role';
 export const LABEL_WORKER_ID = 'org.shoal.worker-id';
 export const LABEL_MANAGED_BY = 'org.shoal.managed-by';
 
-export interface DockerRuntimeOptions {
+/** What both container runtimes (Docker and Swarm) are given. */
+export interface ContainerRuntimeOptions {
   docker: Docker;
-  /** The pool's namespace: the value of the org.shoal.pool label. */
+  /** The pool's namespace: the value of the org.shoal.pool label on its containers (and Swarm services). */
   namespace: string;
   image: string;
   memoryBytes: number;
   cpus: number;
-  /** Docker's stop timeout: longer than the longest job, so a drain can finish. */
+  /** The stop timeout (Swarm: stop grace period): longer than the longest job, so a drain can finish. */
   stopGraceMs: number;
   logger: Logger;
 }
+
+export type DockerRuntimeOptions = ContainerRuntimeOptions;
 
 interface DockerEvent {
   Type?: string;

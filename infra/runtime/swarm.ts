@@ -2,23 +2,13 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import { ShoalError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { LABEL_POOL, LABEL_ROLE, requireImage } from './docker.js';
+import { LABEL_POOL, LABEL_ROLE, requireImage, type ContainerRuntimeOptions } from './docker.js';
 import { currentTasks, exitInfoOf, handleOf, hasEnded, serviceName, serviceNameProblem, serviceSpec, type SwarmService, type SwarmTask } from './swarm-spec.js';
 import type { ExitInfo, WorkerHandle, WorkerRole, WorkerRuntime, WorkerSpec } from './types.js';
 
-export interface SwarmRuntimeOptions {
-  docker: Docker;
-  /** The pool's namespace: the value of the org.shoal.pool label on its services. */
-  namespace: string;
-  image: string;
-  memoryBytes: number;
-  cpus: number;
-  /** The services' stop grace period: longer than the longest job, so a drain can finish. */
-  stopGraceMs: number;
+export interface SwarmRuntimeOptions extends ContainerRuntimeOptions {
   /** Sends the `drain` control message to one worker; resolves whether a worker was bound to receive it. */
   requestDrain: (workerId: string) => Promise<boolean>;
-  logger: Logger;
   /** How often task states are read to notice exits (default 1 s). */
   pollIntervalMs?: number;
   /** How long a new task may take to run before its start counts as failed (default 60 s: a node may pull the image). */
