@@ -432,16 +432,34 @@ export class SwarmRuntime implements WorkerRuntime {
   }
 }
 
+export interface ServiceRemoval {
+  /** Services this call removed (one already gone, 404, is not counted). */
+  removed: number;
+  /** Services that could not be removed, and why. */
+  failed: { name: string; error: string }[];
+}
+
 /**
  * Removes every service of one pool (label org.shoal.pool=<namespace>), and
- * nothing else; their tasks and containers go with them. Returns how many;
- * 0 when the engine is not a swarm manager.
+ * nothing else; their tasks and containers go with them. Tries each service
+ * and says which it removed and which it could not; nothing removed when the
+ * engine is not a swarm manager.
  */
-export async function removePoolServices(docker: Docker, namespace: string): Promise<number> {
+export async function removePoolServices(docker: Docker, namespace: string): Promise<ServiceRemoval> {
   const services = (await docker.listServices({ filters: { label: [`${LABEL_POOL}=${namespace}`] } }).catch((err: { statusCode?: number }) => {
     if (err.statusCode === 503) return []; // not a swarm manager: there are no services
     throw err;
   })) as unknown as SwarmService[];
-  await Promise.all(services.map((s) => docker.getService(s.ID).remove().catch(() => undefined)));
-  return services.length;
+  const outcomes = await Promise.all(
+    services.map((s) =>
+      docker.getService(s.ID).remove().then(
+        () => 'removed' as const,
+        (err: { statusCode?: number; message?: string }) => (err.statusCode === 404 ? ('gone' as const) : { name: s.Spec.Name, error: err.message ?? String(err) }),
+      ),
+    ),
+  );
+  return {
+    removed: outcomes.filter((o) => o === 'removed').length,
+    failed: outcomes.filter((o): o is { name: string; error: string } => typeof o === 'object'),
+  };
 }
