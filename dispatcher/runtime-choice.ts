@@ -49,6 +49,7 @@ async function swarmRuntime(docker: Docker, config: DispatcherConfig, logger: Lo
     ...containerOptions(docker, config, logger),
     requestDrain: needs.requestDrain,
     amqpUrlSecret: config.amqpUrlSecret === '-' ? undefined : config.amqpUrlSecret,
+    redisUrlSecret: config.redisUrlSecret === '-' ? undefined : config.redisUrlSecret,
   });
   await runtime.requireImage();
   await runtime.watch();

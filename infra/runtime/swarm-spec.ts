@@ -1,3 +1,4 @@
+import type { SecretUrlVariable } from '../config.js';
 import { LABEL_MANAGED_BY, LABEL_POOL, LABEL_ROLE } from './docker.js';
 import type { ExitInfo, WorkerHandle, WorkerRole } from './types.js';
 
@@ -71,7 +72,14 @@ export interface ServiceSpecOptions {
   /** Swarm's stop grace period: longer than the longest job, so a drain can finish. */
   stopGraceMs: number;
   /** A Swarm secret holding the broker URL, mounted at /run/secrets/<name> instead of SHOAL_AMQP_URL. */
-  amqpUrlSecret?: { id: string; name: string };
+  amqpUrlSecret?: SecretRef;
+  /** A Swarm secret holding the Redis URL (it may hold a password too), instead of SHOAL_REDIS_URL. */
+  redisUrlSecret?: SecretRef;
+}
+
+export interface SecretRef {
+  id: string;
+  name: string;
 }
 
 /** The labels of the pool's services and of every container they run. */
@@ -92,14 +100,13 @@ export function serviceSpec(options: ServiceSpecOptions): Record<string, unknown
   const { namespace, role } = options;
   const env: Record<string, string> = { ...options.env, SHOAL_ROLE: role, SHOAL_WORKER_ID: workerIdTemplate(namespace, role) };
   const secrets = [];
-  if (options.amqpUrlSecret) {
-    delete env.SHOAL_AMQP_URL;
-    env.SHOAL_AMQP_URL_FILE = `/run/secrets/${options.amqpUrlSecret.name}`;
-    secrets.push({
-      SecretID: options.amqpUrlSecret.id,
-      SecretName: options.amqpUrlSecret.name,
-      File: { Name: options.amqpUrlSecret.name, UID: '10001', GID: '10001', Mode: 0o400 },
-    });
+  const bySecret: [SecretUrlVariable, SecretRef | undefined][] = [['SHOAL_AMQP_URL', options.amqpUrlSecret], ['SHOAL_REDIS_URL', options.redisUrlSecret]];
+  for (const [variable, secret] of bySecret) {
+    if (!secret) continue;
+    // The worker reads <VARIABLE>_FILE (withUrlFiles), so the URL is never in the service spec.
+    delete env[variable];
+    env[`${variable}_FILE`] = `/run/secrets/${secret.name}`;
+    secrets.push({ SecretID: secret.id, SecretName: secret.name, File: { Name: secret.name, UID: '10001', GID: '10001', Mode: 0o400 } });
   }
   const labels = poolLabels(namespace, role);
   return {

@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import { ShoalError } from '../errors.js';
 import { LABEL_POOL, LABEL_ROLE, requireImage, type ContainerRuntimeOptions } from './docker.js';
-import { currentTasks, exitInfoOf, handleOf, hasEnded, serviceName, serviceNameProblem, serviceSpec, type SwarmService, type SwarmTask } from './swarm-spec.js';
+import type { SecretUrlVariable } from '../config.js';
+import { currentTasks, exitInfoOf, handleOf, hasEnded, serviceName, serviceNameProblem, serviceSpec, type SecretRef, type SwarmService, type SwarmTask } from './swarm-spec.js';
 import type { ExitInfo, WorkerHandle, WorkerRole, WorkerRuntime, WorkerSpec } from './types.js';
 
 export interface SwarmRuntimeOptions extends ContainerRuntimeOptions {
@@ -15,6 +16,8 @@ export interface SwarmRuntimeOptions extends ContainerRuntimeOptions {
   startTimeoutMs?: number;
   /** Name of a Swarm secret with the broker URL; workers then read it from a file instead of SHOAL_AMQP_URL. */
   amqpUrlSecret?: string;
+  /** Name of a Swarm secret with the Redis URL; workers then read it from a file instead of SHOAL_REDIS_URL. */
+  redisUrlSecret?: string;
 }
 
 interface PendingStart {
@@ -320,8 +323,9 @@ export class SwarmRuntime implements WorkerRuntime {
     const existing = await this.service(role);
     if (existing) return existing;
     const { docker, namespace } = this.options;
-    const secret = this.options.amqpUrlSecret ? await this.secret(this.options.amqpUrlSecret) : undefined;
-    const spec = serviceSpec({ ...this.options, role, env, amqpUrlSecret: secret });
+    const amqpUrlSecret = this.options.amqpUrlSecret ? await this.secret(this.options.amqpUrlSecret, 'SHOAL_AMQP_URL') : undefined;
+    const redisUrlSecret = this.options.redisUrlSecret ? await this.secret(this.options.redisUrlSecret, 'SHOAL_REDIS_URL') : undefined;
+    const spec = serviceSpec({ ...this.options, role, env, amqpUrlSecret, redisUrlSecret });
     await docker.createService(spec as Docker.CreateServiceOptions).catch((err: { statusCode?: number; message?: string }) => {
       if (err.statusCode === 409) {
         throw new ShoalError('NAME_TAKEN', `a service named ${serviceName(namespace, role)} exists but is not labelled ${LABEL_POOL}=${namespace}; shoal leaves it alone. Use another --namespace.`, { cause: err });
@@ -334,10 +338,11 @@ export class SwarmRuntime implements WorkerRuntime {
     return created;
   }
 
-  private async secret(name: string): Promise<{ id: string; name: string }> {
-    const [found] = (await this.options.docker.listSecrets({ filters: { name: [name] } })) as unknown as { ID: string; Spec: { Name: string } }[];
-    if (!found || found.Spec.Name !== name) {
-      throw new ShoalError('SECRET_MISSING', `Swarm secret ${name} not found; create it with: printf '%s' "$SHOAL_AMQP_URL" | docker secret create ${name} -`);
+  private async secret(name: string, variable: SecretUrlVariable): Promise<SecretRef> {
+    // The name filter matches by prefix: take the exact name.
+    const found = ((await this.options.docker.listSecrets({ filters: { name: [name] } })) as unknown as { ID: string; Spec: { Name: string } }[]).find((s) => s.Spec.Name === name);
+    if (!found) {
+      throw new ShoalError('SECRET_MISSING', `Swarm secret ${name} not found; create it with: printf '%s' "$${variable}" | docker secret create ${name} -`);
     }
     return { id: found.ID, name };
   }

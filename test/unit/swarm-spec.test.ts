@@ -38,6 +38,26 @@ describe('Swarm service spec and task mapping (pure)', () => {
     expect(spec.TaskTemplate.ContainerSpec.Secrets).toEqual([{ SecretID: 'sid', SecretName: 'shoal_amqp_url', File: { Name: 'shoal_amqp_url', UID: '10001', GID: '10001', Mode: 0o400 } }]);
   });
 
+  it('with a Redis URL secret too, neither URL is in the environment and both secrets are mounted', () => {
+    const spec = serviceSpec({
+      namespace: 'ns', role: 'worker', image: 'img', env: { SHOAL_AMQP_URL: 'amqp://x', SHOAL_REDIS_URL: 'redis://:pw@r:6379' }, memoryBytes: 1, cpus: 1, stopGraceMs: 1,
+      amqpUrlSecret: { id: 'a', name: 'shoal_amqp_url' }, redisUrlSecret: { id: 'r', name: 'shoal_redis_url' },
+    }) as { TaskTemplate: { ContainerSpec: { Env: string[]; Secrets: { SecretName: string }[] } } };
+    const env = spec.TaskTemplate.ContainerSpec.Env;
+    expect(env).toEqual(expect.arrayContaining(['SHOAL_AMQP_URL_FILE=/run/secrets/shoal_amqp_url', 'SHOAL_REDIS_URL_FILE=/run/secrets/shoal_redis_url']));
+    expect(env.some((e) => /^SHOAL_(AMQP|REDIS)_URL=/.test(e) || e.includes('pw'))).toBe(false);
+    expect(spec.TaskTemplate.ContainerSpec.Secrets.map((s) => s.SecretName)).toEqual(['shoal_amqp_url', 'shoal_redis_url']);
+  });
+
+  it('a Redis URL secret alone leaves the broker URL in the environment', () => {
+    const spec = serviceSpec({
+      namespace: 'ns', role: 'worker', image: 'img', env: { SHOAL_AMQP_URL: 'amqp://x', SHOAL_REDIS_URL: 'redis://r' }, memoryBytes: 1, cpus: 1, stopGraceMs: 1,
+      redisUrlSecret: { id: 'r', name: 'shoal_redis_url' },
+    }) as { TaskTemplate: { ContainerSpec: { Env: string[] } } };
+    expect(spec.TaskTemplate.ContainerSpec.Env).toEqual(expect.arrayContaining(['SHOAL_AMQP_URL=amqp://x', 'SHOAL_REDIS_URL_FILE=/run/secrets/shoal_redis_url']));
+    expect(spec.TaskTemplate.ContainerSpec.Env.some((e) => e.startsWith('SHOAL_REDIS_URL='))).toBe(false);
+  });
+
   it('a worker is the newest task of a slot that a scale-down has not taken', () => {
     const tasks = [
       task('old', 1, 'complete', 'shutdown', '2026-01-01T00:00:00Z'),
