@@ -133,6 +133,33 @@ export function serviceSpec(options: ServiceSpecOptions): Record<string, unknown
   };
 }
 
+interface TaskTemplateView {
+  ContainerSpec?: { Image?: string; Env?: string[]; StopGracePeriod?: number; Secrets?: { SecretName?: string; File?: { Name?: string } }[] };
+  Resources?: { Limits?: Record<string, unknown> };
+}
+
+/**
+ * What differs between the task template a service has and the one this
+ * dispatcher would create: the image, the environment, the limits, the stop
+ * grace period and the secrets. Empty when they agree. A digest Swarm pinned
+ * to the image (`img:tag@sha256:...`) is no difference.
+ */
+export function taskTemplateDrift(current: Record<string, unknown>, desired: Record<string, unknown>): string[] {
+  const a = (current.TaskTemplate ?? {}) as TaskTemplateView;
+  const b = (desired.TaskTemplate ?? {}) as TaskTemplateView;
+  const image = (t: TaskTemplateView) => (t.ContainerSpec?.Image ?? '').replace(/@sha256:[0-9a-f]+$/, '');
+  const env = (t: TaskTemplateView) => JSON.stringify([...(t.ContainerSpec?.Env ?? [])].sort());
+  const limits = (t: TaskTemplateView) => JSON.stringify(Object.entries(t.Resources?.Limits ?? {}).sort());
+  const secrets = (t: TaskTemplateView) => JSON.stringify((t.ContainerSpec?.Secrets ?? []).map((s) => `${s.SecretName}:${s.File?.Name}`).sort());
+  const drift: string[] = [];
+  if (image(a) !== image(b)) drift.push(`image ${image(a)} -> ${image(b)}`);
+  if (env(a) !== env(b)) drift.push('environment');
+  if (limits(a) !== limits(b)) drift.push(`limits ${limits(a)} -> ${limits(b)}`);
+  if ((a.ContainerSpec?.StopGracePeriod ?? 0) !== (b.ContainerSpec?.StopGracePeriod ?? 0)) drift.push('stop grace period');
+  if (secrets(a) !== secrets(b)) drift.push('secrets');
+  return drift;
+}
+
 /**
  * The tasks that stand for workers: per slot the newest task, leaving out
  * slots that a scale-down already took (desired state "remove").

@@ -4,7 +4,7 @@ import type Docker from 'dockerode';
 import { ShoalError } from '../errors.js';
 import { LABEL_POOL, LABEL_ROLE, requireImage, type ContainerRuntimeOptions } from './docker.js';
 import type { SecretUrlVariable } from '../config.js';
-import { currentTasks, exitInfoOf, handleOf, hasEnded, serviceName, serviceNameProblem, serviceSpec, type SecretRef, type SwarmService, type SwarmTask } from './swarm-spec.js';
+import { currentTasks, exitInfoOf, handleOf, hasEnded, serviceName, serviceNameProblem, serviceSpec, taskTemplateDrift, type SecretRef, type SwarmService, type SwarmTask } from './swarm-spec.js';
 import type { ExitInfo, WorkerHandle, WorkerRole, WorkerRuntime, WorkerSpec } from './types.js';
 
 export interface SwarmRuntimeOptions extends ContainerRuntimeOptions {
@@ -71,6 +71,10 @@ export class SwarmRuntime implements WorkerRuntime {
   private pollTimer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private closed = false;
+  /** Roles whose service has this dispatcher's task template (created or updated by it). */
+  private readonly specChecked = new Set<WorkerRole>();
+  /** Roles whose differing settings were already warned about. */
+  private readonly driftWarned = new Set<WorkerRole>();
 
   constructor(private readonly options: SwarmRuntimeOptions) {
     const problem = serviceNameProblem(options.namespace);
@@ -319,13 +323,18 @@ export class SwarmRuntime implements WorkerRuntime {
     return (await this.services()).find((s) => s.Spec.Name === serviceName(this.options.namespace, role));
   }
 
+  /**
+   * The role's service, created with this dispatcher's settings; an existing
+   * one (left by an earlier dispatcher) is brought to them first.
+   */
   private async ensureService(role: WorkerRole, env: Record<string, string>): Promise<SwarmService> {
     const existing = await this.service(role);
-    if (existing) return existing;
+    if (existing && this.specChecked.has(role)) return existing;
     const { docker, namespace } = this.options;
     const amqpUrlSecret = this.options.amqpUrlSecret ? await this.secret(this.options.amqpUrlSecret, 'SHOAL_AMQP_URL') : undefined;
     const redisUrlSecret = this.options.redisUrlSecret ? await this.secret(this.options.redisUrlSecret, 'SHOAL_REDIS_URL') : undefined;
     const spec = serviceSpec({ ...this.options, role, env, amqpUrlSecret, redisUrlSecret });
+    if (existing) return this.adoptService(role, existing, spec);
     await docker.createService(spec as Docker.CreateServiceOptions).catch((err: { statusCode?: number; message?: string }) => {
       if (err.statusCode === 409) {
         throw new ShoalError('NAME_TAKEN', `a service named ${serviceName(namespace, role)} exists but is not labelled ${LABEL_POOL}=${namespace}; shoal leaves it alone. Use another --namespace.`, { cause: err });
@@ -335,7 +344,41 @@ export class SwarmRuntime implements WorkerRuntime {
     this.options.logger.info({ service: serviceName(namespace, role), image: this.options.image }, 'created the pool service');
     const created = await this.service(role);
     if (!created) throw new ShoalError('START_FAILED', `service ${serviceName(namespace, role)} vanished after it was created`);
+    this.specChecked.add(role);
     return created;
+  }
+
+  /**
+   * A service an earlier dispatcher created may have other settings (image,
+   * concurrency, transport, limits, secrets). Its task template is updated
+   * when no task of it runs. While some run it is left as it is: Swarm would
+   * replace running tasks in a rolling update, behind the pool's back; the
+   * new settings then apply once those workers are gone.
+   */
+  private async adoptService(role: WorkerRole, existing: SwarmService, desired: Record<string, unknown>): Promise<SwarmService> {
+    const drift = taskTemplateDrift(existing.Spec, desired);
+    const service = existing.Spec.Name;
+    if (drift.length === 0) {
+      this.specChecked.add(role);
+      return existing;
+    }
+    const running = currentTasks(await this.tasksOf(existing.ID)).filter((t) => !hasEnded(t));
+    if (running.length > 0) {
+      if (!this.driftWarned.has(role)) {
+        this.driftWarned.add(role);
+        this.options.logger.warn(
+          { service, drift, running: running.length },
+          'the existing service has other settings than this dispatcher; new workers keep the old ones until its running workers are gone (or run shoal-cleanup first)',
+        );
+      }
+      return existing;
+    }
+    await this.updateSpec(role, (spec) => ({ ...spec, TaskTemplate: desired.TaskTemplate }));
+    this.options.logger.info({ service, drift }, 'updated the existing pool service to this dispatcher\'s settings');
+    this.specChecked.add(role);
+    const updated = await this.service(role);
+    if (!updated) throw new ShoalError('UNKNOWN_SERVICE', `service ${service} is gone`);
+    return updated;
   }
 
   private async secret(name: string, variable: SecretUrlVariable): Promise<SecretRef> {
@@ -347,16 +390,20 @@ export class SwarmRuntime implements WorkerRuntime {
     return { id: found.ID, name };
   }
 
-  /** Changes a service's replica count; retries when another update came in between (optimistic concurrency). */
-  private async scaleBy(role: WorkerRole, delta: number): Promise<void> {
+  /** Changes a service's replica count. */
+  private scaleBy(role: WorkerRole, delta: number): Promise<void> {
+    return this.updateSpec(role, (spec) => ({ ...spec, Mode: { Replicated: { Replicas: Math.max(0, (spec.Mode?.Replicated?.Replicas ?? 0) + delta) } } }));
+  }
+
+  /** Updates a service's spec; retries when another update came in between (optimistic concurrency). */
+  private async updateSpec(role: WorkerRole, change: (spec: SwarmService['Spec']) => Record<string, unknown>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const service = await this.service(role);
       if (!service) throw new ShoalError('UNKNOWN_SERVICE', `service ${serviceName(this.options.namespace, role)} is gone`);
-      const replicas = Math.max(0, (service.Spec.Mode?.Replicated?.Replicas ?? 0) + delta);
       try {
         await this.options.docker.getService(service.ID).update({
           _query: { version: service.Version.Index },
-          _body: { ...service.Spec, Mode: { Replicated: { Replicas: replicas } } },
+          _body: change(service.Spec),
         } as unknown as Record<string, unknown>);
         return;
       } catch (err) {

@@ -146,6 +146,37 @@ describe('a worker pool on Docker Swarm', () => {
     await runtime.remove(handle.workerId);
   });
 
+  it('a runtime with other settings updates a service left by an earlier one when no task of it runs, and warns while one does', async () => {
+    namespace = newNamespace();
+    const env = { SHOAL_AMQP_URL: AMQP_URL, SHOAL_NAMESPACE: namespace, SHOAL_REDIS_URL: 'off', SHOAL_CONCURRENCY: '4' };
+    const workerSpec = async () => {
+      const [service] = (await poolServices(namespace)) as unknown as { Spec: { TaskTemplate: { ContainerSpec: { Env: string[] }; Resources: { Limits: { MemoryBytes: number } } } } }[];
+      return { env: service!.Spec.TaskTemplate.ContainerSpec.Env, memoryBytes: service!.Spec.TaskTemplate.Resources.Limits.MemoryBytes };
+    };
+    // An earlier dispatcher's service, left at 0 replicas with no task running.
+    const first = await swarmRuntime();
+    const old = await first.start({ workerId: 'ignored', role: 'worker', env });
+    await first.remove(old.workerId);
+    expect(await workerSpec()).toMatchObject({ env: expect.arrayContaining(['SHOAL_CONCURRENCY=4']), memoryBytes: 256 * 1024 ** 2 });
+
+    const second = await swarmRuntime({ memoryBytes: 128 * 1024 ** 2 });
+    const handle = await second.start({ workerId: 'ignored', role: 'worker', env: { ...env, SHOAL_CONCURRENCY: '2' } });
+    expect(await workerSpec()).toMatchObject({ env: expect.arrayContaining(['SHOAL_CONCURRENCY=2']), memoryBytes: 128 * 1024 ** 2 });
+    const task = (await docker.getTask(handle.runtimeId).inspect()) as SwarmTask;
+    const container = await docker.getContainer(task.Status.ContainerStatus!.ContainerID!).inspect();
+    expect(container.HostConfig.Memory).toBe(128 * 1024 ** 2);
+    expect(container.Config.Env).toContain('SHOAL_CONCURRENCY=2');
+
+    // With that worker running, a third runtime with other settings leaves the service alone and says so.
+    const warnings: string[] = [];
+    const third = await swarmRuntime({ logger: pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) }) });
+    const extra = await third.start({ workerId: 'ignored', role: 'worker', env: { ...env, SHOAL_CONCURRENCY: '8' } });
+    expect(await workerSpec()).toMatchObject({ env: expect.arrayContaining(['SHOAL_CONCURRENCY=2']), memoryBytes: 128 * 1024 ** 2 });
+    expect(warnings.join('')).toContain('the existing service has other settings than this dispatcher');
+    await third.remove(extra.workerId);
+    await second.remove(handle.workerId);
+  }, 90_000);
+
   it('shoal-cleanup removes the pool\'s services and their containers, and no other pool\'s', async () => {
     namespace = newNamespace();
     const other = newNamespace();
