@@ -2,12 +2,14 @@ import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { topologyFor } from '../../infra/protocol.js';
+import { workerReportKey } from '../../infra/redis.js';
 import { SwarmRuntime, type SwarmRuntimeOptions } from '../../infra/runtime/swarm.js';
 import type { SwarmTask } from '../../infra/runtime/swarm-spec.js';
 import { runLoad } from '../../producer/load.js';
 import type { RpcCaller } from '../../infra/transport/types.js';
-import { AMQP_URL, connectClient, consumerCount, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
+import { AMQP_URL, connectClient, consumerCount, newNamespace, REDIS_URL, removeNamespace, waitFor } from '../helpers/broker.js';
 import { docker, drainSender, poolContainers, poolServices, WORKER_IMAGE } from '../helpers/docker.js';
 import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
 import { countMembers, readStatus } from '../helpers/status.js';
@@ -122,18 +124,33 @@ describe('a worker pool on Docker Swarm', () => {
     expect(await poolServices(namespace)).toEqual([]);
   }, 90_000);
 
-  it('gives workers the broker URL from a Swarm secret, never in their environment, in a least-privilege container', async () => {
+  it('gives workers the broker and Redis URLs from Swarm secrets, never in their environment, in a least-privilege container', async () => {
     namespace = newNamespace();
+    const secretOf = async (name: string, value: string) => {
+      const secret = await docker.createSecret({ Name: name, Data: Buffer.from(value).toString('base64'), Labels: { 'org.shoal.pool': namespace } });
+      closers.push(() => docker.getSecret(secret.id).remove());
+    };
     const secretName = `${namespace}-amqp-url`;
-    const secret = await docker.createSecret({ Name: secretName, Data: Buffer.from(AMQP_URL).toString('base64'), Labels: { 'org.shoal.pool': namespace } });
-    closers.push(() => docker.getSecret(secret.id).remove());
-    const runtime = await swarmRuntime({ amqpUrlSecret: secretName });
-    const handle = await runtime.start({ workerId: 'ignored', role: 'worker', env: { SHOAL_AMQP_URL: AMQP_URL, SHOAL_NAMESPACE: namespace, SHOAL_REDIS_URL: 'off' } });
+    const redisSecretName = `${namespace}-redis-url`;
+    await secretOf(secretName, AMQP_URL);
+    // Another database than the default one: a report there shows the worker read the URL from the secret.
+    const secretRedisUrl = new URL(REDIS_URL);
+    secretRedisUrl.pathname = '/5';
+    await secretOf(redisSecretName, secretRedisUrl.href);
+    const runtime = await swarmRuntime({ amqpUrlSecret: secretName, redisUrlSecret: redisSecretName });
+    const handle = await runtime.start({ workerId: 'ignored', role: 'worker', env: { SHOAL_AMQP_URL: AMQP_URL, SHOAL_NAMESPACE: namespace, SHOAL_REDIS_URL: REDIS_URL } });
     await waitFor('the worker to consume', async () => (await consumerCount(topologyFor(namespace))) === 1, 30_000);
     const [service] = (await poolServices(namespace)) as unknown as { Spec: { TaskTemplate: { ContainerSpec: { Env: string[] } } } }[];
     const env = service!.Spec.TaskTemplate.ContainerSpec.Env;
-    expect(env).toContain(`SHOAL_AMQP_URL_FILE=/run/secrets/${secretName}`);
-    expect(env.some((e) => e.startsWith('SHOAL_AMQP_URL='))).toBe(false);
+    expect(env).toEqual(expect.arrayContaining([`SHOAL_AMQP_URL_FILE=/run/secrets/${secretName}`, `SHOAL_REDIS_URL_FILE=/run/secrets/${redisSecretName}`]));
+    expect(env.some((e) => e.startsWith('SHOAL_AMQP_URL=') || e.startsWith('SHOAL_REDIS_URL='))).toBe(false);
+    // The worker read the Redis URL from its file: its report (which expires by itself) arrives in database 5.
+    const redis = new Redis(secretRedisUrl.href);
+    try {
+      await waitFor('the worker\'s report in Redis', async () => (await redis.exists(workerReportKey(namespace, handle.workerId))) === 1, 15_000);
+    } finally {
+      redis.disconnect();
+    }
 
     // The task's container has the Docker runtime's limits and least privilege (no-new-privileges aside:
     // Docker 20.10's service API has no such field).
