@@ -22,10 +22,11 @@ async function main(): Promise<number> {
   const docker = new Docker();
   // Services first: a service whose containers were removed alone would start them again.
   const services = await removePoolServices(docker, namespace);
-  const removed = await removePoolContainers(docker, namespace);
-  process.stdout.write(`removed ${services.removed} service(s) and ${removed} container(s) of pool "${namespace}"\n`);
+  const containers = await removePoolContainers(docker, namespace);
+  process.stdout.write(`removed ${services.removed} service(s) and ${containers.removed} container(s) of pool "${namespace}"\n`);
   for (const { name, error } of services.failed) process.stderr.write(`shoal-cleanup: could not remove service ${name}: ${error}\n`);
-  return services.failed.length > 0 ? 1 : 0;
+  for (const { name, error } of containers.failed) process.stderr.write(`shoal-cleanup: could not remove container ${name}: ${error}\n`);
+  return services.failed.length + containers.failed.length > 0 ? 1 : 0;
 }
 
 runMain('shoal-cleanup', main);

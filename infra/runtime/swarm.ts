@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import { ShoalError } from '../errors.js';
-import { LABEL_POOL, LABEL_ROLE, requireImage, type ContainerRuntimeOptions } from './docker.js';
+import { LABEL_POOL, LABEL_ROLE, removeEach, requireImage, type ContainerRuntimeOptions, type Removal } from './docker.js';
 import type { SecretUrlVariable } from '../config.js';
 import { currentTasks, exitInfoOf, handleOf, hasEnded, serviceName, serviceNameProblem, serviceSpec, taskTemplateDrift, type SecretRef, type SwarmService, type SwarmTask } from './swarm-spec.js';
 import type { ExitInfo, WorkerHandle, WorkerRole, WorkerRuntime, WorkerSpec } from './types.js';
@@ -484,34 +484,16 @@ export class SwarmRuntime implements WorkerRuntime {
   }
 }
 
-export interface ServiceRemoval {
-  /** Services this call removed (one already gone, 404, is not counted). */
-  removed: number;
-  /** Services that could not be removed, and why. */
-  failed: { name: string; error: string }[];
-}
-
 /**
  * Removes every service of one pool (label org.shoal.pool=<namespace>), and
  * nothing else; their tasks and containers go with them. Tries each service
- * and says which it removed and which it could not; nothing removed when the
- * engine is not a swarm manager.
+ * and says which it removed (one already gone, 404, is not counted) and which
+ * it could not; nothing removed when the engine is not a swarm manager.
  */
-export async function removePoolServices(docker: Docker, namespace: string): Promise<ServiceRemoval> {
+export async function removePoolServices(docker: Docker, namespace: string): Promise<Removal> {
   const services = (await docker.listServices({ filters: { label: [`${LABEL_POOL}=${namespace}`] } }).catch((err: { statusCode?: number }) => {
     if (err.statusCode === 503) return []; // not a swarm manager: there are no services
     throw err;
   })) as unknown as SwarmService[];
-  const outcomes = await Promise.all(
-    services.map((s) =>
-      docker.getService(s.ID).remove().then(
-        () => 'removed' as const,
-        (err: { statusCode?: number; message?: string }) => (err.statusCode === 404 ? ('gone' as const) : { name: s.Spec.Name, error: err.message ?? String(err) }),
-      ),
-    ),
-  );
-  return {
-    removed: outcomes.filter((o) => o === 'removed').length,
-    failed: outcomes.filter((o): o is { name: string; error: string } => typeof o === 'object'),
-  };
+  return removeEach(services.map((s) => ({ name: s.Spec.Name, remove: () => docker.getService(s.ID).remove() })), [404]);
 }
