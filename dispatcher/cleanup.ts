@@ -16,14 +16,17 @@ const program = new Command('shoal-cleanup')
   .option('--namespace <name>', 'pool namespace (default shoal)')
   .showHelpAfterError();
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   program.parse();
   const { namespace } = parseSettings({ namespace: commonSettings.namespace }, process.env, program.opts());
   const docker = new Docker();
   // Services first: a service whose containers were removed alone would start them again.
   const services = await removePoolServices(docker, namespace);
-  const removed = await removePoolContainers(docker, namespace);
-  process.stdout.write(`removed ${services} service(s) and ${removed} container(s) of pool "${namespace}"\n`);
+  const containers = await removePoolContainers(docker, namespace);
+  process.stdout.write(`removed ${services.removed} service(s) and ${containers.removed} container(s) of pool "${namespace}"\n`);
+  for (const { name, error } of services.failed) process.stderr.write(`shoal-cleanup: could not remove service ${name}: ${error}\n`);
+  for (const { name, error } of containers.failed) process.stderr.write(`shoal-cleanup: could not remove container ${name}: ${error}\n`);
+  return services.failed.length + containers.failed.length > 0 ? 1 : 0;
 }
 
 runMain('shoal-cleanup', main);

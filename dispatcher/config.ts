@@ -1,4 +1,4 @@
-import { byteSize, commonSettings, withAmqpUrlFile, duration, integer, oneOf, optionalNumber, parseSettings, requireThat, text, url, type ParsedSettings } from '../infra/config.js';
+import { byteSize, commonSettings, withUrlFiles, duration, integer, oneOf, optionalNumber, parseSettings, requireThat, text, url, type ParsedSettings } from '../infra/config.js';
 import { POLICY_NAMES, type PolicyConfig } from './policy/index.js';
 import { redisSettings } from '../infra/redis.js';
 import { bullmqWorkerSettings, requireRedisFor, transportSettings } from '../infra/transport/settings.js';
@@ -28,6 +28,7 @@ export const dispatcherSettings = {
   metricsPort: { env: 'SHOAL_METRICS_PORT', flag: '--metrics-port', schema: integer({ default: 9464, min: 0, max: 65535 }) },
   runtime: { env: 'SHOAL_RUNTIME', flag: '--runtime', schema: oneOf(['auto', 'docker', 'swarm', 'process'], 'auto') },
   amqpUrlSecret: { env: 'SHOAL_AMQP_URL_SECRET', flag: '--amqp-url-secret', schema: text({ default: '-' }) },
+  redisUrlSecret: { env: 'SHOAL_REDIS_URL_SECRET', flag: '--redis-url-secret', schema: text({ default: '-' }) },
   workerConcurrency: { env: 'SHOAL_CONCURRENCY', flag: '--worker-concurrency', schema: integer({ default: 4, min: 1, max: 1000 }) },
   drainGraceMs: { env: 'SHOAL_DRAIN_GRACE', flag: '--drain-grace', schema: duration({ default: '30s', min: 100 }) },
   handlers: { env: 'SHOAL_HANDLERS', flag: '--handlers', schema: text({ default: '-' }) },
@@ -39,7 +40,7 @@ export const dispatcherSettings = {
 export type DispatcherConfig = ParsedSettings<typeof dispatcherSettings>;
 
 export function parseDispatcherConfig(env: NodeJS.ProcessEnv, flags: Record<string, unknown>): DispatcherConfig {
-  const config = parseSettings(dispatcherSettings, withAmqpUrlFile(env), flags);
+  const config = parseSettings(dispatcherSettings, withUrlFiles(env), flags);
   requireRedisFor(config.transport, config.redisUrl);
   requireThat(config.max >= config.min, `SHOAL_MAX_WORKERS (--max) must be >= SHOAL_MIN_WORKERS (--min) (got ${config.max} < ${config.min})`);
   return config;

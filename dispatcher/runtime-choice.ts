@@ -1,7 +1,7 @@
 import Docker from 'dockerode';
 import { ShoalError } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
-import { DockerRuntime } from '../infra/runtime/docker.js';
+import { DockerRuntime, type ContainerRuntimeOptions } from '../infra/runtime/docker.js';
 import { ProcessRuntime } from '../infra/runtime/process.js';
 import { SwarmRuntime } from '../infra/runtime/swarm.js';
 import type { WorkerRuntime } from '../infra/runtime/types.js';
@@ -36,15 +36,7 @@ export async function chooseRuntime(config: DispatcherConfig, logger: Logger, ne
     return new ProcessRuntime();
   }
   if (config.runtime === 'swarm') return swarmRuntime(docker, config, logger, needs);
-  const runtime = new DockerRuntime({
-    docker,
-    namespace: config.namespace,
-    image: config.image,
-    memoryBytes: config.workerMemoryBytes,
-    cpus: config.workerCpus,
-    stopGraceMs: config.drainGraceMs,
-    logger,
-  });
+  const runtime = new DockerRuntime(containerOptions(docker, config, logger));
   await runtime.requireImage();
   await runtime.watch();
   logger.info({ runtime: 'docker', image: config.image }, 'running workers as Docker containers');
@@ -54,20 +46,28 @@ export async function chooseRuntime(config: DispatcherConfig, logger: Logger, ne
 async function swarmRuntime(docker: Docker, config: DispatcherConfig, logger: Logger, needs: RuntimeNeeds): Promise<WorkerRuntime> {
   await SwarmRuntime.requireManager(docker);
   const runtime = new SwarmRuntime({
+    ...containerOptions(docker, config, logger),
+    requestDrain: needs.requestDrain,
+    amqpUrlSecret: config.amqpUrlSecret === '-' ? undefined : config.amqpUrlSecret,
+    redisUrlSecret: config.redisUrlSecret === '-' ? undefined : config.redisUrlSecret,
+  });
+  await runtime.requireImage();
+  await runtime.watch();
+  logger.info({ runtime: 'swarm', image: config.image }, 'running workers as the tasks of Docker Swarm services');
+  return runtime;
+}
+
+/** What the Docker and the Swarm runtime share: the pool, the image, each worker's limits and drain grace. */
+function containerOptions(docker: Docker, config: DispatcherConfig, logger: Logger): ContainerRuntimeOptions {
+  return {
     docker,
     namespace: config.namespace,
     image: config.image,
     memoryBytes: config.workerMemoryBytes,
     cpus: config.workerCpus,
     stopGraceMs: config.drainGraceMs,
-    requestDrain: needs.requestDrain,
-    amqpUrlSecret: config.amqpUrlSecret === '-' ? undefined : config.amqpUrlSecret,
     logger,
-  });
-  await runtime.requireImage();
-  await runtime.watch();
-  logger.info({ runtime: 'swarm', image: config.image }, 'running workers as the tasks of Docker Swarm services');
-  return runtime;
+  };
 }
 
 function where(): string {

@@ -197,13 +197,24 @@ export const commonSettings = {
   },
 } satisfies Settings;
 
-/** A Swarm secret arrives as a file: SHOAL_AMQP_URL_FILE names the file that holds the broker URL. */
-export function withAmqpUrlFile(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const file = env.SHOAL_AMQP_URL_FILE;
-  if (!file) return env;
-  try {
-    return { ...env, SHOAL_AMQP_URL: readFileSync(file, 'utf8').trim() };
-  } catch (err) {
-    throw new ValidationError('BAD_CONFIG', `SHOAL_AMQP_URL_FILE names a file that cannot be read (got ${JSON.stringify(file)}): ${(err as Error).message}`, { cause: err });
+/** The settings that may hold a password, and so may come from a file (a Swarm secret) instead. */
+export const SECRET_URL_VARIABLES = ['SHOAL_AMQP_URL', 'SHOAL_REDIS_URL'] as const;
+export type SecretUrlVariable = (typeof SECRET_URL_VARIABLES)[number];
+
+/**
+ * A Swarm secret arrives as a file: `<VARIABLE>_FILE` names the file that
+ * holds the value of `<VARIABLE>` (the broker and the Redis URL), and wins over it.
+ */
+export function withUrlFiles(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  let out = env;
+  for (const variable of SECRET_URL_VARIABLES) {
+    const file = env[`${variable}_FILE`];
+    if (!file) continue;
+    try {
+      out = { ...out, [variable]: readFileSync(file, 'utf8').trim() };
+    } catch (err) {
+      throw new ValidationError('BAD_CONFIG', `${variable}_FILE names a file that cannot be read (got ${JSON.stringify(file)}): ${(err as Error).message}`, { cause: err });
+    }
   }
+  return out;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { commonSettings, integer, oneOf, parseSettings, text, withAmqpUrlFile, type ParsedSettings } from '../infra/config.js';
+import { commonSettings, integer, oneOf, parseSettings, text, withUrlFiles, type ParsedSettings } from '../infra/config.js';
 import { redisSettings } from '../infra/redis.js';
 import { bullmqWorkerSettings, requireRedisFor, transportSettings } from '../infra/transport/settings.js';
 
@@ -22,7 +22,7 @@ export const workerSettings = {
 export type WorkerConfig = ParsedSettings<typeof workerSettings>;
 
 export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
-  const config = parseSettings(workerSettings, withAmqpUrlFile(env));
+  const config = parseSettings(workerSettings, withUrlFiles(env));
   requireRedisFor(config.transport, config.redisUrl);
   return config;
 }

@@ -11,17 +11,20 @@ export const LABEL_ROLE = 'org.shoal.role';
 export const LABEL_WORKER_ID = 'org.shoal.worker-id';
 export const LABEL_MANAGED_BY = 'org.shoal.managed-by';
 
-export interface DockerRuntimeOptions {
+/** What both container runtimes (Docker and Swarm) are given. */
+export interface ContainerRuntimeOptions {
   docker: Docker;
-  /** The pool's namespace: the value of the org.shoal.pool label. */
+  /** The pool's namespace: the value of the org.shoal.pool label on its containers (and Swarm services). */
   namespace: string;
   image: string;
   memoryBytes: number;
   cpus: number;
-  /** Docker's stop timeout: longer than the longest job, so a drain can finish. */
+  /** The stop timeout (Swarm: stop grace period): longer than the longest job, so a drain can finish. */
   stopGraceMs: number;
   logger: Logger;
 }
+
+export type DockerRuntimeOptions = ContainerRuntimeOptions;
 
 interface DockerEvent {
   Type?: string;
@@ -219,9 +222,32 @@ export async function requireImage(docker: Docker, image: string): Promise<void>
   }
 }
 
-/** Removes every container of one pool, and nothing else. Returns how many. */
-export async function removePoolContainers(docker: Docker, namespace: string): Promise<number> {
+/** Removes every container of one pool, and nothing else; says how many it removed and which it could not. */
+export async function removePoolContainers(docker: Docker, namespace: string): Promise<Removal> {
   const containers = await docker.listContainers({ all: true, filters: { label: [`${LABEL_POOL}=${namespace}`] } });
-  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-  return containers.length;
+  // 409: its removal is already under way (Swarm removes a removed service's containers itself).
+  return removeEach(containers.map((c) => ({ name: c.Names[0]?.replace(/^\//, '') ?? c.Id, remove: () => docker.getContainer(c.Id).remove({ force: true }) })), [404, 409]);
+}
+
+/** What a clean-up removed, and what it could not remove and why. */
+export interface Removal {
+  /** Objects this call removed; ones already gone are not counted. */
+  removed: number;
+  failed: { name: string; error: string }[];
+}
+
+/** Tries every removal; an error with a status in `gone` means the object is already gone (or going). */
+export async function removeEach(items: { name: string; remove: () => Promise<unknown> }[], gone: readonly number[]): Promise<Removal> {
+  const outcomes = await Promise.all(
+    items.map(({ name, remove }) =>
+      remove().then(
+        () => 'removed' as const,
+        (err: { statusCode?: number; message?: string }) => (gone.includes(err.statusCode ?? 0) ? ('gone' as const) : { name, error: err.message ?? String(err) }),
+      ),
+    ),
+  );
+  return {
+    removed: outcomes.filter((o) => o === 'removed').length,
+    failed: outcomes.filter((o): o is { name: string; error: string } => typeof o === 'object'),
+  };
 }

@@ -1,3 +1,4 @@
+import type { SecretUrlVariable } from '../config.js';
 import { LABEL_MANAGED_BY, LABEL_POOL, LABEL_ROLE } from './docker.js';
 import type { ExitInfo, WorkerHandle, WorkerRole } from './types.js';
 
@@ -71,7 +72,14 @@ export interface ServiceSpecOptions {
   /** Swarm's stop grace period: longer than the longest job, so a drain can finish. */
   stopGraceMs: number;
   /** A Swarm secret holding the broker URL, mounted at /run/secrets/<name> instead of SHOAL_AMQP_URL. */
-  amqpUrlSecret?: { id: string; name: string };
+  amqpUrlSecret?: SecretRef;
+  /** A Swarm secret holding the Redis URL (it may hold a password too), instead of SHOAL_REDIS_URL. */
+  redisUrlSecret?: SecretRef;
+}
+
+export interface SecretRef {
+  id: string;
+  name: string;
 }
 
 /** The labels of the pool's services and of every container they run. */
@@ -92,14 +100,13 @@ export function serviceSpec(options: ServiceSpecOptions): Record<string, unknown
   const { namespace, role } = options;
   const env: Record<string, string> = { ...options.env, SHOAL_ROLE: role, SHOAL_WORKER_ID: workerIdTemplate(namespace, role) };
   const secrets = [];
-  if (options.amqpUrlSecret) {
-    delete env.SHOAL_AMQP_URL;
-    env.SHOAL_AMQP_URL_FILE = `/run/secrets/${options.amqpUrlSecret.name}`;
-    secrets.push({
-      SecretID: options.amqpUrlSecret.id,
-      SecretName: options.amqpUrlSecret.name,
-      File: { Name: options.amqpUrlSecret.name, UID: '10001', GID: '10001', Mode: 0o400 },
-    });
+  const bySecret: [SecretUrlVariable, SecretRef | undefined][] = [['SHOAL_AMQP_URL', options.amqpUrlSecret], ['SHOAL_REDIS_URL', options.redisUrlSecret]];
+  for (const [variable, secret] of bySecret) {
+    if (!secret) continue;
+    // The worker reads <VARIABLE>_FILE (withUrlFiles), so the URL is never in the service spec.
+    delete env[variable];
+    env[`${variable}_FILE`] = `/run/secrets/${secret.name}`;
+    secrets.push({ SecretID: secret.id, SecretName: secret.name, File: { Name: secret.name, UID: '10001', GID: '10001', Mode: 0o400 } });
   }
   const labels = poolLabels(namespace, role);
   return {
@@ -124,6 +131,33 @@ export function serviceSpec(options: ServiceSpecOptions): Record<string, unknown
     },
     Mode: { Replicated: { Replicas: 0 } },
   };
+}
+
+interface TaskTemplateView {
+  ContainerSpec?: { Image?: string; Env?: string[]; StopGracePeriod?: number; Secrets?: { SecretName?: string; File?: { Name?: string } }[] };
+  Resources?: { Limits?: Record<string, unknown> };
+}
+
+/**
+ * What differs between the task template a service has and the one this
+ * dispatcher would create: the image, the environment, the limits, the stop
+ * grace period and the secrets. Empty when they agree. A digest Swarm pinned
+ * to the image (`img:tag@sha256:...`) is no difference.
+ */
+export function taskTemplateDrift(current: Record<string, unknown>, desired: Record<string, unknown>): string[] {
+  const a = (current.TaskTemplate ?? {}) as TaskTemplateView;
+  const b = (desired.TaskTemplate ?? {}) as TaskTemplateView;
+  const image = (t: TaskTemplateView) => (t.ContainerSpec?.Image ?? '').replace(/@sha256:[0-9a-f]+$/, '');
+  const env = (t: TaskTemplateView) => JSON.stringify([...(t.ContainerSpec?.Env ?? [])].sort());
+  const limits = (t: TaskTemplateView) => JSON.stringify(Object.entries(t.Resources?.Limits ?? {}).sort());
+  const secrets = (t: TaskTemplateView) => JSON.stringify((t.ContainerSpec?.Secrets ?? []).map((s) => `${s.SecretName}:${s.File?.Name}`).sort());
+  const drift: string[] = [];
+  if (image(a) !== image(b)) drift.push(`image ${image(a)} -> ${image(b)}`);
+  if (env(a) !== env(b)) drift.push('environment');
+  if (limits(a) !== limits(b)) drift.push(`limits ${limits(a)} -> ${limits(b)}`);
+  if ((a.ContainerSpec?.StopGracePeriod ?? 0) !== (b.ContainerSpec?.StopGracePeriod ?? 0)) drift.push('stop grace period');
+  if (secrets(a) !== secrets(b)) drift.push('secrets');
+  return drift;
 }
 
 /**

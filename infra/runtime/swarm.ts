@@ -2,29 +2,22 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import { ShoalError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { LABEL_POOL, LABEL_ROLE, requireImage } from './docker.js';
-import { currentTasks, exitInfoOf, handleOf, hasEnded, serviceName, serviceNameProblem, serviceSpec, type SwarmService, type SwarmTask } from './swarm-spec.js';
+import { LABEL_POOL, LABEL_ROLE, removeEach, requireImage, type ContainerRuntimeOptions, type Removal } from './docker.js';
+import type { SecretUrlVariable } from '../config.js';
+import { currentTasks, exitInfoOf, handleOf, hasEnded, serviceName, serviceNameProblem, serviceSpec, taskTemplateDrift, type SecretRef, type SwarmService, type SwarmTask } from './swarm-spec.js';
 import type { ExitInfo, WorkerHandle, WorkerRole, WorkerRuntime, WorkerSpec } from './types.js';
 
-export interface SwarmRuntimeOptions {
-  docker: Docker;
-  /** The pool's namespace: the value of the org.shoal.pool label on its services. */
-  namespace: string;
-  image: string;
-  memoryBytes: number;
-  cpus: number;
-  /** The services' stop grace period: longer than the longest job, so a drain can finish. */
-  stopGraceMs: number;
+export interface SwarmRuntimeOptions extends ContainerRuntimeOptions {
   /** Sends the `drain` control message to one worker; resolves whether a worker was bound to receive it. */
   requestDrain: (workerId: string) => Promise<boolean>;
-  logger: Logger;
   /** How often task states are read to notice exits (default 1 s). */
   pollIntervalMs?: number;
   /** How long a new task may take to run before its start counts as failed (default 60 s: a node may pull the image). */
   startTimeoutMs?: number;
   /** Name of a Swarm secret with the broker URL; workers then read it from a file instead of SHOAL_AMQP_URL. */
   amqpUrlSecret?: string;
+  /** Name of a Swarm secret with the Redis URL; workers then read it from a file instead of SHOAL_REDIS_URL. */
+  redisUrlSecret?: string;
 }
 
 interface PendingStart {
@@ -78,6 +71,10 @@ export class SwarmRuntime implements WorkerRuntime {
   private pollTimer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private closed = false;
+  /** Roles whose service has this dispatcher's task template (created or updated by it). */
+  private readonly specChecked = new Set<WorkerRole>();
+  /** Roles whose differing settings were already warned about. */
+  private readonly driftWarned = new Set<WorkerRole>();
 
   constructor(private readonly options: SwarmRuntimeOptions) {
     const problem = serviceNameProblem(options.namespace);
@@ -326,12 +323,18 @@ export class SwarmRuntime implements WorkerRuntime {
     return (await this.services()).find((s) => s.Spec.Name === serviceName(this.options.namespace, role));
   }
 
+  /**
+   * The role's service, created with this dispatcher's settings; an existing
+   * one (left by an earlier dispatcher) is brought to them first.
+   */
   private async ensureService(role: WorkerRole, env: Record<string, string>): Promise<SwarmService> {
     const existing = await this.service(role);
-    if (existing) return existing;
+    if (existing && this.specChecked.has(role)) return existing;
     const { docker, namespace } = this.options;
-    const secret = this.options.amqpUrlSecret ? await this.secret(this.options.amqpUrlSecret) : undefined;
-    const spec = serviceSpec({ ...this.options, role, env, amqpUrlSecret: secret });
+    const amqpUrlSecret = this.options.amqpUrlSecret ? await this.secret(this.options.amqpUrlSecret, 'SHOAL_AMQP_URL') : undefined;
+    const redisUrlSecret = this.options.redisUrlSecret ? await this.secret(this.options.redisUrlSecret, 'SHOAL_REDIS_URL') : undefined;
+    const spec = serviceSpec({ ...this.options, role, env, amqpUrlSecret, redisUrlSecret });
+    if (existing) return this.adoptService(role, existing, spec);
     await docker.createService(spec as Docker.CreateServiceOptions).catch((err: { statusCode?: number; message?: string }) => {
       if (err.statusCode === 409) {
         throw new ShoalError('NAME_TAKEN', `a service named ${serviceName(namespace, role)} exists but is not labelled ${LABEL_POOL}=${namespace}; shoal leaves it alone. Use another --namespace.`, { cause: err });
@@ -341,27 +344,66 @@ export class SwarmRuntime implements WorkerRuntime {
     this.options.logger.info({ service: serviceName(namespace, role), image: this.options.image }, 'created the pool service');
     const created = await this.service(role);
     if (!created) throw new ShoalError('START_FAILED', `service ${serviceName(namespace, role)} vanished after it was created`);
+    this.specChecked.add(role);
     return created;
   }
 
-  private async secret(name: string): Promise<{ id: string; name: string }> {
-    const [found] = (await this.options.docker.listSecrets({ filters: { name: [name] } })) as unknown as { ID: string; Spec: { Name: string } }[];
-    if (!found || found.Spec.Name !== name) {
-      throw new ShoalError('SECRET_MISSING', `Swarm secret ${name} not found; create it with: printf '%s' "$SHOAL_AMQP_URL" | docker secret create ${name} -`);
+  /**
+   * A service an earlier dispatcher created may have other settings (image,
+   * concurrency, transport, limits, secrets). Its task template is updated
+   * when no task of it runs. While some run it is left as it is: Swarm would
+   * replace running tasks in a rolling update, behind the pool's back; the
+   * new settings then apply once those workers are gone.
+   */
+  private async adoptService(role: WorkerRole, existing: SwarmService, desired: Record<string, unknown>): Promise<SwarmService> {
+    const drift = taskTemplateDrift(existing.Spec, desired);
+    const service = existing.Spec.Name;
+    if (drift.length === 0) {
+      this.specChecked.add(role);
+      return existing;
+    }
+    const running = currentTasks(await this.tasksOf(existing.ID)).filter((t) => !hasEnded(t));
+    if (running.length > 0) {
+      if (!this.driftWarned.has(role)) {
+        this.driftWarned.add(role);
+        this.options.logger.warn(
+          { service, drift, running: running.length },
+          'the existing service has other settings than this dispatcher; new workers keep the old ones until its running workers are gone (or run shoal-cleanup first)',
+        );
+      }
+      return existing;
+    }
+    await this.updateSpec(role, (spec) => ({ ...spec, TaskTemplate: desired.TaskTemplate }));
+    this.options.logger.info({ service, drift }, 'updated the existing pool service to this dispatcher\'s settings');
+    this.specChecked.add(role);
+    const updated = await this.service(role);
+    if (!updated) throw new ShoalError('UNKNOWN_SERVICE', `service ${service} is gone`);
+    return updated;
+  }
+
+  private async secret(name: string, variable: SecretUrlVariable): Promise<SecretRef> {
+    // The name filter matches by prefix: take the exact name.
+    const found = ((await this.options.docker.listSecrets({ filters: { name: [name] } })) as unknown as { ID: string; Spec: { Name: string } }[]).find((s) => s.Spec.Name === name);
+    if (!found) {
+      throw new ShoalError('SECRET_MISSING', `Swarm secret ${name} not found; create it with: printf '%s' "$${variable}" | docker secret create ${name} -`);
     }
     return { id: found.ID, name };
   }
 
-  /** Changes a service's replica count; retries when another update came in between (optimistic concurrency). */
-  private async scaleBy(role: WorkerRole, delta: number): Promise<void> {
+  /** Changes a service's replica count. */
+  private scaleBy(role: WorkerRole, delta: number): Promise<void> {
+    return this.updateSpec(role, (spec) => ({ ...spec, Mode: { Replicated: { Replicas: Math.max(0, (spec.Mode?.Replicated?.Replicas ?? 0) + delta) } } }));
+  }
+
+  /** Updates a service's spec; retries when another update came in between (optimistic concurrency). */
+  private async updateSpec(role: WorkerRole, change: (spec: SwarmService['Spec']) => Record<string, unknown>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const service = await this.service(role);
       if (!service) throw new ShoalError('UNKNOWN_SERVICE', `service ${serviceName(this.options.namespace, role)} is gone`);
-      const replicas = Math.max(0, (service.Spec.Mode?.Replicated?.Replicas ?? 0) + delta);
       try {
         await this.options.docker.getService(service.ID).update({
           _query: { version: service.Version.Index },
-          _body: { ...service.Spec, Mode: { Replicated: { Replicas: replicas } } },
+          _body: change(service.Spec),
         } as unknown as Record<string, unknown>);
         return;
       } catch (err) {
@@ -444,14 +486,14 @@ export class SwarmRuntime implements WorkerRuntime {
 
 /**
  * Removes every service of one pool (label org.shoal.pool=<namespace>), and
- * nothing else; their tasks and containers go with them. Returns how many;
- * 0 when the engine is not a swarm manager.
+ * nothing else; their tasks and containers go with them. Tries each service
+ * and says which it removed (one already gone, 404, is not counted) and which
+ * it could not; nothing removed when the engine is not a swarm manager.
  */
-export async function removePoolServices(docker: Docker, namespace: string): Promise<number> {
+export async function removePoolServices(docker: Docker, namespace: string): Promise<Removal> {
   const services = (await docker.listServices({ filters: { label: [`${LABEL_POOL}=${namespace}`] } }).catch((err: { statusCode?: number }) => {
     if (err.statusCode === 503) return []; // not a swarm manager: there are no services
     throw err;
   })) as unknown as SwarmService[];
-  await Promise.all(services.map((s) => docker.getService(s.ID).remove().catch(() => undefined)));
-  return services.length;
+  return removeEach(services.map((s) => ({ name: s.Spec.Name, remove: () => docker.getService(s.ID).remove() })), [404]);
 }

@@ -119,7 +119,12 @@ try {
   for (const child of children.reverse()) {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM'); // a dispatcher drains and removes its workers
-      await Promise.race([exitOf(child), sleep(30_000, undefined, { ref: false })]);
+      const exited = await Promise.race([exitOf(child).then(() => true), sleep(30_000, false, { ref: false })]);
+      if (!exited) {
+        process.stderr.write(`dispatcher-cost: pid ${child.pid} did not exit within 30 s of SIGTERM; SIGKILL\n`);
+        child.kill('SIGKILL'); // its workers are SIGKILLed by namespace below
+        await exitOf(child);
+      }
     }
   }
   for (const ns of [idleNs, manyNs]) {

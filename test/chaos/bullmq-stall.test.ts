@@ -5,8 +5,8 @@ import { bullConnection, QUEUE_NAME, queuePrefix } from '../../infra/transport/b
 import type { RpcCaller } from '../../infra/transport/types.js';
 import type { Reply } from '../../infra/protocol.js';
 import { AMQP_URL, connectClient, newNamespace, REDIS_URL, removeNamespace, waitFor } from '../helpers/broker.js';
-import { alive, loadWithFaults, printAccounting } from '../helpers/chaos.js';
-import { docker, poolContainers } from '../helpers/docker.js';
+import { alive, killRandomPoolContainer, loadWithFaults, printAccounting } from '../helpers/chaos.js';
+import { poolContainers } from '../helpers/docker.js';
 import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
 import { poolConsumers } from '../helpers/transport.js';
 
@@ -85,11 +85,7 @@ describe('chaos: a BullMQ worker killed with SIGKILL mid-job', () => {
       client,
       { count: 3000, ratePerSec: 300, job: 'sleep', payload: { ms: 20 }, timeoutMs: 60_000 },
       [600, 1400, 2200],
-      async () => {
-        const running = (await poolContainers(namespace)).filter((c) => c.State === 'running');
-        const victim = running[Math.floor(Math.random() * running.length)];
-        if (victim) await docker.getContainer(victim.Id).kill();
-      },
+      () => killRandomPoolContainer(namespace),
     );
     printAccounting('bullmq worker SIGKILL x3', account);
     expect(account).toMatchObject({ sent: 3000, answered: 3000, ok: 3000, lost: 0, faults: 3 });

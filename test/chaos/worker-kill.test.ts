@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectClient, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
-import { alive, loadWithFaults, printAccounting, quitAndCheckNothingLeft, startContainerPool } from '../helpers/chaos.js';
-import { docker, poolContainers } from '../helpers/docker.js';
+import { alive, killRandomPoolContainer, loadWithFaults, printAccounting, quitAndCheckNothingLeft, startContainerPool } from '../helpers/chaos.js';
+import { poolContainers } from '../helpers/docker.js';
 import { runCli } from '../helpers/processes.js';
 
 describe('chaos: worker containers killed with SIGKILL during load', () => {
@@ -20,11 +20,7 @@ describe('chaos: worker containers killed with SIGKILL during load', () => {
         client,
         { count: 3000, ratePerSec: 300, job: 'sleep', payload: { ms: 20 }, timeoutMs: 60_000 },
         [600, 1400, 2200],
-        async () => {
-          const running = (await poolContainers(namespace)).filter((c) => c.State === 'running');
-          const victim = running[Math.floor(Math.random() * running.length)];
-          if (victim) await docker.getContainer(victim.Id).kill();
-        },
+        () => killRandomPoolContainer(namespace),
       );
       printAccounting('worker SIGKILL x3', account);
       expect(account).toMatchObject({ sent: 3000, answered: 3000, ok: 3000, lost: 0, faults: 3 });

@@ -2,12 +2,14 @@ import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { topologyFor } from '../../infra/protocol.js';
-import { SwarmRuntime } from '../../infra/runtime/swarm.js';
+import { workerReportKey } from '../../infra/redis.js';
+import { SwarmRuntime, type SwarmRuntimeOptions } from '../../infra/runtime/swarm.js';
 import type { SwarmTask } from '../../infra/runtime/swarm-spec.js';
 import { runLoad } from '../../producer/load.js';
 import type { RpcCaller } from '../../infra/transport/types.js';
-import { AMQP_URL, connectClient, consumerCount, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
+import { AMQP_URL, connectClient, consumerCount, newNamespace, REDIS_URL, removeNamespace, waitFor } from '../helpers/broker.js';
 import { docker, drainSender, poolContainers, poolServices, WORKER_IMAGE } from '../helpers/docker.js';
 import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
 import { countMembers, readStatus } from '../helpers/status.js';
@@ -35,6 +37,13 @@ function countingCaller(client: RpcCaller) {
   };
 }
 
+/** Runs every step even when some fail, then throws what failed: one failing closer must not skip the rest. */
+async function runAll(steps: (() => Promise<unknown>)[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const step of steps) await step().catch((err: unknown) => failures.push(err));
+  if (failures.length > 0) throw new AggregateError(failures, `${failures.length} clean-up step(s) failed`);
+}
+
 /** The Swarm runtime on this machine's single-node swarm (`docker swarm init --advertise-addr 127.0.0.1`). */
 describe('a worker pool on Docker Swarm', () => {
   let namespace: string;
@@ -50,21 +59,33 @@ describe('a worker pool on Docker Swarm', () => {
       await exitOf(dispatcher);
     }
     dispatcher = undefined;
-    for (const close of closers.splice(0).reverse()) await close();
-    await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
-    await removeNamespace(namespace);
+    // cleanup.js first: the pool's services go before what they use (a secret in use cannot be removed).
+    await runAll([
+      async () => {
+        const cleanup = await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+        if (cleanup.code !== 0) throw new Error(`shoal-cleanup exited ${cleanup.code}: ${cleanup.stderr}`);
+      },
+      ...closers.splice(0).reverse(),
+      () => removeNamespace(namespace),
+    ]);
   });
 
-  it('drains a chosen task under load, and lowering the replica count removes exactly that task: no request lost or answered twice', async () => {
-    namespace = newNamespace();
+  /** A watching SwarmRuntime for this test's pool, with a drain sender; both are closed after the test. */
+  async function swarmRuntime(options: Partial<SwarmRuntimeOptions> = {}): Promise<SwarmRuntime> {
     const control = await drainSender(namespace);
     closers.push(control.close);
     const runtime = new SwarmRuntime({
-      docker, namespace, image: WORKER_IMAGE, memoryBytes: 256 * 1024 ** 2, cpus: 1, stopGraceMs: 20_000,
-      requestDrain: control.requestDrain, logger: pino({ level: 'silent' }),
+      docker, namespace, image: WORKER_IMAGE, memoryBytes: 256 * 1024 ** 2, cpus: 1, stopGraceMs: 10_000,
+      requestDrain: control.requestDrain, logger: pino({ level: 'silent' }), ...options,
     });
     await runtime.watch();
     closers.push(() => runtime.close());
+    return runtime;
+  }
+
+  it('drains a chosen task under load, and lowering the replica count removes exactly that task: no request lost or answered twice', async () => {
+    namespace = newNamespace();
+    const runtime = await swarmRuntime({ stopGraceMs: 20_000 });
     const env = { SHOAL_AMQP_URL: AMQP_URL, SHOAL_NAMESPACE: namespace, SHOAL_REDIS_URL: 'off', SHOAL_LOG_LEVEL: 'warn' };
     // Three starts at once are one service update (replicas 0 -> 3).
     const handles = await Promise.all([1, 2, 3].map(() => runtime.start({ workerId: 'ignored', role: 'worker', env })));
@@ -103,25 +124,33 @@ describe('a worker pool on Docker Swarm', () => {
     expect(await poolServices(namespace)).toEqual([]);
   }, 90_000);
 
-  it('gives workers the broker URL from a Swarm secret, never in their environment, in a least-privilege container', async () => {
+  it('gives workers the broker and Redis URLs from Swarm secrets, never in their environment, in a least-privilege container', async () => {
     namespace = newNamespace();
+    const secretOf = async (name: string, value: string) => {
+      const secret = await docker.createSecret({ Name: name, Data: Buffer.from(value).toString('base64'), Labels: { 'org.shoal.pool': namespace } });
+      closers.push(() => docker.getSecret(secret.id).remove());
+    };
     const secretName = `${namespace}-amqp-url`;
-    const secret = await docker.createSecret({ Name: secretName, Data: Buffer.from(AMQP_URL).toString('base64'), Labels: { 'org.shoal.pool': namespace } });
-    closers.push(() => docker.getSecret(secret.id).remove());
-    const control = await drainSender(namespace);
-    closers.push(control.close);
-    const runtime = new SwarmRuntime({
-      docker, namespace, image: WORKER_IMAGE, memoryBytes: 256 * 1024 ** 2, cpus: 1, stopGraceMs: 10_000,
-      requestDrain: control.requestDrain, logger: pino({ level: 'silent' }), amqpUrlSecret: secretName,
-    });
-    await runtime.watch();
-    closers.push(() => runtime.close());
-    const handle = await runtime.start({ workerId: 'ignored', role: 'worker', env: { SHOAL_AMQP_URL: AMQP_URL, SHOAL_NAMESPACE: namespace, SHOAL_REDIS_URL: 'off' } });
+    const redisSecretName = `${namespace}-redis-url`;
+    await secretOf(secretName, AMQP_URL);
+    // Another database than the default one: a report there shows the worker read the URL from the secret.
+    const secretRedisUrl = new URL(REDIS_URL);
+    secretRedisUrl.pathname = '/5';
+    await secretOf(redisSecretName, secretRedisUrl.href);
+    const runtime = await swarmRuntime({ amqpUrlSecret: secretName, redisUrlSecret: redisSecretName });
+    const handle = await runtime.start({ workerId: 'ignored', role: 'worker', env: { SHOAL_AMQP_URL: AMQP_URL, SHOAL_NAMESPACE: namespace, SHOAL_REDIS_URL: REDIS_URL } });
     await waitFor('the worker to consume', async () => (await consumerCount(topologyFor(namespace))) === 1, 30_000);
     const [service] = (await poolServices(namespace)) as unknown as { Spec: { TaskTemplate: { ContainerSpec: { Env: string[] } } } }[];
     const env = service!.Spec.TaskTemplate.ContainerSpec.Env;
-    expect(env).toContain(`SHOAL_AMQP_URL_FILE=/run/secrets/${secretName}`);
-    expect(env.some((e) => e.startsWith('SHOAL_AMQP_URL='))).toBe(false);
+    expect(env).toEqual(expect.arrayContaining([`SHOAL_AMQP_URL_FILE=/run/secrets/${secretName}`, `SHOAL_REDIS_URL_FILE=/run/secrets/${redisSecretName}`]));
+    expect(env.some((e) => e.startsWith('SHOAL_AMQP_URL=') || e.startsWith('SHOAL_REDIS_URL='))).toBe(false);
+    // The worker read the Redis URL from its file: its report (which expires by itself) arrives in database 5.
+    const redis = new Redis(secretRedisUrl.href);
+    try {
+      await waitFor('the worker\'s report in Redis', async () => (await redis.exists(workerReportKey(namespace, handle.workerId))) === 1, 15_000);
+    } finally {
+      redis.disconnect();
+    }
 
     // The task's container has the Docker runtime's limits and least privilege (no-new-privileges aside:
     // Docker 20.10's service API has no such field).
@@ -134,6 +163,37 @@ describe('a worker pool on Docker Swarm', () => {
     await runtime.remove(handle.workerId);
   });
 
+  it('a runtime with other settings updates a service left by an earlier one when no task of it runs, and warns while one does', async () => {
+    namespace = newNamespace();
+    const env = { SHOAL_AMQP_URL: AMQP_URL, SHOAL_NAMESPACE: namespace, SHOAL_REDIS_URL: 'off', SHOAL_CONCURRENCY: '4' };
+    const workerSpec = async () => {
+      const [service] = (await poolServices(namespace)) as unknown as { Spec: { TaskTemplate: { ContainerSpec: { Env: string[] }; Resources: { Limits: { MemoryBytes: number } } } } }[];
+      return { env: service!.Spec.TaskTemplate.ContainerSpec.Env, memoryBytes: service!.Spec.TaskTemplate.Resources.Limits.MemoryBytes };
+    };
+    // An earlier dispatcher's service, left at 0 replicas with no task running.
+    const first = await swarmRuntime();
+    const old = await first.start({ workerId: 'ignored', role: 'worker', env });
+    await first.remove(old.workerId);
+    expect(await workerSpec()).toMatchObject({ env: expect.arrayContaining(['SHOAL_CONCURRENCY=4']), memoryBytes: 256 * 1024 ** 2 });
+
+    const second = await swarmRuntime({ memoryBytes: 128 * 1024 ** 2 });
+    const handle = await second.start({ workerId: 'ignored', role: 'worker', env: { ...env, SHOAL_CONCURRENCY: '2' } });
+    expect(await workerSpec()).toMatchObject({ env: expect.arrayContaining(['SHOAL_CONCURRENCY=2']), memoryBytes: 128 * 1024 ** 2 });
+    const task = (await docker.getTask(handle.runtimeId).inspect()) as SwarmTask;
+    const container = await docker.getContainer(task.Status.ContainerStatus!.ContainerID!).inspect();
+    expect(container.HostConfig.Memory).toBe(128 * 1024 ** 2);
+    expect(container.Config.Env).toContain('SHOAL_CONCURRENCY=2');
+
+    // With that worker running, a third runtime with other settings leaves the service alone and says so.
+    const warnings: string[] = [];
+    const third = await swarmRuntime({ logger: pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) }) });
+    const extra = await third.start({ workerId: 'ignored', role: 'worker', env: { ...env, SHOAL_CONCURRENCY: '8' } });
+    expect(await workerSpec()).toMatchObject({ env: expect.arrayContaining(['SHOAL_CONCURRENCY=2']), memoryBytes: 128 * 1024 ** 2 });
+    expect(warnings.join('')).toContain('the existing service has other settings than this dispatcher');
+    await third.remove(extra.workerId);
+    await second.remove(handle.workerId);
+  }, 90_000);
+
   it('shoal-cleanup removes the pool\'s services and their containers, and no other pool\'s', async () => {
     namespace = newNamespace();
     const other = newNamespace();
@@ -144,14 +204,7 @@ describe('a worker pool on Docker Swarm', () => {
       Mode: { Replicated: { Replicas: 0 } },
     });
     closers.push(() => docker.getService(bystander.id).remove());
-    const control = await drainSender(namespace);
-    closers.push(control.close);
-    const runtime = new SwarmRuntime({
-      docker, namespace, image: WORKER_IMAGE, memoryBytes: 256 * 1024 ** 2, cpus: 1, stopGraceMs: 10_000,
-      requestDrain: control.requestDrain, logger: pino({ level: 'silent' }),
-    });
-    await runtime.watch();
-    closers.push(() => runtime.close());
+    const runtime = await swarmRuntime();
     await runtime.start({ workerId: 'ignored', role: 'spare', env: { SHOAL_AMQP_URL: AMQP_URL, SHOAL_NAMESPACE: namespace, SHOAL_REDIS_URL: 'off' } });
     expect(await poolContainers(namespace)).toHaveLength(1);
 

@@ -6,7 +6,7 @@ import type { DeliveryStats } from '../../infra/transport/types.js';
 import type { RpcCaller } from '../../infra/transport/types.js';
 import { consumerCount, waitFor } from './broker.js';
 import { expect } from 'vitest';
-import { poolContainers } from './docker.js';
+import { docker, poolContainers } from './docker.js';
 import { exitOf, runCli, startDispatcher } from './processes.js';
 
 /** What a chaos run came to. `lost` must be 0: every call got a reply. */
@@ -75,6 +75,13 @@ export async function startContainerPool(namespace: string, workers: number, ext
   );
   await waitFor(`${workers} consuming containers`, async () => (await consumerCount(topologyFor(namespace))) >= workers, 30_000);
   return started;
+}
+
+/** The fault of the container chaos tests: SIGKILL one running container of the pool, chosen at random. */
+export async function killRandomPoolContainer(namespace: string): Promise<void> {
+  const running = (await poolContainers(namespace)).filter((c) => c.State === 'running');
+  const victim = running[Math.floor(Math.random() * running.length)];
+  if (victim) await docker.getContainer(victim.Id).kill();
 }
 
 export function rabbitmqctl(...args: string[]): void {

@@ -107,6 +107,22 @@ describe('the broker URL from a file (a Swarm secret)', () => {
     }
   });
 
+  it('SHOAL_REDIS_URL_FILE replaces SHOAL_REDIS_URL, for workers and the dispatcher; --redis-url-secret is a dispatcher setting', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shoal-secret-'));
+    const file = join(dir, 'shoal_redis_url');
+    writeFileSync(file, 'redis://:s3cret@redis.example:6379\n');
+    try {
+      const env = { SHOAL_REDIS_URL: 'redis://ignored:6379', SHOAL_REDIS_URL_FILE: file, SHOAL_TRANSPORT: 'bullmq' };
+      expect(parseWorkerConfig(env).redisUrl).toBe('redis://:s3cret@redis.example:6379');
+      expect(parseDispatcherConfig(env, {}).redisUrl).toBe('redis://:s3cret@redis.example:6379');
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+    expect(parseDispatcherConfig({}, {}).redisUrlSecret).toBe('-');
+    expect(parseDispatcherConfig({ SHOAL_REDIS_URL_SECRET: 'from-env' }, { redisUrlSecret: 'shoal_redis_url' }).redisUrlSecret).toBe('shoal_redis_url');
+    expect(() => parseWorkerConfig({ SHOAL_REDIS_URL_FILE: '/nonexistent/secret' })).toThrow('SHOAL_REDIS_URL_FILE names a file that cannot be read (got "/nonexistent/secret")');
+  });
+
   it('an unreadable file is a clear error naming the variable', () => {
     expect(() => parseWorkerConfig({ SHOAL_AMQP_URL_FILE: '/nonexistent/secret' })).toThrow('SHOAL_AMQP_URL_FILE names a file that cannot be read (got "/nonexistent/secret")');
   });

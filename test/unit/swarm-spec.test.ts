@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
 import { SwarmRuntime } from '../../infra/runtime/swarm.js';
-import { currentTasks, exitInfoOf, handleOf, serviceNameProblem, serviceSpec, workerIdOf, workerIdTemplate, type SwarmTask } from '../../infra/runtime/swarm-spec.js';
+import { currentTasks, exitInfoOf, handleOf, serviceNameProblem, serviceSpec, taskTemplateDrift, workerIdOf, workerIdTemplate, type SwarmTask } from '../../infra/runtime/swarm-spec.js';
 
 function task(id: string, slot: number, state: string, desired = 'running', createdAt = '2026-01-01T00:00:00Z', exitCode?: number): SwarmTask {
   return { ID: id, ServiceID: 'svc', Slot: slot, CreatedAt: createdAt, DesiredState: desired, Status: { State: state, ContainerStatus: { ContainerID: `c-${id}`, ExitCode: exitCode } } };
@@ -36,6 +36,44 @@ describe('Swarm service spec and task mapping (pure)', () => {
     expect(spec.TaskTemplate.ContainerSpec.Env).toContain('SHOAL_AMQP_URL_FILE=/run/secrets/shoal_amqp_url');
     expect(spec.TaskTemplate.ContainerSpec.Env.some((e) => e.startsWith('SHOAL_AMQP_URL='))).toBe(false);
     expect(spec.TaskTemplate.ContainerSpec.Secrets).toEqual([{ SecretID: 'sid', SecretName: 'shoal_amqp_url', File: { Name: 'shoal_amqp_url', UID: '10001', GID: '10001', Mode: 0o400 } }]);
+  });
+
+  it('with a Redis URL secret too, neither URL is in the environment and both secrets are mounted', () => {
+    const spec = serviceSpec({
+      namespace: 'ns', role: 'worker', image: 'img', env: { SHOAL_AMQP_URL: 'amqp://x', SHOAL_REDIS_URL: 'redis://:pw@r:6379' }, memoryBytes: 1, cpus: 1, stopGraceMs: 1,
+      amqpUrlSecret: { id: 'a', name: 'shoal_amqp_url' }, redisUrlSecret: { id: 'r', name: 'shoal_redis_url' },
+    }) as { TaskTemplate: { ContainerSpec: { Env: string[]; Secrets: { SecretName: string }[] } } };
+    const env = spec.TaskTemplate.ContainerSpec.Env;
+    expect(env).toEqual(expect.arrayContaining(['SHOAL_AMQP_URL_FILE=/run/secrets/shoal_amqp_url', 'SHOAL_REDIS_URL_FILE=/run/secrets/shoal_redis_url']));
+    expect(env.some((e) => /^SHOAL_(AMQP|REDIS)_URL=/.test(e) || e.includes('pw'))).toBe(false);
+    expect(spec.TaskTemplate.ContainerSpec.Secrets.map((s) => s.SecretName)).toEqual(['shoal_amqp_url', 'shoal_redis_url']);
+  });
+
+  it('a Redis URL secret alone leaves the broker URL in the environment', () => {
+    const spec = serviceSpec({
+      namespace: 'ns', role: 'worker', image: 'img', env: { SHOAL_AMQP_URL: 'amqp://x', SHOAL_REDIS_URL: 'redis://r' }, memoryBytes: 1, cpus: 1, stopGraceMs: 1,
+      redisUrlSecret: { id: 'r', name: 'shoal_redis_url' },
+    }) as { TaskTemplate: { ContainerSpec: { Env: string[] } } };
+    expect(spec.TaskTemplate.ContainerSpec.Env).toEqual(expect.arrayContaining(['SHOAL_AMQP_URL=amqp://x', 'SHOAL_REDIS_URL_FILE=/run/secrets/shoal_redis_url']));
+    expect(spec.TaskTemplate.ContainerSpec.Env.some((e) => e.startsWith('SHOAL_REDIS_URL='))).toBe(false);
+  });
+
+  it('tells which settings of an existing service differ from the ones this dispatcher would create', () => {
+    const base = { namespace: 'ns', role: 'worker' as const, image: 'img:1', env: { SHOAL_CONCURRENCY: '4', SHOAL_TRANSPORT: 'rabbitmq' }, memoryBytes: 256, cpus: 1, stopGraceMs: 30_000 };
+    const current = serviceSpec(base);
+    expect(taskTemplateDrift(current, serviceSpec(base))).toEqual([]);
+    // Swarm may pin the image to a digest, and keeps env order as it was: neither is a difference.
+    const pinned = serviceSpec(base) as { TaskTemplate: { ContainerSpec: { Image: string; Env: string[] } } };
+    pinned.TaskTemplate.ContainerSpec.Image = 'img:1@sha256:0123abcd';
+    pinned.TaskTemplate.ContainerSpec.Env.reverse();
+    expect(taskTemplateDrift(pinned, serviceSpec(base))).toEqual([]);
+    expect(taskTemplateDrift(current, serviceSpec({ ...base, env: { ...base.env, SHOAL_CONCURRENCY: '8' } }))).toEqual(['environment']);
+    expect(taskTemplateDrift(current, serviceSpec({ ...base, image: 'img:2', memoryBytes: 512, stopGraceMs: 5000 }))).toEqual([
+      'image img:1 -> img:2',
+      'limits [["MemoryBytes",256],["NanoCPUs",1000000000]] -> [["MemoryBytes",512],["NanoCPUs",1000000000]]',
+      'stop grace period',
+    ]);
+    expect(taskTemplateDrift(current, serviceSpec({ ...base, redisUrlSecret: { id: 'r', name: 'shoal_redis_url' } }))).toEqual(['environment', 'secrets']);
   });
 
   it('a worker is the newest task of a slot that a scale-down has not taken', () => {
