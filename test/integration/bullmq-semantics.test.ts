@@ -83,6 +83,19 @@ describe('the BullMQ transport', () => {
     expect(spare.stats().role).toBe('worker');
   });
 
+  it('a drain or promote reaches only the worker it names: to an unknown id it is not routed', async () => {
+    await pool.worker('w');
+    const link = await BullmqDispatcherLink.connect({ redisUrl: REDIS_URL, namespace: pool.namespace, logger: quietLogger, onQuit: () => undefined });
+    try {
+      expect(await link.send({ type: 'drain', workerId: 'nobody' })).toBe(false);
+      expect(await link.send({ type: 'promote', workerId: 'nobody' })).toBe(false);
+      expect(await sendControlTo(pool.namespace, 'bullmq', { type: 'drain', workerId: 'nobody' })).toEqual({ routed: false });
+      expect(await link.send({ type: 'promote', workerId: 'w' })).toBe(true);
+    } finally {
+      await link.close();
+    }
+  });
+
   it('the queue depth maps to the dispatcher: waiting jobs are ready, active ones unacked', async () => {
     const client = await pool.client();
     const calls = Array.from({ length: 5 }, () => client.call('sleep', { ms: 300 }, 10_000));

@@ -10,9 +10,17 @@ export function queuePrefix(namespace: string): string {
   return `${namespace}:bullmq`;
 }
 
-/** Control messages (quit, drain, promote) of one pool travel on this Redis pub/sub channel. */
-export function controlChannel(namespace: string): string {
-  return `${namespace}:control`;
+/**
+ * Control messages of one pool travel on Redis pub/sub: quit on a channel
+ * every worker and the dispatcher listen to, drain and promote on a channel of
+ * the one worker they name, so PUBLISH's receiver count says whether it heard.
+ */
+export function quitChannel(namespace: string): string {
+  return `${namespace}:control:quit`;
+}
+
+export function workerControlChannel(namespace: string, workerId: string): string {
+  return `${namespace}:control:worker:${workerId}`;
 }
 
 /**

@@ -51,8 +51,7 @@ export class BullmqConsumer implements RequestConsumer {
   async start(role: ConsumerRole): Promise<void> {
     const { workerId, namespace, redisUrl, settings, logger } = this.options;
     await withRedisOnce(redisUrl, `shoal worker ${workerId} check`, (redis) => redis.ping());
-    this.control = await subscribeControl(redisUrl, namespace, `shoal worker ${workerId} control`,
-      (m) => m.type === 'quit' || m.workerId === workerId, this.callbacks.onControl, logger);
+    this.control = await subscribeControl(redisUrl, namespace, `shoal worker ${workerId} control`, workerId, this.callbacks.onControl, logger);
     this.worker = new BullWorker<RequestJobData>(QUEUE_NAME, (job) => this.process(job), {
       connection: bullConnection(redisUrl, `shoal worker ${workerId}`),
       prefix: queuePrefix(namespace),

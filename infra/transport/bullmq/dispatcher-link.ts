@@ -38,7 +38,7 @@ export class BullmqDispatcherLink implements DispatcherLink {
     await queue.waitUntilReady();
     const publisher = new Redis({ ...redisConnection(redisUrl, `shoal dispatcher ${namespace} control`), maxRetriesPerRequest: 1 });
     publisher.on('error', (err: Error) => logger.debug({ err: err.message }, 'control publisher error'));
-    const control = await subscribeControl(redisUrl, namespace, `shoal dispatcher ${namespace} quit`, (m) => m.type === 'quit', options.onQuit, logger);
+    const control = await subscribeControl(redisUrl, namespace, `shoal dispatcher ${namespace} quit`, undefined, (m) => m.type === 'quit' && options.onQuit(), logger);
     return new BullmqDispatcherLink(queue, publisher, control, namespace);
   }
 
