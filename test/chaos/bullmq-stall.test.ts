@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProcessRuntime } from '../../infra/runtime/process.js';
-import { bullConnection, QUEUE_NAME, queuePrefix } from '../../infra/transport/bullmq/connection.js';
+import { QUEUE_NAME, queueOptions } from '../../infra/transport/bullmq/connection.js';
 import type { RpcCaller } from '../../infra/transport/types.js';
 import type { Reply } from '../../infra/protocol.js';
 import { AMQP_URL, connectClient, newNamespace, REDIS_URL, removeNamespace, waitFor } from '../helpers/broker.js';
@@ -46,7 +46,7 @@ describe('chaos: a BullMQ worker killed with SIGKILL mid-job', () => {
   /** Sends 4 slow jobs, waits until the first worker holds all 4, starts a second worker, and kills the first. */
   async function killMidJob(secondWorkerEnv: Record<string, string>): Promise<Reply[]> {
     namespace = newNamespace();
-    queue = new Queue(QUEUE_NAME, { connection: bullConnection(REDIS_URL, 'shoal chaos probe'), prefix: queuePrefix(namespace) });
+    queue = new Queue(QUEUE_NAME, queueOptions(REDIS_URL, namespace, 'shoal chaos probe'));
     await startWorker('victim');
     client = await connectClient(namespace, 5, 'bullmq');
     const calls = Array.from({ length: 4 }, () => client!.call('sleep', { ms: 1500 }, 30_000));

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PermanentJobError, TransientJobError } from '../../infra/errors.js';
-import { bullConnection, QUEUE_NAME, queuePrefix } from '../../infra/transport/bullmq/connection.js';
+import { EVENTS_MAX_LEN, QUEUE_NAME, queueOptions, queuePrefix, withRedisOnce } from '../../infra/transport/bullmq/connection.js';
 import { BullmqDispatcherLink } from '../../infra/transport/bullmq/dispatcher-link.js';
 import { quietLogger, REDIS_URL, waitFor } from '../helpers/broker.js';
 import { usePool } from '../helpers/fixture.js';
@@ -20,7 +20,7 @@ describe('the BullMQ transport', () => {
   let queue: Queue;
 
   beforeEach(() => {
-    queue = new Queue(QUEUE_NAME, { connection: bullConnection(REDIS_URL, 'shoal test probe'), prefix: queuePrefix(pool.namespace) });
+    queue = new Queue(QUEUE_NAME, queueOptions(REDIS_URL, pool.namespace, 'shoal test probe'));
   });
   afterEach(async () => {
     await queue.close();
@@ -91,6 +91,18 @@ describe('the BullMQ transport', () => {
       expect(await link.send({ type: 'promote', workerId: 'nobody' })).toBe(false);
       expect(await sendControlTo(pool.namespace, 'bullmq', { type: 'drain', workerId: 'nobody' })).toEqual({ routed: false });
       expect(await link.send({ type: 'promote', workerId: 'w' })).toBe(true);
+    } finally {
+      await link.close();
+    }
+  });
+
+  it("the dispatcher's Queue keeps the producer's events-stream limit in the queue's meta", async () => {
+    await pool.client();
+    const link = await BullmqDispatcherLink.connect({ redisUrl: REDIS_URL, namespace: pool.namespace, logger: quietLogger, onQuit: () => undefined });
+    try {
+      await link.queueDepth({ run: (_what, read) => read() }); // after the link's meta write, on the same connection
+      const limit = await withRedisOnce(REDIS_URL, 'shoal test meta', (redis) => redis.hget(`${queuePrefix(pool.namespace)}:${QUEUE_NAME}:meta`, 'opts.maxLenEvents'));
+      expect(Number(limit)).toBe(EVENTS_MAX_LEN);
     } finally {
       await link.close();
     }

@@ -1,4 +1,4 @@
-import type { ConnectionOptions } from 'bullmq';
+import type { ConnectionOptions, QueueOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { redactUrl } from '../../amqp/connection.js';
 import { ShoalError } from '../../errors.js';
@@ -8,6 +8,19 @@ export const QUEUE_NAME = 'requests';
 
 export function queuePrefix(namespace: string): string {
   return `${namespace}:bullmq`;
+}
+
+/** The events stream is trimmed to about this many entries; a reader far behind would miss replies. */
+export const EVENTS_MAX_LEN = 100_000;
+
+/**
+ * Options for every BullMQ Queue on a pool's queue. Each Queue writes its
+ * events-stream limit into the queue's meta on start (BullMQ's default 10,000
+ * when unset), and the workers trim to the last one written: one Queue opened
+ * with other options would shrink the producer's limit for everyone.
+ */
+export function queueOptions(redisUrl: string, namespace: string, name: string): QueueOptions {
+  return { connection: bullConnection(redisUrl, name), prefix: queuePrefix(namespace), streams: { events: { maxLen: EVENTS_MAX_LEN } } };
 }
 
 /**

@@ -6,7 +6,7 @@ import { PublishError, ShoalError, TimeoutError, ValidationError } from '../../e
 import type { Logger } from '../../log.js';
 import { encodeRequestBody, PROTOCOL_VERSION, replySchema, type Reply } from '../../protocol.js';
 import type { DeliveryStats, RpcCaller } from '../types.js';
-import { bullConnection, QUEUE_NAME, queuePrefix, withRedisOnce } from './connection.js';
+import { bullConnection, QUEUE_NAME, queueOptions, queuePrefix, withRedisOnce } from './connection.js';
 import { replyFromFailure, type RequestJobData } from './job-message.js';
 
 export interface BullmqRpcClientOptions {
@@ -28,8 +28,6 @@ interface PendingCall {
 const TIMED_OUT_MEMORY = 10_000;
 /** Failed jobs kept for inspection: the dead letters of this transport. */
 const FAILED_KEPT = 10_000;
-/** The events stream is trimmed to about this many entries; a reader far behind would miss replies. */
-const EVENTS_MAX_LEN = 100_000;
 
 /**
  * Request/reply over BullMQ. A call adds a job (id = correlation id) and
@@ -54,11 +52,7 @@ export class BullmqRpcClient implements RpcCaller {
 
   private constructor(private readonly options: BullmqRpcClientOptions, lastEventId: string) {
     const prefix = queuePrefix(options.namespace);
-    this.queue = new Queue<RequestJobData>(QUEUE_NAME, {
-      connection: bullConnection(options.redisUrl, options.name),
-      prefix,
-      streams: { events: { maxLen: EVENTS_MAX_LEN } },
-    });
+    this.queue = new Queue<RequestJobData>(QUEUE_NAME, queueOptions(options.redisUrl, options.namespace, options.name));
     this.events = new QueueEvents(QUEUE_NAME, { connection: bullConnection(options.redisUrl, `${options.name} events`), prefix, lastEventId });
     this.queue.on('error', (err: Error) => options.logger.warn({ err: err.message }, 'BullMQ queue error'));
     this.events.on('error', (err: Error) => options.logger.warn({ err: err.message }, 'BullMQ events error'));
