@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProcessRuntime } from '../../infra/runtime/process.js';
@@ -24,9 +25,16 @@ describe('chaos: a BullMQ worker killed with SIGKILL mid-job', () => {
   let namespace: string;
   let client: RpcCaller | undefined;
   let queue: Queue | undefined;
+  let dispatcher: ChildProcess | undefined;
   const runtime = new ProcessRuntime({ stdio: 'ignore' });
 
   afterEach(async () => {
+    // First: a dispatcher left running by a failed test would start new containers after the cleanup.
+    if (dispatcher && dispatcher.exitCode === null) {
+      dispatcher.kill('SIGKILL');
+      await exitOf(dispatcher);
+    }
+    dispatcher = undefined;
     await client?.close();
     await queue?.close();
     queue = undefined;
@@ -79,6 +87,7 @@ describe('chaos: a BullMQ worker killed with SIGKILL mid-job', () => {
       ['--transport', 'bullmq', '--runtime', 'docker', '--min', '2', '--max', '2', '--spares', '0', '--metrics-port', '0', '--drain-grace', '10s', '--namespace', namespace],
       STALL_ENV,
     );
+    dispatcher = child;
     await waitFor('2 BullMQ workers', async () => (await poolConsumers(namespace, 'bullmq')) >= 2, 30_000);
     client = await connectClient(namespace, 5, 'bullmq');
     const account = await loadWithFaults(
