@@ -109,17 +109,22 @@ describe('the BullMQ transport', () => {
   });
 
   it('the queue depth maps to the dispatcher: waiting jobs are ready, active ones unacked', async () => {
+    // The jobs run until released: none completes while the depth is read, however slow the machine.
+    let release!: () => void;
+    const held = new Promise<null>((resolve) => (release = () => resolve(null)));
     const client = await pool.client();
-    const calls = Array.from({ length: 5 }, () => client.call('sleep', { ms: 300 }, 10_000));
+    const calls = Array.from({ length: 5 }, () => client.call('hold', null, 30_000));
     const link = await BullmqDispatcherLink.connect({ redisUrl: REDIS_URL, namespace: pool.namespace, logger: quietLogger, onQuit: () => undefined });
     const guard = { run: <T>(_what: string, read: () => Promise<T>) => read() };
     try {
       await waitFor('5 waiting jobs', async () => (await link.queueDepth(guard)).ready === 5);
-      await pool.worker('w', { concurrency: 2 });
+      await pool.worker('w', { concurrency: 2, handlers: { hold: () => held } });
       const depth = await waitFor('2 active', async () => { const d = await link.queueDepth(guard); return d.unacked === 2 && d; });
       expect(depth).toMatchObject({ ready: 3, unacked: 2, consumers: 1, publishRate: undefined, source: 'bullmq' });
-      await Promise.all(calls);
+      release();
+      expect((await Promise.all(calls)).every((r) => r.ok)).toBe(true);
     } finally {
+      release();
       await link.close();
     }
   });
