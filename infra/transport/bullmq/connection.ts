@@ -2,6 +2,7 @@ import type { ConnectionOptions, QueueOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { redactUrl } from '../../amqp/connection.js';
 import { ShoalError } from '../../errors.js';
+import { redisClientName } from '../../redis.js';
 
 /** BullMQ's queue of one pool: keys `<namespace>:bullmq:requests:*`, so a namespace's Redis keys stay under `<namespace>:`. */
 export const QUEUE_NAME = 'requests';
@@ -51,7 +52,7 @@ export function redisConnection(url: string, name: string): RedisOptions {
     ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
     ...(db ? { db: Number(db) } : {}),
     ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
-    connectionName: name,
+    connectionName: redisClientName(name),
     maxRetriesPerRequest: null,
     retryStrategy: (attempt: number) => Math.min(attempt * 200, 5000),
   };
