@@ -44,6 +44,10 @@ export async function subscribeControl(
     }
   });
   const channels = workerId === undefined ? [quitChannel(namespace)] : [quitChannel(namespace), workerControlChannel(namespace, workerId)];
-  await subscriber.subscribe(...channels);
-  return { close: async () => void (await subscriber.quit().catch(() => subscriber.disconnect())) };
+  const close = async () => void (await subscriber.quit().catch(() => subscriber.disconnect()));
+  await subscriber.subscribe(...channels).catch(async (err: unknown) => {
+    await close();
+    throw err;
+  });
+  return { close };
 }

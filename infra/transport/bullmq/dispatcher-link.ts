@@ -35,11 +35,19 @@ export class BullmqDispatcherLink implements DispatcherLink {
     await withRedisOnce(redisUrl, `shoal dispatcher ${namespace} check`, (redis) => redis.ping());
     const queue = new Queue(QUEUE_NAME, queueOptions(redisUrl, namespace, `shoal dispatcher ${namespace}`));
     queue.on('error', (err: Error) => logger.debug({ err: err.message }, 'BullMQ queue error'));
-    await queue.waitUntilReady();
-    const publisher = new Redis({ ...redisConnection(redisUrl, `shoal dispatcher ${namespace} control`), maxRetriesPerRequest: 1 });
-    publisher.on('error', (err: Error) => logger.debug({ err: err.message }, 'control publisher error'));
-    const control = await subscribeControl(redisUrl, namespace, `shoal dispatcher ${namespace} quit`, undefined, (m) => m.type === 'quit' && options.onQuit(), logger);
-    return new BullmqDispatcherLink(queue, publisher, control, namespace);
+    let publisher: Redis | undefined;
+    try {
+      await queue.waitUntilReady();
+      publisher = new Redis({ ...redisConnection(redisUrl, `shoal dispatcher ${namespace} control`), maxRetriesPerRequest: 1 });
+      publisher.on('error', (err: Error) => logger.debug({ err: err.message }, 'control publisher error'));
+      const control = await subscribeControl(redisUrl, namespace, `shoal dispatcher ${namespace} quit`, undefined, (m) => m.type === 'quit' && options.onQuit(), logger);
+      return new BullmqDispatcherLink(queue, publisher, control, namespace);
+    } catch (err) {
+      // Open connections would keep the failed dispatcher alive.
+      publisher?.disconnect();
+      await queue.close().catch(() => undefined);
+      throw err;
+    }
   }
 
   async queueDepth(guard: MetricsGuard): Promise<QueueDepth> {
