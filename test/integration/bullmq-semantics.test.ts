@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PermanentJobError, TransientJobError } from '../../infra/errors.js';
 import { EVENTS_MAX_LEN, QUEUE_NAME, queueOptions, queuePrefix, withRedisOnce } from '../../infra/transport/bullmq/connection.js';
 import { BullmqDispatcherLink } from '../../infra/transport/bullmq/dispatcher-link.js';
@@ -23,6 +23,7 @@ describe('the BullMQ transport', () => {
     queue = new Queue(QUEUE_NAME, queueOptions(REDIS_URL, pool.namespace, 'shoal test probe'));
   });
   afterEach(async () => {
+    vi.restoreAllMocks();
     await queue.close();
   });
 
@@ -106,6 +107,19 @@ describe('the BullMQ transport', () => {
     } finally {
       await link.close();
     }
+  });
+
+  it('a call that times out before its job is even added still removes the job, once the add lands', async () => {
+    const client = await pool.client();
+    // The one fault injected: Redis takes the job only after the caller has given up.
+    const add = Queue.prototype.add;
+    const slowAdd = vi.spyOn(Queue.prototype, 'add').mockImplementationOnce(async function (this: Queue, ...args: Parameters<Queue['add']>) {
+      await sleep(300);
+      return add.apply(this, args);
+    });
+    await expect(client.call('echo', 1, 50)).rejects.toMatchObject({ code: 'TIMEOUT' });
+    await slowAdd.mock.results[0]!.value;
+    await waitFor('the expired job removed', async () => (await queue.getJobCounts('wait')).wait === 0, 5000);
   });
 
   it('the queue depth maps to the dispatcher: waiting jobs are ready, active ones unacked', async () => {

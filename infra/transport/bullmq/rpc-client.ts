@@ -81,22 +81,27 @@ export class BullmqRpcClient implements RpcCaller {
     const id = `${this.idPrefix}.${++this.sequence}`;
     const sentAt = Date.now();
     const deadline = sentAt + timeoutMs;
+    let added: Promise<unknown> | undefined;
     const reply = new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.timedOut.add(id);
         this.settle(id, new TimeoutError(`no reply to ${job} within ${timeoutMs}ms`));
         // Not taken yet: remove it, so nobody runs it for a caller that is gone. Taken: it is locked and stays.
-        void this.queue.remove(id).catch(() => undefined);
+        // After the add: a remove that overtook a slow add would find nothing, and the job would stay.
+        void added?.then(() => this.queue.remove(id)).catch(() => undefined);
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
     });
+    // It may time out while the add is still under way, before the caller holds it: not an unhandled rejection.
+    reply.catch(() => undefined);
     try {
-      await this.queue.add(job, { body: body.toString('utf8'), messageId: id, version: PROTOCOL_VERSION, sentAt, deadline }, {
+      added = this.queue.add(job, { body: body.toString('utf8'), messageId: id, version: PROTOCOL_VERSION, sentAt, deadline }, {
         jobId: id,
         attempts: this.options.deliveryLimit + 1,
         removeOnComplete: true,
         removeOnFail: { count: FAILED_KEPT },
       });
+      await added;
       this.stats.confirmed++;
     } catch (err) {
       this.settle(id, new PublishError(`Redis did not take request ${id}: ${(err as Error).message}`, { cause: err, code: 'PUBLISH_FAILED' }));
