@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { EventEmitter, once } from 'node:events';
 import { Queue, QueueEvents } from 'bullmq';
-import { BoundedSet } from '../../bounded-set.js';
 import { PublishError, ShoalError, TimeoutError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { encodeRequestBody, PROTOCOL_VERSION, replySchema, type Reply } from '../../protocol.js';
+import { PendingCalls, type PendingCall } from '../pending-calls.js';
 import type { DeliveryStats, RpcCaller } from '../types.js';
 import { bullConnection, QUEUE_NAME, queueOptions, queuePrefix, withRedisOnce } from './connection.js';
 import { replyFromFailure, type RequestJobData } from './job-message.js';
@@ -19,13 +18,6 @@ export interface BullmqRpcClientOptions {
   logger: Logger;
 }
 
-interface PendingCall {
-  resolve: (reply: Reply) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
-const TIMED_OUT_MEMORY = 10_000;
 /** Failed jobs kept for inspection: the dead letters of this transport. */
 const FAILED_KEPT = 10_000;
 
@@ -42,13 +34,11 @@ const FAILED_KEPT = 10_000;
 export class BullmqRpcClient implements RpcCaller {
   private readonly queue: Queue<RequestJobData>;
   private readonly events: QueueEvents;
-  private readonly pending = new Map<string, PendingCall>();
-  private readonly timedOut = new BoundedSet<string>(TIMED_OUT_MEMORY);
-  private readonly idle = new EventEmitter();
   private readonly idPrefix = randomUUID();
   private sequence = 0;
   private closing: Promise<void> | undefined;
   readonly stats: DeliveryStats = { calls: 0, confirmed: 0, republished: 0, answered: 0, duplicatesSuppressed: 0, lateReplies: 0 };
+  private readonly pending = new PendingCalls<PendingCall>(this.stats);
 
   private constructor(private readonly options: BullmqRpcClientOptions, lastEventId: string) {
     const prefix = queuePrefix(options.namespace);
@@ -84,13 +74,12 @@ export class BullmqRpcClient implements RpcCaller {
     let added: Promise<unknown> | undefined;
     const reply = new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.timedOut.add(id);
-        this.settle(id, new TimeoutError(`no reply to ${job} within ${timeoutMs}ms`));
+        this.pending.timeOut(id, new TimeoutError(`no reply to ${job} within ${timeoutMs}ms`));
         // Not taken yet: remove it, so nobody runs it for a caller that is gone. Taken: it is locked and stays.
         // After the add: a remove that overtook a slow add would find nothing, and the job would stay.
         void added?.then(() => this.queue.remove(id)).catch(() => undefined);
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.add(id, { resolve, reject, timer });
     });
     // It may time out while the add is still under way, before the caller holds it: not an unhandled rejection.
     reply.catch(() => undefined);
@@ -104,7 +93,7 @@ export class BullmqRpcClient implements RpcCaller {
       await added;
       this.stats.confirmed++;
     } catch (err) {
-      this.settle(id, new PublishError(`Redis did not take request ${id}: ${(err as Error).message}`, { cause: err, code: 'PUBLISH_FAILED' }));
+      this.pending.fail(id, new PublishError(`Redis did not take request ${id}: ${(err as Error).message}`, { cause: err, code: 'PUBLISH_FAILED' }));
     }
     return reply;
   }
@@ -112,39 +101,17 @@ export class BullmqRpcClient implements RpcCaller {
   private onCompleted(jobId: string, returnvalue: unknown): void {
     const parsed = replySchema.safeParse(returnvalue);
     if (parsed.success) this.onReply(jobId, parsed.data);
-    else if (this.pending.has(jobId)) this.settle(jobId, new ValidationError('MALFORMED_REPLY', `job ${jobId} completed with a value that is not a reply`));
+    else if (this.pending.has(jobId)) this.pending.fail(jobId, new ValidationError('MALFORMED_REPLY', `job ${jobId} completed with a value that is not a reply`));
   }
 
   private onReply(jobId: string, reply: Reply): void {
-    const call = this.pending.get(jobId);
-    if (!call) {
-      // Every client reads every completion of the queue: only its own count.
-      if (!jobId.startsWith(this.idPrefix)) return;
-      if (this.timedOut.has(jobId)) this.stats.lateReplies++;
-      else this.stats.duplicatesSuppressed++;
-      return;
-    }
-    this.forget(jobId, call);
-    this.stats.answered++;
-    call.resolve(reply);
-  }
-
-  private settle(id: string, err: Error): void {
-    const call = this.pending.get(id);
-    if (!call) return;
-    this.forget(id, call);
-    call.reject(err);
-  }
-
-  private forget(id: string, call: PendingCall): void {
-    this.pending.delete(id);
-    clearTimeout(call.timer);
-    if (this.pending.size === 0) this.idle.emit('idle');
+    // Every client reads every completion of the queue: only its own count.
+    if (this.pending.has(jobId) || jobId.startsWith(this.idPrefix)) this.pending.answer(jobId, reply);
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      if (this.pending.size > 0) await once(this.idle, 'idle');
+      await this.pending.whenIdle();
       await this.events.close().catch(() => undefined);
       await this.queue.close().catch(() => undefined);
     })();
