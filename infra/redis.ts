@@ -12,6 +12,11 @@ export const redisSettings = {
   },
 };
 
+/** A name Redis takes for CLIENT SETNAME, which refuses spaces (ioredis ignores the refusal, leaving the connection unnamed). */
+export function redisClientName(name: string): string {
+  return name.replace(/\s+/g, '-');
+}
+
 /**
  * A Redis client for side data (worker reports). Commands fail fast while Redis
  * is down instead of queueing, so a Redis outage never stalls request work;
@@ -19,7 +24,7 @@ export const redisSettings = {
  */
 export function createRedis(redisUrl: string, name: string, logger: Logger): Redis {
   const redis = new Redis(redisUrl, {
-    connectionName: name,
+    connectionName: redisClientName(name),
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     // A Redis that hangs without dropping the connection must not hang a report or an exit.

@@ -33,7 +33,8 @@ async function main(): Promise<number> {
   const target = { transport: config.transport, amqpUrl: config.amqpUrl, redisUrl: config.redisUrl, topology, deliveryLimit: config.deliveryLimit, logger };
   const { routed } = await sendControl(target, message);
   const what = message.type === 'quit' ? `quit to pool "${config.namespace}"` : `drain to worker ${message.workerId}`;
-  process.stdout.write(routed ? `sent ${what}\n` : `sent ${what}, but nobody was listening (no worker or dispatcher is running)\n`);
+  const absent = message.type === 'quit' ? 'no worker or dispatcher is running' : `no worker ${message.workerId} is running in this pool`;
+  process.stdout.write(routed ? `sent ${what}\n` : `sent ${what}, but nobody was listening (${absent})\n`);
   return 0;
 }
 

@@ -1,7 +1,8 @@
+import type { ChildProcess } from 'node:child_process';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProcessRuntime } from '../../infra/runtime/process.js';
-import { bullConnection, QUEUE_NAME, queuePrefix } from '../../infra/transport/bullmq/connection.js';
+import { QUEUE_NAME, queueOptions } from '../../infra/transport/bullmq/connection.js';
 import type { RpcCaller } from '../../infra/transport/types.js';
 import type { Reply } from '../../infra/protocol.js';
 import { AMQP_URL, connectClient, newNamespace, REDIS_URL, removeNamespace, waitFor } from '../helpers/broker.js';
@@ -24,9 +25,16 @@ describe('chaos: a BullMQ worker killed with SIGKILL mid-job', () => {
   let namespace: string;
   let client: RpcCaller | undefined;
   let queue: Queue | undefined;
+  let dispatcher: ChildProcess | undefined;
   const runtime = new ProcessRuntime({ stdio: 'ignore' });
 
   afterEach(async () => {
+    // First: a dispatcher left running by a failed test would start new containers after the cleanup.
+    if (dispatcher && dispatcher.exitCode === null) {
+      dispatcher.kill('SIGKILL');
+      await exitOf(dispatcher);
+    }
+    dispatcher = undefined;
     await client?.close();
     await queue?.close();
     queue = undefined;
@@ -46,7 +54,7 @@ describe('chaos: a BullMQ worker killed with SIGKILL mid-job', () => {
   /** Sends 4 slow jobs, waits until the first worker holds all 4, starts a second worker, and kills the first. */
   async function killMidJob(secondWorkerEnv: Record<string, string>): Promise<Reply[]> {
     namespace = newNamespace();
-    queue = new Queue(QUEUE_NAME, { connection: bullConnection(REDIS_URL, 'shoal chaos probe'), prefix: queuePrefix(namespace) });
+    queue = new Queue(QUEUE_NAME, queueOptions(REDIS_URL, namespace, 'shoal chaos probe'));
     await startWorker('victim');
     client = await connectClient(namespace, 5, 'bullmq');
     const calls = Array.from({ length: 4 }, () => client!.call('sleep', { ms: 1500 }, 30_000));
@@ -79,6 +87,7 @@ describe('chaos: a BullMQ worker killed with SIGKILL mid-job', () => {
       ['--transport', 'bullmq', '--runtime', 'docker', '--min', '2', '--max', '2', '--spares', '0', '--metrics-port', '0', '--drain-grace', '10s', '--namespace', namespace],
       STALL_ENV,
     );
+    dispatcher = child;
     await waitFor('2 BullMQ workers', async () => (await poolConsumers(namespace, 'bullmq')) >= 2, 30_000);
     client = await connectClient(namespace, 5, 'bullmq');
     const account = await loadWithFaults(

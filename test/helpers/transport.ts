@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { connectCaller, sendControl } from '../../infra/transport/index.js';
-import { QUEUE_NAME, bullConnection, queuePrefix } from '../../infra/transport/bullmq/connection.js';
+import { QUEUE_NAME, queueOptions } from '../../infra/transport/bullmq/connection.js';
 import { TRANSPORTS, type TransportKind } from '../../infra/transport/types.js';
 import { topologyFor, type ControlMessage } from '../../infra/protocol.js';
 import { AMQP_URL, consumerCount, quietLogger, REDIS_URL } from './broker.js';
@@ -16,7 +16,7 @@ export function transportArgs(transport: TransportKind): string[] {
 /** Workers consuming the pool's queue: RabbitMQ's consumers, or BullMQ workers connected to Redis. */
 export async function poolConsumers(namespace: string, transport: TransportKind): Promise<number> {
   if (transport === 'rabbitmq') return consumerCount(topologyFor(namespace));
-  const queue = new Queue(QUEUE_NAME, { connection: bullConnection(REDIS_URL, 'shoal test probe'), prefix: queuePrefix(namespace) });
+  const queue = new Queue(QUEUE_NAME, queueOptions(REDIS_URL, namespace, 'shoal test probe'));
   try {
     return await queue.getWorkersCount();
   } finally {

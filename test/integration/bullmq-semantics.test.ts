@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PermanentJobError, TransientJobError } from '../../infra/errors.js';
-import { bullConnection, QUEUE_NAME, queuePrefix } from '../../infra/transport/bullmq/connection.js';
+import { EVENTS_MAX_LEN, QUEUE_NAME, queueOptions, queuePrefix, withRedisOnce } from '../../infra/transport/bullmq/connection.js';
 import { BullmqDispatcherLink } from '../../infra/transport/bullmq/dispatcher-link.js';
 import { quietLogger, REDIS_URL, waitFor } from '../helpers/broker.js';
 import { usePool } from '../helpers/fixture.js';
@@ -20,9 +20,10 @@ describe('the BullMQ transport', () => {
   let queue: Queue;
 
   beforeEach(() => {
-    queue = new Queue(QUEUE_NAME, { connection: bullConnection(REDIS_URL, 'shoal test probe'), prefix: queuePrefix(pool.namespace) });
+    queue = new Queue(QUEUE_NAME, queueOptions(REDIS_URL, pool.namespace, 'shoal test probe'));
   });
   afterEach(async () => {
+    vi.restoreAllMocks();
     await queue.close();
   });
 
@@ -83,18 +84,61 @@ describe('the BullMQ transport', () => {
     expect(spare.stats().role).toBe('worker');
   });
 
-  it('the queue depth maps to the dispatcher: waiting jobs are ready, active ones unacked', async () => {
+  it('a drain or promote reaches only the worker it names: to an unknown id it is not routed', async () => {
+    await pool.worker('w');
+    const link = await BullmqDispatcherLink.connect({ redisUrl: REDIS_URL, namespace: pool.namespace, logger: quietLogger, onQuit: () => undefined });
+    try {
+      expect(await link.send({ type: 'drain', workerId: 'nobody' })).toBe(false);
+      expect(await link.send({ type: 'promote', workerId: 'nobody' })).toBe(false);
+      expect(await sendControlTo(pool.namespace, 'bullmq', { type: 'drain', workerId: 'nobody' })).toEqual({ routed: false });
+      expect(await link.send({ type: 'promote', workerId: 'w' })).toBe(true);
+    } finally {
+      await link.close();
+    }
+  });
+
+  it("the dispatcher's Queue keeps the producer's events-stream limit in the queue's meta", async () => {
+    await pool.client();
+    const link = await BullmqDispatcherLink.connect({ redisUrl: REDIS_URL, namespace: pool.namespace, logger: quietLogger, onQuit: () => undefined });
+    try {
+      await link.queueDepth({ run: (_what, read) => read() }); // after the link's meta write, on the same connection
+      const limit = await withRedisOnce(REDIS_URL, 'shoal test meta', (redis) => redis.hget(`${queuePrefix(pool.namespace)}:${QUEUE_NAME}:meta`, 'opts.maxLenEvents'));
+      expect(Number(limit)).toBe(EVENTS_MAX_LEN);
+    } finally {
+      await link.close();
+    }
+  });
+
+  it('a call that times out before its job is even added still removes the job, once the add lands', async () => {
     const client = await pool.client();
-    const calls = Array.from({ length: 5 }, () => client.call('sleep', { ms: 300 }, 10_000));
+    // The one fault injected: Redis takes the job only after the caller has given up.
+    const add = Queue.prototype.add;
+    const slowAdd = vi.spyOn(Queue.prototype, 'add').mockImplementationOnce(async function (this: Queue, ...args: Parameters<Queue['add']>) {
+      await sleep(300);
+      return add.apply(this, args);
+    });
+    await expect(client.call('echo', 1, 50)).rejects.toMatchObject({ code: 'TIMEOUT' });
+    await slowAdd.mock.results[0]!.value;
+    await waitFor('the expired job removed', async () => (await queue.getJobCounts('wait')).wait === 0, 5000);
+  });
+
+  it('the queue depth maps to the dispatcher: waiting jobs are ready, active ones unacked', async () => {
+    // The jobs run until released: none completes while the depth is read, however slow the machine.
+    let release!: () => void;
+    const held = new Promise<null>((resolve) => (release = () => resolve(null)));
+    const client = await pool.client();
+    const calls = Array.from({ length: 5 }, () => client.call('hold', null, 30_000));
     const link = await BullmqDispatcherLink.connect({ redisUrl: REDIS_URL, namespace: pool.namespace, logger: quietLogger, onQuit: () => undefined });
     const guard = { run: <T>(_what: string, read: () => Promise<T>) => read() };
     try {
       await waitFor('5 waiting jobs', async () => (await link.queueDepth(guard)).ready === 5);
-      await pool.worker('w', { concurrency: 2 });
+      await pool.worker('w', { concurrency: 2, handlers: { hold: () => held } });
       const depth = await waitFor('2 active', async () => { const d = await link.queueDepth(guard); return d.unacked === 2 && d; });
       expect(depth).toMatchObject({ ready: 3, unacked: 2, consumers: 1, publishRate: undefined, source: 'bullmq' });
-      await Promise.all(calls);
+      release();
+      expect((await Promise.all(calls)).every((r) => r.ok)).toBe(true);
     } finally {
+      release();
       await link.close();
     }
   });

@@ -52,6 +52,11 @@ describe.each(EACH_TRANSPORT)('dispatcher with the local-process runtime (%s)', 
       return pids.length === 3 && !pids.includes(victim!) && (await poolConsumers(namespace, transport)) === 3;
     });
 
+    // A drain to an id no worker has reaches nobody, although the pool's workers and dispatcher listen for control messages.
+    const stray = await runCli('producer/quit.js', ['--namespace', namespace, '--drain', 'no-such-worker', ...transportArgs(transport)]);
+    expect(stray.stdout).toContain('sent drain to worker no-such-worker, but nobody was listening');
+    expect(workerPids(namespace)).toHaveLength(3);
+
     const quit = await runCli('producer/quit.js', ['--namespace', namespace, ...transportArgs(transport)]);
     expect(quit.stdout).toContain(`sent quit to pool "${namespace}"`);
     expect(await exitOf(child)).toBe(0);

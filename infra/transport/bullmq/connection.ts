@@ -1,7 +1,8 @@
-import type { ConnectionOptions } from 'bullmq';
+import type { ConnectionOptions, QueueOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { redactUrl } from '../../amqp/connection.js';
 import { ShoalError } from '../../errors.js';
+import { redisClientName } from '../../redis.js';
 
 /** BullMQ's queue of one pool: keys `<namespace>:bullmq:requests:*`, so a namespace's Redis keys stay under `<namespace>:`. */
 export const QUEUE_NAME = 'requests';
@@ -10,9 +11,30 @@ export function queuePrefix(namespace: string): string {
   return `${namespace}:bullmq`;
 }
 
-/** Control messages (quit, drain, promote) of one pool travel on this Redis pub/sub channel. */
-export function controlChannel(namespace: string): string {
-  return `${namespace}:control`;
+/** The events stream is trimmed to about this many entries; a reader far behind would miss replies. */
+export const EVENTS_MAX_LEN = 100_000;
+
+/**
+ * Options for every BullMQ Queue on a pool's queue. Each Queue writes its
+ * events-stream limit into the queue's meta on start (BullMQ's default 10,000
+ * when unset), and the workers trim to the last one written: one Queue opened
+ * with other options would shrink the producer's limit for everyone.
+ */
+export function queueOptions(redisUrl: string, namespace: string, name: string): QueueOptions {
+  return { connection: bullConnection(redisUrl, name), prefix: queuePrefix(namespace), streams: { events: { maxLen: EVENTS_MAX_LEN } } };
+}
+
+/**
+ * Control messages of one pool travel on Redis pub/sub: quit on a channel
+ * every worker and the dispatcher listen to, drain and promote on a channel of
+ * the one worker they name, so PUBLISH's receiver count says whether it heard.
+ */
+export function quitChannel(namespace: string): string {
+  return `${namespace}:control:quit`;
+}
+
+export function workerControlChannel(namespace: string, workerId: string): string {
+  return `${namespace}:control:worker:${workerId}`;
 }
 
 /**
@@ -30,7 +52,7 @@ export function redisConnection(url: string, name: string): RedisOptions {
     ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
     ...(db ? { db: Number(db) } : {}),
     ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
-    connectionName: name,
+    connectionName: redisClientName(name),
     maxRetriesPerRequest: null,
     retryStrategy: (attempt: number) => Math.min(attempt * 200, 5000),
   };

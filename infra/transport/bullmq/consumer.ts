@@ -51,19 +51,27 @@ export class BullmqConsumer implements RequestConsumer {
   async start(role: ConsumerRole): Promise<void> {
     const { workerId, namespace, redisUrl, settings, logger } = this.options;
     await withRedisOnce(redisUrl, `shoal worker ${workerId} check`, (redis) => redis.ping());
-    this.control = await subscribeControl(redisUrl, namespace, `shoal worker ${workerId} control`,
-      (m) => m.type === 'quit' || m.workerId === workerId, this.callbacks.onControl, logger);
-    this.worker = new BullWorker<RequestJobData>(QUEUE_NAME, (job) => this.process(job), {
-      connection: bullConnection(redisUrl, `shoal worker ${workerId}`),
-      prefix: queuePrefix(namespace),
-      name: workerId,
-      concurrency: role === 'spare' ? SPARE_CONCURRENCY : this.options.concurrency,
-      lockDuration: settings.lockDurationMs,
-      stalledInterval: settings.stalledIntervalMs,
-      maxStalledCount: settings.maxStalledCount,
-    });
-    this.worker.on('error', (err: Error) => logger.warn({ err: err.message }, 'BullMQ worker error'));
-    await this.worker.waitUntilReady();
+    this.control = await subscribeControl(redisUrl, namespace, `shoal worker ${workerId} control`, workerId, this.callbacks.onControl, logger);
+    try {
+      this.worker = new BullWorker<RequestJobData>(QUEUE_NAME, (job) => this.process(job), {
+        connection: bullConnection(redisUrl, `shoal worker ${workerId}`),
+        prefix: queuePrefix(namespace),
+        name: workerId,
+        concurrency: role === 'spare' ? SPARE_CONCURRENCY : this.options.concurrency,
+        lockDuration: settings.lockDurationMs,
+        stalledInterval: settings.stalledIntervalMs,
+        maxStalledCount: settings.maxStalledCount,
+      });
+      this.worker.on('error', (err: Error) => logger.warn({ err: err.message }, 'BullMQ worker error'));
+      await this.worker.waitUntilReady();
+    } catch (err) {
+      // An open connection would keep the failed process alive.
+      await this.worker?.close(true).catch(() => undefined);
+      await this.control.close();
+      this.worker = undefined;
+      this.control = undefined;
+      throw err;
+    }
   }
 
   private async process(job: Job<RequestJobData>): Promise<unknown> {

@@ -2,15 +2,17 @@ import { Redis } from 'ioredis';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { decodeControl, encodeControl, type ControlMessage } from '../../protocol.js';
-import { controlChannel, redisConnection } from './connection.js';
+import { quitChannel, redisConnection, workerControlChannel } from './connection.js';
 
 /**
  * Control messages over Redis pub/sub: at most once, to whoever is subscribed
  * right now, like RabbitMQ's exclusive control queues (which die with their
- * connection). Resolves with whether anyone was listening.
+ * connection). Resolves with whether anyone was listening: quit goes to the
+ * pool's quit channel, drain and promote to the named worker's own channel.
  */
 export async function publishControl(redis: Redis, namespace: string, message: ControlMessage): Promise<{ routed: boolean }> {
-  const receivers = await redis.publish(controlChannel(namespace), encodeControl(message));
+  const channel = message.type === 'quit' ? quitChannel(namespace) : workerControlChannel(namespace, message.workerId);
+  const receivers = await redis.publish(channel, encodeControl(message));
   return { routed: receivers > 0 };
 }
 
@@ -19,15 +21,15 @@ export interface ControlSubscription {
 }
 
 /**
- * Listens on the pool's control channel with a connection of its own (a
- * subscribed connection can do nothing else). ioredis subscribes again after
- * a reconnect. `accept` picks the messages meant for this listener.
+ * Listens on the pool's quit channel and, given a worker id, on that worker's
+ * own channel, with a connection of its own (a subscribed connection can do
+ * nothing else). ioredis subscribes again after a reconnect.
  */
 export async function subscribeControl(
   redisUrl: string,
   namespace: string,
   name: string,
-  accept: (message: ControlMessage) => boolean,
+  workerId: string | undefined,
   onMessage: (message: ControlMessage) => void,
   logger: Logger,
 ): Promise<ControlSubscription> {
@@ -36,11 +38,16 @@ export async function subscribeControl(
   subscriber.on('message', (_channel: string, raw: string) => {
     try {
       const message = decodeControl(Buffer.from(raw));
-      if (accept(message)) onMessage(message);
+      onMessage(message);
     } catch (err) {
       logger.warn({ err: errorMessage(err) }, 'ignored a bad control message');
     }
   });
-  await subscriber.subscribe(controlChannel(namespace));
-  return { close: async () => void (await subscriber.quit().catch(() => subscriber.disconnect())) };
+  const channels = workerId === undefined ? [quitChannel(namespace)] : [quitChannel(namespace), workerControlChannel(namespace, workerId)];
+  const close = async () => void (await subscriber.quit().catch(() => subscriber.disconnect()));
+  await subscriber.subscribe(...channels).catch(async (err: unknown) => {
+    await close();
+    throw err;
+  });
+  return { close };
 }

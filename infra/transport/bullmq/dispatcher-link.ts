@@ -4,7 +4,7 @@ import type { Logger } from '../../log.js';
 import type { ControlMessage } from '../../protocol.js';
 import type { DispatcherLink, MetricsGuard, QueueDepth } from '../types.js';
 import { publishControl, subscribeControl, type ControlSubscription } from './control.js';
-import { bullConnection, QUEUE_NAME, queuePrefix, redisConnection, withRedisOnce } from './connection.js';
+import { QUEUE_NAME, queueOptions, redisConnection, withRedisOnce } from './connection.js';
 
 export interface BullmqDispatcherLinkOptions {
   redisUrl: string;
@@ -33,13 +33,21 @@ export class BullmqDispatcherLink implements DispatcherLink {
   static async connect(options: BullmqDispatcherLinkOptions): Promise<BullmqDispatcherLink> {
     const { redisUrl, namespace, logger } = options;
     await withRedisOnce(redisUrl, `shoal dispatcher ${namespace} check`, (redis) => redis.ping());
-    const queue = new Queue(QUEUE_NAME, { connection: bullConnection(redisUrl, `shoal dispatcher ${namespace}`), prefix: queuePrefix(namespace) });
+    const queue = new Queue(QUEUE_NAME, queueOptions(redisUrl, namespace, `shoal dispatcher ${namespace}`));
     queue.on('error', (err: Error) => logger.debug({ err: err.message }, 'BullMQ queue error'));
-    await queue.waitUntilReady();
-    const publisher = new Redis({ ...redisConnection(redisUrl, `shoal dispatcher ${namespace} control`), maxRetriesPerRequest: 1 });
-    publisher.on('error', (err: Error) => logger.debug({ err: err.message }, 'control publisher error'));
-    const control = await subscribeControl(redisUrl, namespace, `shoal dispatcher ${namespace} quit`, (m) => m.type === 'quit', options.onQuit, logger);
-    return new BullmqDispatcherLink(queue, publisher, control, namespace);
+    let publisher: Redis | undefined;
+    try {
+      await queue.waitUntilReady();
+      publisher = new Redis({ ...redisConnection(redisUrl, `shoal dispatcher ${namespace} control`), maxRetriesPerRequest: 1 });
+      publisher.on('error', (err: Error) => logger.debug({ err: err.message }, 'control publisher error'));
+      const control = await subscribeControl(redisUrl, namespace, `shoal dispatcher ${namespace} quit`, undefined, (m) => m.type === 'quit' && options.onQuit(), logger);
+      return new BullmqDispatcherLink(queue, publisher, control, namespace);
+    } catch (err) {
+      // Open connections would keep the failed dispatcher alive.
+      publisher?.disconnect();
+      await queue.close().catch(() => undefined);
+      throw err;
+    }
   }
 
   async queueDepth(guard: MetricsGuard): Promise<QueueDepth> {

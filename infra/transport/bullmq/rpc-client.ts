@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { EventEmitter, once } from 'node:events';
 import { Queue, QueueEvents } from 'bullmq';
-import { BoundedSet } from '../../bounded-set.js';
 import { PublishError, ShoalError, TimeoutError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { encodeRequestBody, PROTOCOL_VERSION, replySchema, type Reply } from '../../protocol.js';
+import { PendingCalls, type PendingCall } from '../pending-calls.js';
 import type { DeliveryStats, RpcCaller } from '../types.js';
-import { bullConnection, QUEUE_NAME, queuePrefix, withRedisOnce } from './connection.js';
+import { bullConnection, QUEUE_NAME, queueOptions, queuePrefix, withRedisOnce } from './connection.js';
 import { replyFromFailure, type RequestJobData } from './job-message.js';
 
 export interface BullmqRpcClientOptions {
@@ -19,17 +18,8 @@ export interface BullmqRpcClientOptions {
   logger: Logger;
 }
 
-interface PendingCall {
-  resolve: (reply: Reply) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
-const TIMED_OUT_MEMORY = 10_000;
 /** Failed jobs kept for inspection: the dead letters of this transport. */
 const FAILED_KEPT = 10_000;
-/** The events stream is trimmed to about this many entries; a reader far behind would miss replies. */
-const EVENTS_MAX_LEN = 100_000;
 
 /**
  * Request/reply over BullMQ. A call adds a job (id = correlation id) and
@@ -44,21 +34,15 @@ const EVENTS_MAX_LEN = 100_000;
 export class BullmqRpcClient implements RpcCaller {
   private readonly queue: Queue<RequestJobData>;
   private readonly events: QueueEvents;
-  private readonly pending = new Map<string, PendingCall>();
-  private readonly timedOut = new BoundedSet<string>(TIMED_OUT_MEMORY);
-  private readonly idle = new EventEmitter();
   private readonly idPrefix = randomUUID();
   private sequence = 0;
   private closing: Promise<void> | undefined;
   readonly stats: DeliveryStats = { calls: 0, confirmed: 0, republished: 0, answered: 0, duplicatesSuppressed: 0, lateReplies: 0 };
+  private readonly pending = new PendingCalls<PendingCall>(this.stats);
 
   private constructor(private readonly options: BullmqRpcClientOptions, lastEventId: string) {
     const prefix = queuePrefix(options.namespace);
-    this.queue = new Queue<RequestJobData>(QUEUE_NAME, {
-      connection: bullConnection(options.redisUrl, options.name),
-      prefix,
-      streams: { events: { maxLen: EVENTS_MAX_LEN } },
-    });
+    this.queue = new Queue<RequestJobData>(QUEUE_NAME, queueOptions(options.redisUrl, options.namespace, options.name));
     this.events = new QueueEvents(QUEUE_NAME, { connection: bullConnection(options.redisUrl, `${options.name} events`), prefix, lastEventId });
     this.queue.on('error', (err: Error) => options.logger.warn({ err: err.message }, 'BullMQ queue error'));
     this.events.on('error', (err: Error) => options.logger.warn({ err: err.message }, 'BullMQ events error'));
@@ -87,25 +71,29 @@ export class BullmqRpcClient implements RpcCaller {
     const id = `${this.idPrefix}.${++this.sequence}`;
     const sentAt = Date.now();
     const deadline = sentAt + timeoutMs;
+    let added: Promise<unknown> | undefined;
     const reply = new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.timedOut.add(id);
-        this.settle(id, new TimeoutError(`no reply to ${job} within ${timeoutMs}ms`));
+        this.pending.timeOut(id, new TimeoutError(`no reply to ${job} within ${timeoutMs}ms`));
         // Not taken yet: remove it, so nobody runs it for a caller that is gone. Taken: it is locked and stays.
-        void this.queue.remove(id).catch(() => undefined);
+        // After the add: a remove that overtook a slow add would find nothing, and the job would stay.
+        void added?.then(() => this.queue.remove(id)).catch(() => undefined);
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.add(id, { resolve, reject, timer });
     });
+    // It may time out while the add is still under way, before the caller holds it: not an unhandled rejection.
+    reply.catch(() => undefined);
     try {
-      await this.queue.add(job, { body: body.toString('utf8'), messageId: id, version: PROTOCOL_VERSION, sentAt, deadline }, {
+      added = this.queue.add(job, { body: body.toString('utf8'), messageId: id, version: PROTOCOL_VERSION, sentAt, deadline }, {
         jobId: id,
         attempts: this.options.deliveryLimit + 1,
         removeOnComplete: true,
         removeOnFail: { count: FAILED_KEPT },
       });
+      await added;
       this.stats.confirmed++;
     } catch (err) {
-      this.settle(id, new PublishError(`Redis did not take request ${id}: ${(err as Error).message}`, { cause: err, code: 'PUBLISH_FAILED' }));
+      this.pending.fail(id, new PublishError(`Redis did not take request ${id}: ${(err as Error).message}`, { cause: err, code: 'PUBLISH_FAILED' }));
     }
     return reply;
   }
@@ -113,39 +101,17 @@ export class BullmqRpcClient implements RpcCaller {
   private onCompleted(jobId: string, returnvalue: unknown): void {
     const parsed = replySchema.safeParse(returnvalue);
     if (parsed.success) this.onReply(jobId, parsed.data);
-    else if (this.pending.has(jobId)) this.settle(jobId, new ValidationError('MALFORMED_REPLY', `job ${jobId} completed with a value that is not a reply`));
+    else if (this.pending.has(jobId)) this.pending.fail(jobId, new ValidationError('MALFORMED_REPLY', `job ${jobId} completed with a value that is not a reply`));
   }
 
   private onReply(jobId: string, reply: Reply): void {
-    const call = this.pending.get(jobId);
-    if (!call) {
-      // Every client reads every completion of the queue: only its own count.
-      if (!jobId.startsWith(this.idPrefix)) return;
-      if (this.timedOut.has(jobId)) this.stats.lateReplies++;
-      else this.stats.duplicatesSuppressed++;
-      return;
-    }
-    this.forget(jobId, call);
-    this.stats.answered++;
-    call.resolve(reply);
-  }
-
-  private settle(id: string, err: Error): void {
-    const call = this.pending.get(id);
-    if (!call) return;
-    this.forget(id, call);
-    call.reject(err);
-  }
-
-  private forget(id: string, call: PendingCall): void {
-    this.pending.delete(id);
-    clearTimeout(call.timer);
-    if (this.pending.size === 0) this.idle.emit('idle');
+    // Every client reads every completion of the queue: only its own count.
+    if (this.pending.has(jobId) || jobId.startsWith(this.idPrefix)) this.pending.answer(jobId, reply);
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      if (this.pending.size > 0) await once(this.idle, 'idle');
+      await this.pending.whenIdle();
       await this.events.close().catch(() => undefined);
       await this.queue.close().catch(() => undefined);
     })();

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage, Message, RecoveringChannelModel } from 'amqplib';
 import { connectBroker } from '../../amqp/connection.js';
-import { BoundedSet } from '../../bounded-set.js';
 import { assertTopology } from '../../amqp/topology.js';
 import { PublishError, ShoalError, TimeoutError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { PendingCalls, type PendingCall } from '../pending-calls.js';
 import type { DeliveryStats, RpcCaller } from '../types.js';
 import {
   decodeReply,
@@ -33,7 +33,7 @@ export interface RpcClientOptions {
   initialMaxRetries?: number;
 }
 
-interface PendingCall {
+interface PublishedCall extends PendingCall {
   job: string;
   body: Buffer;
   sentAt: number;
@@ -42,15 +42,10 @@ interface PendingCall {
   channel: ConfirmChannel | undefined;
   confirmed: boolean;
   nacks: number;
-  resolve: (reply: Reply) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
 }
 
 /** A request the broker nacks this often (publishes in all) fails instead of looping. */
 const MAX_NACKS = 3;
-/** How many timed-out ids to remember for telling a late reply from a duplicate one. */
-const TIMED_OUT_MEMORY = 10_000;
 
 /**
  * Request/reply over RabbitMQ with direct reply-to, at least once.
@@ -73,14 +68,12 @@ export class RpcClient implements RpcCaller {
   private connection: RecoveringChannelModel | undefined;
   private channel: ConfirmChannel | undefined;
   private readonly events = new EventEmitter();
-  private readonly pending = new Map<string, PendingCall>();
-  /** Calls that timed out, most recent last: a reply for one of them is late, any other unknown one a duplicate. */
-  private readonly timedOut = new BoundedSet<string>(TIMED_OUT_MEMORY);
   private readonly idPrefix = randomUUID();
   private sequence = 0;
   private writable: Promise<unknown> | undefined;
   private closing: Promise<void> | undefined;
   readonly stats: DeliveryStats = { calls: 0, confirmed: 0, republished: 0, answered: 0, duplicatesSuppressed: 0, lateReplies: 0 };
+  private readonly pending = new PendingCalls<PublishedCall>(this.stats);
 
   private constructor(private readonly options: RpcClientOptions) {}
 
@@ -114,7 +107,7 @@ export class RpcClient implements RpcCaller {
     // Direct reply-to: consume in no-ack mode, on the publishing channel, before the first publish.
     await channel.consume(REPLY_TO_DIRECT, (msg) => msg && this.onReply(msg), { noAck: true });
     this.channel = channel;
-    const orphans = [...this.pending].filter(([, call]) => call.channel !== channel);
+    const orphans = [...this.pending.entries()].filter(([, call]) => call.channel !== channel);
     if (orphans.length > 0) this.options.logger.info({ requests: orphans.length }, 'reconnected: publishing the waiting requests again');
     for (const [id, call] of orphans) {
       this.stats.republished++;
@@ -140,17 +133,16 @@ export class RpcClient implements RpcCaller {
 
     return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.timedOut.add(id);
-        this.settle(id, new TimeoutError(`no reply to ${job} within ${timeoutMs}ms`));
+        this.pending.timeOut(id, new TimeoutError(`no reply to ${job} within ${timeoutMs}ms`));
       }, Math.max(0, deadline - Date.now()));
-      const call: PendingCall = { job, body, sentAt: Date.now(), deadline, channel: undefined, confirmed: false, nacks: 0, resolve, reject, timer };
-      this.pending.set(id, call);
+      const call: PublishedCall = { job, body, sentAt: Date.now(), deadline, channel: undefined, confirmed: false, nacks: 0, resolve, reject, timer };
+      this.pending.add(id, call);
       this.publish(id, call);
     });
   }
 
   /** Publishes (or publishes again) one pending call on the current channel. */
-  private publish(id: string, call: PendingCall): void {
+  private publish(id: string, call: PublishedCall): void {
     const channel = this.channel;
     if (!channel) return; // setup() publishes it on the next channel
     const ttl = call.deadline - Date.now();
@@ -186,7 +178,7 @@ export class RpcClient implements RpcCaller {
     }
   }
 
-  private onConfirm(id: string, call: PendingCall, channel: ConfirmChannel, err: unknown): void {
+  private onConfirm(id: string, call: PublishedCall, channel: ConfirmChannel, err: unknown): void {
     if (!err) {
       if (!call.confirmed) this.stats.confirmed++;
       call.confirmed = true;
@@ -197,10 +189,10 @@ export class RpcClient implements RpcCaller {
     setImmediate(() => this.onNack(id, call, channel, err));
   }
 
-  private onNack(id: string, call: PendingCall, channel: ConfirmChannel, err: unknown): void {
+  private onNack(id: string, call: PublishedCall, channel: ConfirmChannel, err: unknown): void {
     if (!this.pending.has(id) || this.channel !== channel || call.channel !== channel) return; // answered, or the next channel takes it
     if (++call.nacks >= MAX_NACKS) {
-      this.settle(id, new PublishError(`the broker refused request ${id} ${MAX_NACKS} times`, { cause: err, code: 'PUBLISH_NACKED' }));
+      this.pending.fail(id, new PublishError(`the broker refused request ${id} ${MAX_NACKS} times`, { cause: err, code: 'PUBLISH_NACKED' }));
       return;
     }
     this.stats.republished++;
@@ -221,46 +213,28 @@ export class RpcClient implements RpcCaller {
   private onReply(msg: ConsumeMessage): void {
     const id = msg.properties.correlationId as string | undefined;
     if (id === undefined) return;
-    const call = this.pending.get(id);
-    if (!call) {
-      if (this.timedOut.has(id)) this.stats.lateReplies++;
-      else this.stats.duplicatesSuppressed++;
+    if (!this.pending.has(id)) {
+      this.pending.countStray(id);
       return;
     }
     try {
-      const reply = decodeReply(msg.content);
-      this.forget(id, call);
-      this.stats.answered++;
-      call.resolve(reply);
+      this.pending.answer(id, decodeReply(msg.content));
     } catch (err) {
-      this.settle(id, err as Error);
+      this.pending.fail(id, err as Error);
     }
   }
 
   private onReturn(msg: Message): void {
     const id = msg.properties.correlationId as string | undefined;
     if (id) {
-      this.settle(id, new PublishError(`request queue ${this.options.topology.requestQueue} does not exist; nothing took the request`, { code: 'UNROUTABLE' }));
+      this.pending.fail(id, new PublishError(`request queue ${this.options.topology.requestQueue} does not exist; nothing took the request`, { code: 'UNROUTABLE' }));
     }
-  }
-
-  private settle(id: string, err: Error): void {
-    const call = this.pending.get(id);
-    if (!call) return;
-    this.forget(id, call);
-    call.reject(err);
-  }
-
-  private forget(id: string, call: PendingCall): void {
-    this.pending.delete(id);
-    clearTimeout(call.timer);
-    if (this.pending.size === 0) this.events.emit('idle');
   }
 
   /** Waits for calls in flight to settle, then closes the channel and the connection. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      if (this.pending.size > 0) await once(this.events, 'idle');
+      await this.pending.whenIdle();
       await this.channel?.close().catch(() => undefined);
       await this.connection?.close().catch(() => undefined);
     })();

@@ -1,0 +1,46 @@
+import { Worker as BullWorker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { withRedisOnce } from '../../infra/transport/bullmq/connection.js';
+import { BullmqConsumer, DEFAULT_BULLMQ_WORKER } from '../../infra/transport/bullmq/consumer.js';
+import { BullmqDispatcherLink } from '../../infra/transport/bullmq/dispatcher-link.js';
+import { newNamespace, quietLogger, REDIS_URL, removeNamespace, waitFor } from '../helpers/broker.js';
+
+/** Names of the Redis connections open now whose name contains `fragment` (shoal's and BullMQ's names hold the namespace). */
+function openConnections(fragment: string): Promise<string[]> {
+  return withRedisOnce(REDIS_URL, 'shoal test client list', async (redis) => {
+    const list = (await redis.call('CLIENT', 'LIST')) as string;
+    return list.split('\n').map((line) => /\bname=(\S*)/.exec(line)?.[1] ?? '').filter((name) => name.includes(fragment));
+  });
+}
+
+/** A start that fails part-way closes what it had opened: an open connection would keep the failed process alive. */
+describe('the BullMQ transport when start-up fails', () => {
+  let namespace: string;
+
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await removeNamespace(namespace);
+  });
+
+  it('a worker whose BullMQ Worker cannot start closes it and its control subscriber', async () => {
+    namespace = newNamespace();
+    const workerId = `${namespace}-w`;
+    // The one fault injected: the BullMQ Worker never gets ready (only shoal calls this method).
+    vi.spyOn(BullWorker.prototype, 'waitUntilReady').mockRejectedValueOnce(new Error('injected: not ready'));
+    const consumer = new BullmqConsumer(
+      { workerId, namespace, redisUrl: REDIS_URL, concurrency: 1, settings: DEFAULT_BULLMQ_WORKER, logger: quietLogger },
+      { deliver: async () => undefined, onControl: () => undefined },
+    );
+    await expect(consumer.start('worker')).rejects.toThrow(/injected/);
+        await waitFor('no connection of the worker left', async () => (await openConnections(namespace)).length === 0, 5000);
+  });
+
+  it('a dispatcher link whose control subscription fails closes its queue and publisher', async () => {
+    namespace = newNamespace();
+    // The one fault injected: Redis refuses the quit channel's SUBSCRIBE.
+    vi.spyOn(Redis.prototype, 'subscribe').mockRejectedValueOnce(new Error('injected SUBSCRIBE failure'));
+    await expect(BullmqDispatcherLink.connect({ redisUrl: REDIS_URL, namespace, logger: quietLogger, onQuit: () => undefined })).rejects.toThrow(/injected/);
+    await waitFor('no connection of the dispatcher left', async () => (await openConnections(namespace)).length === 0, 5000);
+  });
+});
