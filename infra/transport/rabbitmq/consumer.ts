@@ -96,7 +96,6 @@ export class RabbitConsumer implements RequestConsumer {
     await channel.bindQueue(control.queue, topology.controlExchange, QUIT_ROUTING_KEY);
     await channel.bindQueue(control.queue, topology.controlExchange, workerRoutingPattern(workerId));
     await channel.consume(control.queue, (msg) => msg && this.onControl(msg), { noAck: true, consumerTag: `${workerId}.control` });
-    this.replyChannel = undefined; // the old one died with the old connection
     await this.openReplyChannel(model);
     if (this.stopped) return; // a drain began while we connected: take no work
     this.channel = channel;
