@@ -86,6 +86,15 @@ export function encodeRequestBody(job: string, payload: unknown): Buffer {
   return Buffer.from(JSON.stringify({ job, payload }));
 }
 
+/** The body a client sends, refused before it is sent when a worker would refuse it. */
+export function encodeBoundedRequest(job: string, payload: unknown, maxBodyBytes: number): Buffer {
+  const body = encodeRequestBody(job, payload);
+  if (body.length > maxBodyBytes) {
+    throw new ValidationError('BODY_TOO_LARGE', `request body is ${body.length} bytes; the limit is ${maxBodyBytes}`);
+  }
+  return body;
+}
+
 /** Checks a delivery against the protocol. Never throws: bad input is a result. */
 export function decodeRequest(msg: IncomingMessage, maxBodyBytes: number): DecodedRequest {
   const { properties } = msg;

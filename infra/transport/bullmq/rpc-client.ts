@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import { PublishError, ShoalError, TimeoutError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { encodeRequestBody, PROTOCOL_VERSION, replySchema, type Reply } from '../../protocol.js';
+import { encodeBoundedRequest, PROTOCOL_VERSION, replySchema, type Reply } from '../../protocol.js';
 import { PendingCalls, type PendingCall } from '../pending-calls.js';
 import type { DeliveryStats, RpcCaller } from '../types.js';
 import { bullConnection, QUEUE_NAME, queueOptions, queuePrefix, withRedisOnce } from './connection.js';
@@ -63,10 +63,7 @@ export class BullmqRpcClient implements RpcCaller {
 
   async call(job: string, payload: unknown, timeoutMs: number): Promise<Reply> {
     if (this.closing) throw new ShoalError('CLIENT_CLOSED', 'the client is closed');
-    const body = encodeRequestBody(job, payload);
-    if (body.length > this.options.maxBodyBytes) {
-      throw new ValidationError('BODY_TOO_LARGE', `request body is ${body.length} bytes; the limit is ${this.options.maxBodyBytes}`);
-    }
+    const body = encodeBoundedRequest(job, payload, this.options.maxBodyBytes);
     this.stats.calls++;
     const id = `${this.idPrefix}.${++this.sequence}`;
     const sentAt = Date.now();

@@ -3,13 +3,13 @@ import { EventEmitter, once } from 'node:events';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage, Message, RecoveringChannelModel } from 'amqplib';
 import { connectBroker } from '../../amqp/connection.js';
 import { assertTopology } from '../../amqp/topology.js';
-import { PublishError, ShoalError, TimeoutError, ValidationError } from '../../errors.js';
+import { PublishError, ShoalError, TimeoutError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { PendingCalls, type PendingCall } from '../pending-calls.js';
 import type { DeliveryStats, RpcCaller } from '../types.js';
 import {
   decodeReply,
-  encodeRequestBody,
+  encodeBoundedRequest,
   HEADER_DEADLINE,
   HEADER_SENT_AT,
   HEADER_VERSION,
@@ -122,10 +122,7 @@ export class RpcClient implements RpcCaller {
    */
   async call(job: string, payload: unknown, timeoutMs: number): Promise<Reply> {
     if (this.closing) throw new ShoalError('CLIENT_CLOSED', 'the client is closed');
-    const body = encodeRequestBody(job, payload);
-    if (body.length > this.options.maxBodyBytes) {
-      throw new ValidationError('BODY_TOO_LARGE', `request body is ${body.length} bytes; the limit is ${this.options.maxBodyBytes}`);
-    }
+    const body = encodeBoundedRequest(job, payload, this.options.maxBodyBytes);
     this.stats.calls++;
     const id = `${this.idPrefix}.${++this.sequence}`;
     const deadline = Date.now() + timeoutMs;
