@@ -10,9 +10,9 @@
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Queue, QueueEvents, Worker as BullWorker } from 'bullmq';
-import * as hdr from 'hdr-histogram-js';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { latencyHistogram, median, round } from './lib/stats.js';
 import { topologyFor } from '../../infra/protocol.js';
 import { bullConnection } from '../../infra/transport/bullmq/connection.js';
 import { connectCaller } from '../../infra/transport/index.js';
@@ -31,10 +31,6 @@ interface RunResult {
   perSecond: number;
   p50Ms: number;
   p99Ms: number;
-}
-
-function histogram() {
-  return hdr.build({ useWebAssembly: false, lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
 }
 
 /** shoal on BullMQ: in-process Workers and the BullMQ RPC client, driven by the producer's load runner. */
@@ -64,7 +60,7 @@ async function rawRun(namespace: string, workers: number, window: number, count:
   events.setMaxListeners(0);
   queue.setMaxListeners(0); // waitUntilFinished adds a 'closing' listener per job in flight
   await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
-  const h = histogram();
+  const h = latencyHistogram();
   let next = 0;
   let failed = 0;
   const started = performance.now();
@@ -91,8 +87,7 @@ async function removeKeys(redis: Redis, namespace: string): Promise<void> {
   if (keys.length > 0) await redis.del(...keys);
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const round = (n: number) => Math.round(n * 1000) / 1000;
+const round3 = (n: number) => round(n, 3);
 
 const redis = new Redis(REDIS_URL);
 const scenarios = [
@@ -113,10 +108,10 @@ for (const scenario of scenarios) {
       }
     }
   }
-  const summary = (rs: RunResult[]) => ({ perSecond: median(rs.map((r) => r.perSecond)), p50Ms: round(median(rs.map((r) => r.p50Ms))), p99Ms: round(median(rs.map((r) => r.p99Ms))) });
+  const summary = (rs: RunResult[]) => ({ perSecond: median(rs.map((r) => r.perSecond)), p50Ms: round3(median(rs.map((r) => r.p50Ms))), p99Ms: round3(median(rs.map((r) => r.p99Ms))) });
   const shoal = summary(runs.shoal);
   const raw = summary(runs.raw);
-  results.push({ scenario: scenario.name, shoal, raw, throughputRatio: round(shoal.perSecond / raw.perSecond), extraP50Ms: round(shoal.p50Ms - raw.p50Ms) });
+  results.push({ scenario: scenario.name, shoal, raw, throughputRatio: round3(shoal.perSecond / raw.perSecond), extraP50Ms: round3(shoal.p50Ms - raw.p50Ms) });
 }
 await redis.quit();
 

@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import amqp from 'amqplib';
 import Docker from 'dockerode';
 import { pino } from 'pino';
+import { median, round } from './lib/stats.js';
 import { assertTopology, deleteTopology } from '../../infra/amqp/topology.js';
 import { topologyFor } from '../../infra/protocol.js';
 import { DockerRuntime } from '../../infra/runtime/docker.js';
@@ -57,7 +58,7 @@ async function sparePickup(client: RpcClient): Promise<number> {
   return reply.timings.queuedMs ?? NaN;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const round1 = (n: number) => round(n, 1);
 const samples = { spare: [] as number[], docker: [] as number[], process: [] as number[] };
 const client = await RpcClient.connect({ amqpUrl: AMQP_URL, topology, deliveryLimit: 5, maxBodyBytes: 1 << 20, name: 'shoal bench', logger });
 try {
@@ -82,8 +83,8 @@ const m = { spare: median(samples.spare), docker: median(samples.docker), proces
 const result = {
   benchmark: 'capacity pick-up',
   runs: RUNS,
-  medianMs: { warmSparePickup: round(m.spare), coldContainerStart: Math.round(m.docker), coldProcessStart: Math.round(m.process) },
-  ratios: { coldContainerToWarmSpare: Math.round(m.docker / m.spare), coldContainerToProcess: round(m.docker / m.process) },
+  medianMs: { warmSparePickup: round1(m.spare), coldContainerStart: Math.round(m.docker), coldProcessStart: Math.round(m.process) },
+  ratios: { coldContainerToWarmSpare: Math.round(m.docker / m.spare), coldContainerToProcess: round1(m.docker / m.process) },
   samplesMs: { warmSparePickup: samples.spare.map(round), coldContainerStart: samples.docker.map(Math.round), coldProcessStart: samples.process.map(Math.round) },
   imageBytes: image.Size,
 };
@@ -95,6 +96,3 @@ console.log(`  cold container / warm spare ${result.ratios.coldContainerToWarmSp
 console.log('  (a cold start also waits for the dispatcher to notice and decide: up to one scaling interval, 1 s by default)');
 writeFileSync(new URL('./results/capacity.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
 
-function round(n: number): number {
-  return Math.round(n * 10) / 10;
-}

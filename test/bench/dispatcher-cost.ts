@@ -21,7 +21,8 @@ import { topologyFor } from '../../infra/protocol.js';
 import { workerReportKey } from '../../infra/redis.js';
 import { AMQP_URL, REDIS_URL, consumerCount, newNamespace, removeNamespace, waitFor, workerPids } from '../helpers/broker.js';
 import { exitOf, startDispatcher } from '../helpers/processes.js';
-import { cpuMs, median, rssBytes } from './lib/proc-stats.js';
+import { cpuMs, rssBytes } from './lib/proc-stats.js';
+import { median, round } from './lib/stats.js';
 
 const WINDOWS = Number(process.env.BENCH_WINDOWS ?? 5);
 const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 10_000);
@@ -165,8 +166,3 @@ writeFileSync(
   new URL('./results/dispatcher-cost.json', import.meta.url),
   `${JSON.stringify({ benchmark: 'dispatcher cost', windows: WINDOWS, windowMs: WINDOW_MS, loadAverage: loadavg()[0], reference, pollingReference: poller, idle, [`workers${MANY}`]: many, [`workerProcesses${MANY}`]: workers }, null, 2)}\n`,
 );
-
-function round(n: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
-}

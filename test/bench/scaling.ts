@@ -22,6 +22,7 @@ import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { round } from './lib/stats.js';
 import type { PolicyName } from '../../dispatcher/policy/index.js';
 import { simulate } from '../../dispatcher/simulator/simulate.js';
 import { burstsTrace, compressTrace, stepTrace, type Trace } from '../../dispatcher/simulator/traces.js';
@@ -84,7 +85,6 @@ interface Row {
 }
 
 const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-const round = (n: number, digits = 0) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /** Sends every arrival at its time, without waiting for replies (open loop); resolves with each request's queue wait. */
 async function play(client: RpcClient, arrivals: readonly Arrival[]): Promise<{ waits: number[]; failed: number }> {
@@ -144,9 +144,9 @@ async function runReal({ trace, scaleDownWindowMs }: Played, policy: PolicyName,
     return {
       requests: arrivals.length,
       failed,
-      waitP95Ms: round(percentile(waits, 95)),
+      waitP95Ms: round(percentile(waits, 95), 0),
       overTargetPct: round((100 * waits.filter((w) => w > TARGET_MS).length) / Math.max(1, waits.length), 2),
-      workerSeconds: round(pool.workerSeconds),
+      workerSeconds: round(pool.workerSeconds, 0),
       scaleEvents: pool.scaleEvents,
       maxWorkers: pool.maxWorkers,
       seconds: round((to - from) / 1000, 1),
@@ -171,7 +171,7 @@ function runSimulated({ trace, scaleDownWindowMs }: Played, policy: PolicyName):
     startDelay: PROCESS_START,
     config: { min: POOL.min, max: POOL.max, concurrency: POOL.concurrency, targetWaitP95Ms: TARGET_MS, scaleDownStabilizationMs: scaleDownWindowMs, targetQueueLength: POOL.targetQueueLength },
   });
-  return { requests: r.count, waitP95Ms: round(r.waitMs.p95), overTargetPct: round(r.overTargetPct, 2), workerSeconds: round(r.workerSeconds), scaleEvents: r.scaleEvents, maxWorkers: r.maxWorkers };
+  return { requests: r.count, waitP95Ms: round(r.waitMs.p95, 0), overTargetPct: round(r.overTargetPct, 2), workerSeconds: round(r.workerSeconds, 0), scaleEvents: r.scaleEvents, maxWorkers: r.maxWorkers };
 }
 
 const rows: Row[] = [];

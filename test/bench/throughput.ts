@@ -11,8 +11,8 @@
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
-import * as hdr from 'hdr-histogram-js';
 import { pino } from 'pino';
+import { latencyHistogram, median, round } from './lib/stats.js';
 import { assertTopology, deleteTopology } from '../../infra/amqp/topology.js';
 import { topologyFor, type Topology } from '../../infra/protocol.js';
 import { runLoad } from '../../producer/load.js';
@@ -43,10 +43,6 @@ async function measured(count: number, run: () => Promise<Omit<RunResult, 'cpuMi
   const result = await run();
   const cpu = process.cpuUsage(before);
   return { ...result, cpuMicrosPerRequest: Math.round((cpu.user + cpu.system) / count) };
-}
-
-function histogram() {
-  return hdr.build({ useWebAssembly: false, lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
 }
 
 /** shoal: in-process Workers (prefetch = concurrency) and the RpcClient, driven by the producer's load runner. */
@@ -86,7 +82,7 @@ async function rawRun(topology: Topology, workers: number, window: number, count
   const ch = await conn.createChannel();
   const waiting = new Map<string, () => void>();
   await ch.consume('amq.rabbitmq.reply-to', (msg) => msg && waiting.get(msg.properties.correlationId as string)?.(), { noAck: true });
-  const h = histogram();
+  const h = latencyHistogram();
   const body = Buffer.from(JSON.stringify({ job: 'echo', payload: 'x' }));
   let next = 0;
   const before = process.cpuUsage();
@@ -116,8 +112,7 @@ async function rawRun(topology: Topology, workers: number, window: number, count
   };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const round = (n: number) => Math.round(n * 1000) / 1000;
+const round3 = (n: number) => round(n, 3);
 
 const admin = await amqp.connect(AMQP_URL);
 const adminChannel = await admin.createChannel();
@@ -144,8 +139,8 @@ for (const scenario of chosen) {
   }
   const summary = (rs: RunResult[]) => ({
     perSecond: median(rs.map((r) => r.perSecond)),
-    p50Ms: round(median(rs.map((r) => r.p50Ms))),
-    p99Ms: round(median(rs.map((r) => r.p99Ms))),
+    p50Ms: round3(median(rs.map((r) => r.p50Ms))),
+    p99Ms: round3(median(rs.map((r) => r.p99Ms))),
     cpuMicrosPerRequest: median(rs.map((r) => r.cpuMicrosPerRequest)),
   });
   if (kinds.length < 2) {
@@ -154,7 +149,7 @@ for (const scenario of chosen) {
   }
   const shoal = summary(runs.shoal);
   const raw = summary(runs.raw);
-  results.push({ scenario: scenario.name, shoal, raw, throughputRatio: round(shoal.perSecond / raw.perSecond), cpuRatio: round(shoal.cpuMicrosPerRequest / raw.cpuMicrosPerRequest), extraP50Ms: round(shoal.p50Ms - raw.p50Ms) });
+  results.push({ scenario: scenario.name, shoal, raw, throughputRatio: round3(shoal.perSecond / raw.perSecond), cpuRatio: round3(shoal.cpuMicrosPerRequest / raw.cpuMicrosPerRequest), extraP50Ms: round3(shoal.p50Ms - raw.p50Ms) });
 }
 await admin.close();
 
