@@ -6,7 +6,7 @@ import { QUEUE_NAME, queueOptions } from '../../infra/transport/bullmq/connectio
 import type { RpcCaller } from '../../infra/transport/types.js';
 import type { Reply } from '../../infra/protocol.js';
 import { AMQP_URL, connectClient, newNamespace, REDIS_URL, removeNamespace, waitFor } from '../helpers/broker.js';
-import { alive, killRandomPoolContainer, loadWithFaults, printAccounting } from '../helpers/chaos.js';
+import { alive, loadWhileKillingWorkers } from '../helpers/chaos.js';
 import { poolContainers } from '../helpers/docker.js';
 import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
 import { poolConsumers } from '../helpers/transport.js';
@@ -90,15 +90,7 @@ describe('chaos: a BullMQ worker killed with SIGKILL mid-job', () => {
     dispatcher = child;
     await waitFor('2 BullMQ workers', async () => (await poolConsumers(namespace, 'bullmq')) >= 2, 30_000);
     client = await connectClient(namespace, 5, 'bullmq');
-    const account = await loadWithFaults(
-      client,
-      { count: 3000, ratePerSec: 300, job: 'sleep', payload: { ms: 20 }, timeoutMs: 60_000 },
-      [600, 1400, 2200],
-      () => killRandomPoolContainer(namespace),
-    );
-    printAccounting('bullmq worker SIGKILL x3', account);
-    expect(account).toMatchObject({ sent: 3000, answered: 3000, ok: 3000, lost: 0, faults: 3 });
-    expect(account.redelivered).toBeGreaterThan(0); // the victims held jobs, which stalled and came back
+    await loadWhileKillingWorkers(client, namespace, 'bullmq worker SIGKILL x3'); // the victims' jobs stall and come back
     expect(alive(child)).toBe(true);
     await runCli('producer/quit.js', ['--namespace', namespace, '--transport', 'bullmq']);
     expect(await exitOf(child)).toBe(0);

@@ -99,6 +99,23 @@ export function printAccounting(name: string, a: Accounting): void {
   );
 }
 
+/**
+ * 3000 requests at 300/s while 3 of the pool's worker containers are SIGKILLed: every request is
+ * answered, and some were redelivered (the victims held work). Returns the accounting.
+ */
+export async function loadWhileKillingWorkers(client: RpcCaller, namespace: string, name: string): Promise<Accounting> {
+  const account = await loadWithFaults(
+    client,
+    { count: 3000, ratePerSec: 300, job: 'sleep', payload: { ms: 20 }, timeoutMs: 60_000 },
+    [600, 1400, 2200],
+    () => killRandomPoolContainer(namespace),
+  );
+  printAccounting(name, account);
+  expect(account).toMatchObject({ sent: 3000, answered: 3000, ok: 3000, lost: 0, faults: 3 });
+  expect(account.redelivered).toBeGreaterThan(0);
+  return account;
+}
+
 /** Sends quit to the pool: the dispatcher must exit 0 and leave no container of the pool behind. */
 export async function quitAndCheckNothingLeft(namespace: string, dispatcher: ChildProcess): Promise<void> {
   await runCli('producer/quit.js', ['--namespace', namespace]);
