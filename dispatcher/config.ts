@@ -1,4 +1,4 @@
-import { byteSize, commonSettings, withUrlFiles, duration, integer, oneOf, optionalNumber, parseSettings, requireThat, text, url, type ParsedSettings } from '../infra/config.js';
+import { byteSize, commonSettings, share, withUrlFiles, duration, integer, oneOf, optionalNumber, parseSettings, requireThat, text, url, type ParsedSettings } from '../infra/config.js';
 import { POLICY_NAMES, type PolicyConfig } from './policy/index.js';
 import { redisSettings } from '../infra/redis.js';
 import { bullmqWorkerSettings, requireRedisFor, transportSettings } from '../infra/transport/settings.js';
@@ -17,6 +17,7 @@ export const dispatcherSettings = {
   scaleDownWindowMs: { env: 'SHOAL_SCALE_DOWN_WINDOW', flag: '--scale-down-window', schema: duration({ default: '30s', min: 0 }) },
   maxStepUp: { env: 'SHOAL_MAX_STEP_UP', flag: '--max-step-up', schema: integer({ default: 4, min: 1, max: 1000 }) },
   maxStepDown: { env: 'SHOAL_MAX_STEP_DOWN', flag: '--max-step-down', schema: integer({ default: 1, min: 1, max: 1000 }) },
+  scaleDownShare: { env: 'SHOAL_SCALE_DOWN_SHARE', flag: '--scale-down-share', schema: share({ default: 0.5 }) },
   backlogDrainMs: { env: 'SHOAL_BACKLOG_DRAIN', flag: '--backlog-drain', schema: duration({ default: '500ms', min: 50 }) },
   targetQueueLength: { env: 'SHOAL_TARGET_QUEUE_LENGTH', flag: '--target-queue-length', schema: integer({ default: 5, min: 1, max: 100_000 }) },
   managementUrl: {
@@ -54,6 +55,7 @@ export function policyConfig(config: DispatcherConfig): PolicyConfig {
     targetWaitP95Ms: config.targetWaitP95Ms,
     maxStepUp: config.maxStepUp,
     maxStepDown: config.maxStepDown,
+    scaleDownShare: config.scaleDownShare,
     scaleDownStabilizationMs: config.scaleDownWindowMs,
     backlogDrainMs: config.backlogDrainMs,
     targetQueueLength: config.targetQueueLength,

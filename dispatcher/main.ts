@@ -11,7 +11,8 @@ import { parseDispatcherConfig, policyConfig, workerEnvironment } from './config
 import { PoolMetricsSource } from './metrics/source.js';
 import { BullmqDispatcherLink } from '../infra/transport/index.js';
 import type { DispatcherLink } from '../infra/transport/types.js';
-import { ObservationWindow } from './metrics/window.js';
+import { defaultWindowOptions } from './metrics/window.js';
+import { PROMOTE_AFTER_OBSERVATIONS } from './control/control-step.js';
 import { policies } from './policy/index.js';
 import { Pool, type PoolEvent } from './pool.js';
 import { DispatcherMetrics } from './prometheus.js';
@@ -31,9 +32,10 @@ const program = new Command('shoal-dispatcher')
   .option('--policy <name>', 'target-wait (default), latency-threshold or queue-length')
   .option('--target-wait-p95 <duration>', 'keep the p95 queue wait under this (default 200ms)')
   .option('--scale-interval <duration>', 'how often to observe and decide (default 1s)')
-  .option('--scale-down-window <duration>', 'scale down only to the highest recommendation of this window (default 30s)')
+  .option('--scale-down-window <duration>', 'no scale-down for this long after any increase, then only to the highest need of this window (default 30s)')
   .option('--max-step-up <n>', 'workers added per decision at most, or the current count if larger (default 4)')
-  .option('--max-step-down <n>', 'workers removed per decision at most (default 1)')
+  .option('--max-step-down <n>', 'workers that may go in one decision however small the pool (default 1)')
+  .option('--scale-down-share <share>', 'share of the pool that may go in one decision, as the HPA\'s percent policy (default 0.5)')
   .option('--backlog-drain <duration>', 'target-wait: clear an existing backlog within this (default 500ms)')
   .option('--target-queue-length <n>', 'queue-length: messages per worker (default 5)')
   .option('--runtime <kind>', 'auto, docker, swarm or process (default auto)')
@@ -105,11 +107,9 @@ async function main(): Promise<void> {
     runtime,
     namespace: config.namespace,
     size: config.min,
-    max: config.max,
     spares: config.spares,
     workerEnv: workerEnvironment(config),
     drainGraceMs: config.drainGraceMs,
-    concurrency: config.workerConcurrency,
     logger,
     promote: (workerId) => link.send({ type: 'promote', workerId }),
   });
@@ -134,9 +134,10 @@ async function main(): Promise<void> {
   const autoscaler = new Autoscaler({
     pool,
     metrics: new PoolMetricsSource({ namespace: config.namespace, link, redis, logger }),
-    window: new ObservationWindow({ rateWindowMs: 5_000, latencyWindowMs: 10_000, minWaitSamples: 20 }),
+    window: defaultWindowOptions,
     policy: policies[config.policy],
     config: policyConfig(config),
+    promoteAfter: PROMOTE_AFTER_OBSERVATIONS,
     intervalMs: config.scaleIntervalMs,
     logger,
     onTick: (tick) => {

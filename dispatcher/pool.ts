@@ -4,6 +4,8 @@ import { errorMessage } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
 import type { WorkerReport } from '../infra/protocol.js';
 import type { ExitInfo, WorkerHandle, WorkerRole, WorkerRuntime } from '../infra/runtime/types.js';
+import type { Plan } from './control/control-step.js';
+import { pickVictims, poolView, type MemberView } from './control/members.js';
 import type { PoolView } from './policy/types.js';
 
 export interface PoolOptions {
@@ -11,8 +13,6 @@ export interface PoolOptions {
   namespace: string;
   /** Regular workers to start with. */
   size: number;
-  /** Regular workers never exceed this, a promoted spare included. */
-  max: number;
   /** Warm spares to keep: started, connected, consuming at a low priority. */
   spares: number;
   /** Environment every worker gets (broker URL, namespace, concurrency, ...). */
@@ -24,10 +24,6 @@ export interface PoolOptions {
   promote?: (workerId: string) => Promise<unknown>;
   /** Without worker reports, a started worker counts as active after this long. */
   startupGraceMs?: number;
-  /** Requests one worker runs at once: a spare with this many in flight is saturated. */
-  concurrency: number;
-  /** A spare is promoted after it has been saturated in this many observations in a row. */
-  promoteAfter?: number;
 }
 
 export type MemberState = 'starting' | 'active' | 'draining';
@@ -39,8 +35,6 @@ export interface Member {
   inFlight: number;
   startedAt: number;
   runtimeId: string;
-  /** Observations in a row in which a spare had every slot busy. */
-  busyStreak: number;
 }
 
 export type PoolEvent =
@@ -72,7 +66,7 @@ export function restartDelayMs(consecutiveFailures: number): number {
  * a PoolEvent for every change.
  */
 export class Pool extends EventEmitter {
-  private readonly members = new Map<string, Member>();
+  private readonly byId = new Map<string, Member>();
   private readonly retiring = new Set<Promise<void>>();
   private unsubscribe: (() => void) | undefined;
   private reconciling: Promise<void> = Promise.resolve();
@@ -91,25 +85,21 @@ export class Pool extends EventEmitter {
   }
 
   get workerIds(): string[] {
-    return [...this.members.keys()];
+    return [...this.byId.keys()];
   }
 
-  /** The pool as the policy sees it: regular workers by state, and the spares that are consuming. Draining workers are not capacity. */
+  /** The pool as the policy sees it: regular workers by state, and the spares that are consuming. */
   view(): PoolView {
-    let active = 0;
-    let starting = 0;
-    let spares = 0;
-    for (const m of this.members.values()) {
-      if (m.state !== 'active' && m.state !== 'starting') continue;
-      if (m.role === 'spare') spares += m.state === 'active' ? 1 : 0;
-      else if (m.state === 'active') active++;
-      else starting++;
-    }
-    return { active, starting, spares };
+    return poolView(this.members());
+  }
+
+  /** Every worker, in start order, as the control step sees it. */
+  members(): MemberView[] {
+    return [...this.byId.values()].map(({ workerId, role, state, inFlight }) => ({ workerId, role, state, inFlight }));
   }
 
   snapshot(): Member[] {
-    return [...this.members.values()].map((m) => ({ ...m }));
+    return [...this.byId.values()].map((m) => ({ ...m }));
   }
 
   start(): Promise<void> {
@@ -131,7 +121,7 @@ export class Pool extends EventEmitter {
   async resync(): Promise<void> {
     if (this.stopping) return;
     const running = new Set((await this.options.runtime.list()).filter((h) => h.running).map((h) => h.workerId));
-    for (const m of [...this.members.values()]) {
+    for (const m of [...this.byId.values()]) {
       if (m.state !== 'draining' && !running.has(m.workerId)) {
         this.options.logger.warn({ workerId: m.workerId }, 'worker is gone without an exit event; replacing it');
         this.onExit({ workerId: m.workerId, exitCode: null, reason: 'exited' });
@@ -147,40 +137,44 @@ export class Pool extends EventEmitter {
 
   /**
    * Takes in the latest worker reports: a worker that reports is consuming
-   * (starting -> active), its in-flight count picks scale-down victims, and a
-   * spare that has taken work is promoted.
+   * (starting -> active), and its in-flight count is what the control step
+   * sees (spare saturation, scale-down victims).
    */
   observe(reports: readonly WorkerReport[] | undefined, now: number): void {
     const byId = new Map(reports?.map((r) => [r.workerId, r]));
-    for (const member of this.members.values()) {
+    for (const member of this.byId.values()) {
       const report = byId.get(member.workerId);
       if (report) {
-        // Some overflow is a spare's job; a spare whose every slot is busy means the pool is short.
-        member.busyStreak = report.inFlight >= this.options.concurrency ? member.busyStreak + 1 : 0;
         member.inFlight = report.inFlight;
         if (member.state === 'starting') member.state = 'active';
-        if (member.role === 'spare' && member.state === 'active') {
-          if (report.role === 'worker') member.role = 'worker'; // promoted before this dispatcher started
-          else if (member.busyStreak >= (this.options.promoteAfter ?? 3) && this.size < this.options.max) this.promoteSaturated(member);
-        }
+        if (member.role === 'spare' && report.role === 'worker') member.role = 'worker'; // promoted before this dispatcher started
       } else if (member.state === 'starting' && !reports && now - member.startedAt > (this.options.startupGraceMs ?? 5_000)) {
         member.state = 'active';
       }
     }
   }
 
-  /** A saturated spare: the load is above what the pool carries. It becomes a regular worker, and a new spare starts. */
-  private promoteSaturated(member: Member): void {
-    this.size++;
-    this.options.logger.info({ workerId: member.workerId, size: this.size }, 'spare saturated: promoted to a regular worker; starting a new spare');
-    this.promote(member, true);
-    void this.reconcile();
+  /**
+   * Carries out a control step's plan (dispatcher/control/control-step.ts):
+   * promotes the spares it names, takes out the workers it names, and starts
+   * what is missing; new spares refill the ones promoted.
+   */
+  apply(plan: Plan): Promise<void> {
+    for (const { workerId, saturated } of plan.promote) {
+      const spare = this.byId.get(workerId);
+      if (spare?.role === 'spare' && spare.state === 'active') this.promote(spare, saturated);
+    }
+    for (const workerId of plan.retire) {
+      const victim = this.byId.get(workerId);
+      if (victim && victim.state !== 'draining') this.retire(victim);
+    }
+    if (plan.promote.some((p) => p.saturated)) this.options.logger.info({ size: plan.decision.desired }, 'spare saturated: promoted to a regular worker; starting a new spare');
+    return this.resize(plan.decision.desired);
   }
 
   /** Makes a spare a regular worker: it is already consuming, so this is the fastest capacity there is. */
   private promote(member: Member, saturated = false): void {
     member.role = 'worker';
-    member.busyStreak = 0;
     this.emit('event', { type: 'promoted', workerId: member.workerId, role: 'worker', saturated } satisfies PoolEvent);
     void this.options.promote?.(member.workerId).catch((err: unknown) => this.options.logger.warn({ err: errorMessage(err) }, 'could not send promote'));
   }
@@ -190,7 +184,7 @@ export class Pool extends EventEmitter {
     for (const handle of await this.options.runtime.list()) {
       if (this.stopping) return;
       if (handle.running) {
-        this.members.set(handle.workerId, member(handle, 'active'));
+        this.byId.set(handle.workerId, member(handle, 'active'));
         this.options.logger.info({ workerId: handle.workerId, role: handle.role }, 'adopted a running worker');
         this.emit('event', { type: 'adopted', workerId: handle.workerId, role: handle.role } satisfies PoolEvent);
       } else {
@@ -208,16 +202,11 @@ export class Pool extends EventEmitter {
 
   private async converge(): Promise<void> {
     if (this.stopping) return;
-    const live = [...this.members.values()].filter((m) => m.state !== 'draining');
+    // Which spares to promote and whom to retire is the control step's choice (apply());
+    // here the pool only starts what is missing and, after a resize() down, drains the extras.
+    const live = [...this.byId.values()].filter((m) => m.state !== 'draining');
     const regular = live.filter((m) => m.role === 'worker');
-    let spares = live.filter((m) => m.role === 'spare');
-
-    // Growing: ready spares become regular workers first, then new ones start (spares are refilled below).
-    for (const spare of spares.filter((m) => m.state === 'active').slice(0, Math.max(0, this.size - regular.length))) {
-      this.promote(spare);
-      regular.push(spare);
-    }
-    spares = spares.filter((m) => m.role === 'spare');
+    const spares = live.filter((m) => m.role === 'spare');
 
     const toStart: WorkerRole[] = [
       ...Array<WorkerRole>(Math.max(0, this.size - regular.length)).fill('worker'),
@@ -231,8 +220,8 @@ export class Pool extends EventEmitter {
       if (started.includes(false)) return;
     }
 
-    for (const victim of pickVictims(regular, regular.length - this.size)) this.retire(victim);
-    for (const victim of pickVictims(spares, spares.length - this.options.spares)) this.retire(victim);
+    for (const victim of pickVictims(regular, regular.length - this.size)) this.retire(this.byId.get(victim.workerId)!);
+    for (const victim of pickVictims(spares, spares.length - this.options.spares)) this.retire(this.byId.get(victim.workerId)!);
   }
 
   private async startOne(role: WorkerRole): Promise<boolean> {
@@ -241,7 +230,7 @@ export class Pool extends EventEmitter {
       const handle = await this.options.runtime.start({ workerId: proposedId, role, env: this.options.workerEnv });
       // A runtime may name the worker itself (Swarm names its tasks): the handle's id is the one that counts.
       const workerId = handle.workerId;
-      this.members.set(workerId, member(handle, 'starting'));
+      this.byId.set(workerId, member(handle, 'starting'));
       this.options.logger.info({ workerId, role, runtimeId: handle.runtimeId.slice(0, 12) }, 'started a worker');
       this.emit('event', { type: 'started', workerId, role } satisfies PoolEvent);
       return true;
@@ -256,9 +245,9 @@ export class Pool extends EventEmitter {
   }
 
   private onExit(info: ExitInfo): void {
-    const gone = this.members.get(info.workerId);
+    const gone = this.byId.get(info.workerId);
     if (!gone || gone.state === 'draining') return; // a drain we asked for: retire() takes care of it
-    this.members.delete(info.workerId);
+    this.byId.delete(info.workerId);
     this.emit('event', { type: 'exited', workerId: info.workerId, role: gone.role, exitCode: info.exitCode, reason: info.reason } satisfies PoolEvent);
     this.track(this.options.runtime.remove(info.workerId).catch(() => undefined));
     if (this.stopping) return;
@@ -296,7 +285,7 @@ export class Pool extends EventEmitter {
         await this.options.runtime.remove(target.workerId).catch((err: unknown) =>
           this.options.logger.error({ workerId: target.workerId, err: errorMessage(err) }, 'could not remove a worker; `npm run cleanup` removes what is left'),
         );
-        this.members.delete(target.workerId);
+        this.byId.delete(target.workerId);
         this.emit('event', { type: 'removed', workerId: target.workerId, role: target.role } satisfies PoolEvent);
       }
     })());
@@ -314,7 +303,7 @@ export class Pool extends EventEmitter {
       clearInterval(this.resyncTimer);
       await this.starting?.catch(() => undefined);
       await this.reconciling.catch(() => undefined);
-      const live = [...this.members.values()].filter((m) => m.state !== 'draining');
+      const live = [...this.byId.values()].filter((m) => m.state !== 'draining');
       this.options.logger.info({ workers: live.length }, 'draining the pool');
       for (const m of live) this.retire(m);
       while (this.retiring.size > 0) await Promise.allSettled([...this.retiring]);
@@ -330,12 +319,5 @@ export class Pool extends EventEmitter {
 }
 
 function member(handle: WorkerHandle, state: MemberState): Member {
-  return { workerId: handle.workerId, role: handle.role, state, inFlight: 0, startedAt: handle.startedAt, runtimeId: handle.runtimeId, busyStreak: 0 };
-}
-
-/** Which workers to drain first: those still starting (no work yet), then the least busy. */
-export function pickVictims(candidates: readonly Member[], count: number): Member[] {
-  if (count <= 0) return [];
-  const order = (m: Member) => (m.state === 'starting' ? -1 : m.inFlight);
-  return [...candidates].sort((a, b) => order(a) - order(b)).slice(0, count);
+  return { workerId: handle.workerId, role: handle.role, state, inFlight: 0, startedAt: handle.startedAt, runtimeId: handle.runtimeId };
 }

@@ -69,6 +69,15 @@ export function integer(opts: { default: number; min?: number; max?: number }) {
   return schema.default(opts.default);
 }
 
+/** A share between 0 and 1, e.g. 0.5. */
+export function share(opts: { default: number }) {
+  return z.coerce
+    .number({ error: 'must be a number between 0 and 1' })
+    .min(0, { error: 'must be >= 0' })
+    .max(1, { error: 'must be <= 1' })
+    .default(opts.default);
+}
+
 export function optionalNumber(opts: { min: number }) {
   return z.coerce
     .number({ error: 'must be a number' })

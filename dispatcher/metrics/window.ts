@@ -12,6 +12,9 @@ export interface WindowOptions {
   minWaitSamples: number;
 }
 
+/** The live dispatcher's windows; the simulator uses the same. */
+export const defaultWindowOptions: WindowOptions = { rateWindowMs: 5_000, latencyWindowMs: 10_000, minWaitSamples: 20 };
+
 interface Tick {
   at: number;
   /** Requests finished, ok or not. */

@@ -2,7 +2,7 @@ import { latencyThresholdPolicy, queueLengthPolicy } from './baselines.js';
 import { targetWaitPolicy } from './target-wait.js';
 import type { Policy, PolicyConfig } from './types.js';
 
-export type { Decision, Observation, Policy, PolicyConfig, PoolView, Recommendation } from './types.js';
+export type { Decision, Observation, Policy, PolicyConfig, PoolView, Recommendation, Sizing } from './types.js';
 
 /** Selectable with --policy; target-wait is the default, the others are baselines to compare against. */
 export const policies = {
@@ -21,6 +21,7 @@ export const defaultPolicyConfig: PolicyConfig = {
   targetWaitP95Ms: 200,
   maxStepUp: 4,
   maxStepDown: 1,
+  scaleDownShare: 0.5,
   scaleDownStabilizationMs: 30_000,
   backlogDrainMs: 500,
   targetQueueLength: 5,

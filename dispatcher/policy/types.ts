@@ -1,7 +1,10 @@
 /**
- * The scaling policy's inputs and output. A policy is a pure function: no I/O,
- * no clock (`now` is passed in). The live dispatcher and the simulator call
- * the same policies.
+ * The scaling policy's inputs and output. A policy is a pure function of what
+ * was observed and the pool as it stands: it sizes the pool and nothing else.
+ * What happens around it (bounds, the scale-down window, step limits, spare
+ * promotion, which worker goes) is the control step's (dispatcher/control/),
+ * shared by the live dispatcher and the simulator, as Kubernetes splits the
+ * HPA's replica calculator from its scaling behaviour.
  */
 
 /** What the dispatcher measured, smoothed over a window. */
@@ -35,11 +38,16 @@ export interface PolicyConfig {
   concurrency: number;
   /** The p95 queue wait the pool should stay under. */
   targetWaitP95Ms: number;
-  /** At most this many workers added by one decision. */
+  /** At most max(this, the current count) workers added by one decision (HPA: 4 pods or 100 %). */
   maxStepUp: number;
-  /** At most this many workers removed by one decision. */
+  /** At least this many workers may go in one decision, however small the pool. */
   maxStepDown: number;
-  /** Scale down only to the highest recommendation of this window, so the pool does not flap. */
+  /** At most this share of the pool goes in one decision (HPA's percent policy), or maxStepDown if that is more. */
+  scaleDownShare: number;
+  /**
+   * No scale-down for this long after any increase, and then only to the
+   * highest steady-state need of this window, so the pool does not flap.
+   */
   scaleDownStabilizationMs: number;
   /** target-wait policy: an existing backlog should be cleared within this long. */
   backlogDrainMs: number;
@@ -47,7 +55,21 @@ export interface PolicyConfig {
   targetQueueLength: number;
 }
 
-/** A past recommendation, kept by the caller for the stabilization window. */
+/** A policy's answer, before bounds and the scale-down window. */
+export interface Sizing {
+  /** Regular workers wanted now. */
+  workers: number;
+  /**
+   * What the pool needs once a passing backlog has cleared: what the
+   * scale-down window remembers, so that extra workers for a backlog go as
+   * soon as it has cleared and the window has passed.
+   */
+  steady: number;
+  /** Why, for the log: inputs and the rule that decided. */
+  reason: string;
+}
+
+/** A steady-state need the control step remembers for the scale-down window. */
 export interface Recommendation {
   at: number;
   workers: number;
@@ -56,16 +78,10 @@ export interface Recommendation {
 export interface Decision {
   /** Regular workers the pool should have, counting those still starting. */
   desired: number;
-  /** What the policy would pick without step limits and stabilization; the caller stores it in the history. */
+  /** The steady-state need, bounded: what the scale-down window remembers. */
   recommendation: number;
-  /** Why, for the log: inputs and the rule that decided. */
+  /** Why, for the log. */
   reason: string;
 }
 
-export type Policy = (
-  observation: Observation,
-  pool: PoolView,
-  config: PolicyConfig,
-  now: number,
-  history: readonly Recommendation[],
-) => Decision;
+export type Policy = (observation: Observation, pool: PoolView, config: PolicyConfig) => Sizing;

@@ -1,3 +1,5 @@
+import { PROMOTE_AFTER_OBSERVATIONS } from '../control/control-step.js';
+import { defaultWindowOptions, type WindowOptions } from '../metrics/window.js';
 import { defaultPolicyConfig, type PolicyConfig } from '../policy/index.js';
 
 /** The comparison's pool: 4 slots per worker, 1..50 workers, p95 wait under 200 ms. */
@@ -24,23 +26,17 @@ export interface StartDelay {
 export const simulationDefaults = {
   service: { meanMs: 50 } as ServiceModel,
   spares: 1,
-  /** As dispatcher/pool.ts does: a spare is promoted after 3 busy observations in a row... */
-  promoteAfterTicks: 3,
-  /** ...and the promotion is remembered by the scale-down window (dispatcher/autoscaler.ts). */
-  rememberPromotions: true,
+  /** As the live control step: a spare is promoted after 3 saturated observations in a row. */
+  promoteAfterTicks: PROMOTE_AFTER_OBSERVATIONS,
   startDelay: { meanMs: 450, jitterMs: 100 } as StartDelay,
   seed: 1,
   controlIntervalMs: 1000,
   /** How often the policy's inputs are refreshed; between refreshes it sees the last sample. 0: at every control tick. */
   metricsIntervalMs: 0,
-  /** The arrival rate is measured over this window. */
-  rateWindowMs: 5000,
-  /** As dispatcher/metrics/window.ts: the higher of the 5 s rate and this one. */
-  shortRateWindowMs: 5000 / 3 as number | undefined,
-  /** Mean service time and p95 wait are measured over this window. */
-  statsWindowMs: 10_000,
-  /** A p95 wait from fewer samples is not reported to the policy. */
-  minWaitSamples: 20,
+  /** How often each worker writes its report (the worker's SHOAL_REPORT_INTERVAL_MS): completions and waits reach the dispatcher this late. */
+  reportIntervalMs: 1000,
+  /** The live dispatcher's observation windows (dispatcher/metrics/window.ts). */
+  window: defaultWindowOptions as WindowOptions,
   timelineBucketMs: 5000,
 };
 

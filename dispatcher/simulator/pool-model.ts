@@ -1,19 +1,19 @@
-import type { PoolView } from '../policy/index.js';
+import type { WorkerRole } from '../../infra/runtime/types.js';
+import type { MemberView } from '../control/members.js';
 import { SlotIndex } from './slot-index.js';
 
-export type Role = 'regular' | 'spare';
 export type WorkerState = 'starting' | 'active' | 'draining' | 'removed';
 
 export interface SimWorker {
   readonly id: number;
-  role: Role;
+  /** The id the control step knows it by. */
+  readonly workerId: string;
+  role: WorkerRole;
   state: WorkerState;
   inFlight: number;
   /** When it was asked to start: it costs from then on. */
   readonly startedAt: number;
   removedAt: number | undefined;
-  /** Spares: requests finished since the last control tick, and ticks in a row with work. */
-  busyStreak: number;
 }
 
 /**
@@ -42,9 +42,15 @@ export class PoolModel {
     this.freeSpare = new SlotIndex(concurrency);
   }
 
-  /** What the policy sees: regular workers only; spares are kept apart. */
-  view(): PoolView {
-    return { active: this.regularActive, starting: this.regularStarting, spares: this.activeSpares().length };
+  /** Every live worker, in start order, as the control step sees it. */
+  members(): MemberView[] {
+    const members: MemberView[] = [];
+    for (const w of this.live) if (w.state !== 'removed') members.push({ workerId: w.workerId, role: w.role, state: w.state, inFlight: w.inFlight });
+    return members;
+  }
+
+  byWorkerId(workerId: string): SimWorker | undefined {
+    return this.all[Number(workerId.slice(1))];
   }
 
   get regular(): number {
@@ -61,16 +67,12 @@ export class PoolModel {
     return this.live.size;
   }
 
-  /** Ready spares, for the control tick's promotion check. */
-  activeSpares(): SimWorker[] {
-    return [...this.live].filter((w) => w.role === 'spare' && w.state === 'active');
-  }
-
-  start(role: Role, now: number): SimWorker {
-    const worker: SimWorker = { id: this.all.length, role, state: 'starting', inFlight: 0, startedAt: now, removedAt: undefined, busyStreak: 0 };
+  start(role: WorkerRole, now: number): SimWorker {
+    const id = this.all.length;
+    const worker: SimWorker = { id, workerId: `w${id}`, role, state: 'starting', inFlight: 0, startedAt: now, removedAt: undefined };
     this.all.push(worker);
     this.live.add(worker);
-    if (role === 'regular') this.countRegular(now, 0, +1);
+    if (role === 'worker') this.countRegular(now, 0, +1);
     return worker;
   }
 
@@ -78,7 +80,7 @@ export class PoolModel {
   ready(worker: SimWorker, now: number): boolean {
     if (worker.state !== 'starting') return false;
     worker.state = 'active';
-    if (worker.role === 'regular') this.countRegular(now, +1, -1);
+    if (worker.role === 'worker') this.countRegular(now, +1, -1);
     this.index(worker);
     return true;
   }
@@ -96,7 +98,7 @@ export class PoolModel {
   /** A spare becomes a regular worker: the load is above what the regular workers carry. */
   promote(spare: SimWorker, now: number): void {
     this.unindex(spare);
-    spare.role = 'regular';
+    spare.role = 'worker';
     this.countRegular(now, +1, 0);
     this.index(spare);
   }
@@ -122,26 +124,18 @@ export class PoolModel {
     else this.index(worker);
   }
 
-  /**
-   * Takes `count` regular workers out: starting ones first (nothing to lose;
-   * newest first), then the active ones with the least in flight, which drain.
-   */
-  shrink(count: number, now: number): void {
-    const starting = [...this.live].filter((w) => w.role === 'regular' && w.state === 'starting').reverse();
-    const active = [...this.live]
-      .filter((w) => w.role === 'regular' && w.state === 'active')
-      .sort((a, b) => a.inFlight - b.inFlight || a.id - b.id);
-    for (const worker of [...starting, ...active].slice(0, count)) {
-      if (worker.state === 'starting') {
-        this.countRegular(now, 0, -1);
-        this.remove(worker, now);
-        continue;
-      }
-      this.unindex(worker);
-      this.countRegular(now, -1, 0);
-      worker.state = 'draining';
-      if (worker.inFlight === 0) this.remove(worker, now);
+  /** Takes a regular worker out: one still starting is cancelled at once, an active one drains. */
+  retire(worker: SimWorker, now: number): void {
+    if (worker.role !== 'worker' || (worker.state !== 'starting' && worker.state !== 'active')) return;
+    if (worker.state === 'starting') {
+      this.countRegular(now, 0, -1);
+      this.remove(worker, now);
+      return;
     }
+    this.unindex(worker);
+    this.countRegular(now, -1, 0);
+    worker.state = 'draining';
+    if (worker.inFlight === 0) this.remove(worker, now);
   }
 
   /** Worker-seconds: every worker, spares included, from its start request to removal or `end`. */
@@ -172,10 +166,10 @@ export class PoolModel {
 
   private index(worker: SimWorker): void {
     if (worker.state !== 'active') return;
-    (worker.role === 'regular' ? this.freeRegular : this.freeSpare).add(worker);
+    (worker.role === 'worker' ? this.freeRegular : this.freeSpare).add(worker);
   }
 
   private unindex(worker: SimWorker): void {
-    (worker.role === 'regular' ? this.freeRegular : this.freeSpare).delete(worker);
+    (worker.role === 'worker' ? this.freeRegular : this.freeSpare).delete(worker);
   }
 }

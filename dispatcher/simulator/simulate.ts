@@ -1,8 +1,12 @@
-import { policies, type Observation, type PolicyConfig, type Recommendation } from '../policy/index.js';
+import type { WorkerRole } from '../../infra/runtime/types.js';
+import type { Plan } from '../control/control-step.js';
+import { ControlLoop } from '../control/loop.js';
+import type { Sample } from '../metrics/types.js';
+import { policies, type PolicyConfig } from '../policy/index.js';
+import { AggregateReport } from './aggregate-report.js';
 import { comparisonConfig, simulationDefaults } from './defaults.js';
 import { NumberDeque } from './deque.js';
 import { EventHeap } from './heap.js';
-import { Observer } from './observer.js';
 import { PoolModel, type SimWorker } from './pool-model.js';
 import { WaitSample } from './quantiles.js';
 import { exponential, lognormal, stream, uniform } from './rng.js';
@@ -16,6 +20,7 @@ const enum Kind {
   Done,
   Ready,
   Tick,
+  Report,
 }
 
 /** One shape for every event keeps the hot loop monomorphic (a union of shapes was 3x slower). */
@@ -57,12 +62,13 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const schedule = (at: number, kind: Kind, worker?: SimWorker, serviceMs?: number) => heap.push(new SimEvent(at, seq++, kind, worker, serviceMs));
 
   const pool = new PoolModel(config.concurrency);
-  const observer = new Observer({ rateWindowMs: o.rateWindowMs, shortRateWindowMs: o.shortRateWindowMs, statsWindowMs: o.statsWindowMs, minWaitSamples: o.minWaitSamples });
+  // The live dispatcher's control loop: the same observation window, the same control step.
+  const control = new ControlLoop({ policy, config, promoteAfter: o.promoteAfterTicks, window: o.window });
+  const report = new AggregateReport();
   const timeline = new Timeline(o.timelineBucketMs);
   const waits = new WaitSample();
   const queuedArrival = new NumberDeque();
   const queuedService = new NumberDeque();
-  const history: Recommendation[] = [];
 
   let now = 0;
   let pending = 0;
@@ -93,7 +99,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
     arrivalsDone = true;
   };
 
-  const startWorker = (role: 'regular' | 'spare') => {
+  const startWorker = (role: WorkerRole) => {
     const worker = pool.start(role, now);
     const delay = Math.max(0, uniform(startRandom, startDelay.meanMs - startDelay.jitterMs, startDelay.meanMs + startDelay.jitterMs));
     schedule(now + delay, Kind.Ready, worker);
@@ -102,7 +108,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const serve = (worker: SimWorker, arrivedAt: number, serviceMs: number) => {
     const wait = now - arrivedAt;
     waits.add(wait);
-    observer.started(now, wait);
+    report.started(wait);
     timeline.wait(arrivedAt, wait);
     pool.assign(worker);
     schedule(now + serviceMs, Kind.Done, worker, serviceMs);
@@ -112,28 +118,12 @@ export function simulate(options: SimulationOptions): SimulationResult {
     while (queuedArrival.length > 0 && pool.hasFreeSlot(worker)) serve(worker, queuedArrival.shift(), queuedService.shift());
   };
 
-  // A spare joins the pool; another one starts to take its place. `onItsOwn`: the
-  // spare was saturated (not asked for by the policy), which the scale-down window remembers.
-  const promote = (spare: SimWorker, onItsOwn = true) => {
-    pool.promote(spare, now);
-    promotions++;
-    startWorker('spare');
-    if (onItsOwn && o.rememberPromotions) history.push({ at: now, workers: pool.regular });
-  };
-
-  // Regular workers first, least busy first; a spare only takes the overflow.
-  const acquire = () => {
-    const regular = pool.leastBusyRegular();
-    if (regular) return regular;
-    const spare = pool.leastBusySpare();
-    if (spare && o.promoteAfterTicks === 0) promote(spare);
-    return spare;
-  };
+  // Regular workers first, least busy first; a spare only takes the overflow (consumer priorities).
+  const acquire = () => pool.leastBusyRegular() ?? pool.leastBusySpare();
 
   const onArrival = () => {
     count++;
     pending++;
-    observer.arrived(now);
     timeline.arrival(now);
     const serviceMs = drawService();
     const worker = acquire();
@@ -149,47 +139,47 @@ export function simulate(options: SimulationOptions): SimulationResult {
     pending--;
     completed++;
     lastCompletion = now;
-    observer.completed(now, serviceMs);
+    report.completed(serviceMs);
     pool.release(worker, now);
     pullQueue(worker);
   };
 
   const onReady = (worker: SimWorker) => {
     if (!pool.ready(worker, now)) return; // cancelled while starting
-    if (worker.role === 'spare' && queuedArrival.length > 0 && o.promoteAfterTicks === 0) promote(worker);
     pullQueue(worker);
   };
 
-  // As the live pool: a spare is promoted once it has been saturated (all its
-  // slots busy) in several observations in a row. Some overflow is its job.
-  const promoteBusySpares = () => {
-    for (const spare of pool.activeSpares()) {
-      spare.busyStreak = spare.inFlight >= config.concurrency ? spare.busyStreak + 1 : 0;
-      if (o.promoteAfterTicks > 0 && spare.busyStreak >= o.promoteAfterTicks) promote(spare);
+  // What the live pool does with a plan (dispatcher/pool.ts apply()): a promoted
+  // spare is replaced by a new one; a retired worker still starting is cancelled.
+  const apply = (plan: Plan) => {
+    for (const { workerId } of plan.promote) {
+      pool.promote(pool.byWorkerId(workerId)!, now);
+      promotions++;
+      startWorker('spare');
     }
+    for (const workerId of plan.retire) pool.retire(pool.byWorkerId(workerId)!, now);
+    for (let i = 0; i < plan.start; i++) startWorker('worker');
+    if (plan.promote.length > 0 || plan.retire.length > 0 || plan.start > 0) scaleEvents++;
   };
 
-  // The metrics poll: between polls the policy decides on the last sample (sample and hold).
-  let sampled: { at: number; observation: Observation } | undefined;
+  // What the live dispatcher samples: the queue at once (a passive declare), the workers'
+  // counters as of their last report. Between metrics polls the loop holds the last sample.
+  let sampledAt: number | undefined;
+  const takeSample = (): Sample | undefined => {
+    if (sampledAt !== undefined && now - sampledAt < o.metricsIntervalMs) return undefined;
+    sampledAt = now;
+    const queue = { ready: queuedArrival.length, unacked: pool.inFlight, consumers: pool.liveCount, publishRate: undefined, source: 'passive' as const };
+    return { at: now, queue, reports: [report.latest] };
+  };
+
   const onTick = () => {
-    promoteBusySpares();
-    if (!sampled || now - sampled.at >= o.metricsIntervalMs) sampled = { at: now, observation: observer.observe(now, queuedArrival.length, pool.inFlight) };
-    const observation = sampled.observation;
-    const view = pool.view();
-    const current = view.active + view.starting;
-    const decision = policy(observation, view, config, now, history);
-    history.push({ at: now, workers: decision.recommendation });
-    while (history.length > 0 && now - history[0]!.at >= config.scaleDownStabilizationMs) history.shift();
-    if (decision.desired !== current) scaleEvents++;
-    // Growing: ready spares become regular workers first (they are already consuming), then new ones start.
-    for (let i = current; i < decision.desired; i++) {
-      const spare = pool.activeSpares()[0];
-      if (spare) promote(spare, false);
-      else startWorker('regular');
-    }
-    if (decision.desired < current) pool.shrink(current - decision.desired, now);
+    const sample = takeSample();
+    const members = pool.members();
+    const plan = control.tick(now, sample, members);
+    apply(plan);
     timeline.workersAt(now, pool.regular);
-    o.onDecision?.(now, observation, decision);
+    o.onDecision?.(now, plan.observation, plan.decision);
+    o.onPlan?.(sample, members, plan);
 
     if (pending > 0 && pool.liveCount === 0) {
       stalledSince ??= now;
@@ -203,11 +193,13 @@ export function simulate(options: SimulationOptions): SimulationResult {
   };
 
   // The pool starts warm: min regular workers and the spares are already consuming.
-  for (let i = 0; i < config.min; i++) pool.ready(pool.start('regular', 0), 0);
+  for (let i = 0; i < config.min; i++) pool.ready(pool.start('worker', 0), 0);
   for (let i = 0; i < o.spares; i++) pool.ready(pool.start('spare', 0), 0);
   timeline.workersAt(0, pool.regular);
   scheduleNextArrival();
   schedule(o.controlIntervalMs, Kind.Tick);
+  // Reports land between ticks, as the workers' timers are not the dispatcher's.
+  schedule(o.reportIntervalMs / 2, Kind.Report);
 
   for (let event = heap.pop(); event; event = heap.pop()) {
     now = event.at;
@@ -216,6 +208,10 @@ export function simulate(options: SimulationOptions): SimulationResult {
       case Kind.Done: onDone(event.worker!, event.serviceMs); break;
       case Kind.Ready: onReady(event.worker!); break;
       case Kind.Tick: onTick(); break;
+      case Kind.Report:
+        report.publish(now, pool.inFlight);
+        schedule(now + o.reportIntervalMs, Kind.Report);
+        break;
     }
     if (arrivalsDone && pending === 0 && now >= trace.durationMs) break;
   }

@@ -1,3 +1,7 @@
+import type { Plan } from '../control/control-step.js';
+import type { MemberView } from '../control/members.js';
+import type { Sample } from '../metrics/types.js';
+import type { WindowOptions } from '../metrics/window.js';
 import type { Decision, Observation, Policy, PolicyConfig, PolicyName } from '../policy/index.js';
 import type { ServiceModel, StartDelay } from './defaults.js';
 import type { TimelineBucket } from './timeline.js';
@@ -14,27 +18,22 @@ export interface SimulationOptions {
   service?: ServiceModel;
   /** Warm spares kept beside the regular workers. */
   spares?: number;
-  /**
-   * 0: a spare is promoted the moment it gets work. n > 0: it serves overflow
-   * as a low-priority consumer and is promoted at a control tick after having
-   * had work in n ticks in a row (the live dispatcher's promoteAfter, 3).
-   */
+  /** A spare is promoted after this many control ticks in a row with every slot busy (the live dispatcher's 3). */
   promoteAfterTicks?: number;
-  /** Record a promotion as a recommendation, so the scale-down window does not drain a worker for it at once (as the live autoscaler does). */
-  rememberPromotions?: boolean;
   startDelay?: StartDelay;
   seed?: number;
   controlIntervalMs?: number;
   /** How often the policy's inputs are refreshed (a metrics poll); 0: at every control tick. */
   metricsIntervalMs?: number;
-  rateWindowMs?: number;
-  /** When set, the arrival rate is the higher of the rates over rateWindowMs and over this shorter window (the live dispatcher uses a third). */
-  shortRateWindowMs?: number;
-  statsWindowMs?: number;
-  minWaitSamples?: number;
+  /** How often workers report (completions, waits, in flight); the dispatcher sees them this late. */
+  reportIntervalMs?: number;
+  /** The observation windows; the live dispatcher's by default. */
+  window?: WindowOptions;
   timelineBucketMs?: number;
   /** Called after every control decision, e.g. to log why the pool changed. */
   onDecision?: (at: number, observation: Observation, decision: Decision) => void;
+  /** Called with every sample fed to the control loop and the plan it gave (the equivalence test replays them). */
+  onPlan?: (sample: Sample | undefined, members: readonly MemberView[], plan: Plan) => void;
 }
 
 export interface SimulationResult {

@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { probabilityOfWaiting, waitQuantile } from '../../dispatcher/policy/erlang.js';
-import { defaultPolicyConfig, policies, type Observation, type PolicyConfig, type Recommendation } from '../../dispatcher/policy/index.js';
+import { Stabilizer } from '../../dispatcher/control/stabilizer.js';
+import { defaultPolicyConfig, policies, type Observation, type Policy, type PolicyConfig, type PoolView } from '../../dispatcher/policy/index.js';
 
 const config: PolicyConfig = { ...defaultPolicyConfig, min: 1, max: 20, concurrency: 4, targetWaitP95Ms: 200, maxStepUp: 4, maxStepDown: 1, scaleDownStabilizationMs: 30_000 };
 const observe = (o: Partial<Observation>): Observation => ({ arrivalRate: 0, serviceMs: 50, backlog: 0, inFlight: 0, waitP95Ms: undefined, ...o });
 const pool = (active: number, starting = 0, spares = 0) => ({ active, starting, spares });
+/** One decision of a fresh control step: the policy's sizing within bounds and step limits. */
+const decideWith = (policy: Policy) => (o: Observation, p: PoolView, c: PolicyConfig = config) =>
+  new Stabilizer(c).decide(policy(o, p, c), p.active + p.starting, 0);
 
 describe('Erlang C', () => {
   it('matches textbook values', () => {
@@ -24,7 +28,7 @@ describe('Erlang C', () => {
 });
 
 describe('target-wait policy', () => {
-  const decide = policies['target-wait'];
+  const decide = decideWith(policies['target-wait']);
   it.each([
     // [what, observation, pool, desired]
     ['stays at min when idle', observe({}), pool(1), 1],
@@ -37,51 +41,50 @@ describe('target-wait policy', () => {
     ['may double in one decision once the pool is larger than the step (HPA: 4 pods or 100%)', observe({ arrivalRate: 100_000 }), pool(8), 16],
     ['grows in proportion when the observed p95 is 3x the target with work waiting, though the model is satisfied', observe({ arrivalRate: 10, backlog: 5, waitP95Ms: 600 }), pool(3), 6],
     ['adds one for a small miss', observe({ arrivalRate: 10, backlog: 5, waitP95Ms: 260 }), pool(3), 4],
-    ['does not grow on an observed miss once nothing waits (it steps down, no history holds it)', observe({ arrivalRate: 10, backlog: 0, waitP95Ms: 600 }), pool(3), 2],
+    ['does not grow on an observed miss once nothing waits (it steps down: nothing holds it)', observe({ arrivalRate: 10, backlog: 0, waitP95Ms: 600 }), pool(3), 2],
     ['grows by one while work waits and no service time is known yet', observe({ serviceMs: undefined, backlog: 10 }), pool(2), 3],
     ['never goes over max', observe({ arrivalRate: 100_000 }), pool(15), 20],
     ['comes up to min', observe({}), pool(0), 1],
   ])('%s', (_what, observation, p, desired) => {
-    expect(decide(observation, p, config, 0, []).desired).toBe(desired);
+    expect(decide(observation, p).desired).toBe(desired);
   });
 
-  it('scales down one at a time, and only to the highest recommendation of the window', () => {
-    const history: Recommendation[] = [{ at: 0, workers: 5 }, { at: 20_000, workers: 3 }];
-    expect(decide(observe({ arrivalRate: 10 }), pool(6), config, 25_000, history)).toMatchObject({ desired: 5, recommendation: 1 });
-    // Once the window has passed the high recommendation, it may go lower (still one step at a time).
-    expect(decide(observe({ arrivalRate: 10 }), pool(5), config, 45_000, history).desired).toBe(4);
+  it('does not correct an observed miss while workers are starting: they are the fix on its way', () => {
+    const miss = observe({ arrivalRate: 10, backlog: 5, waitP95Ms: 600 });
+    expect(policies['target-wait'](miss, pool(3, 1), config).workers).toBe(1);
+    expect(policies['target-wait'](miss, pool(3, 0), config).workers).toBe(6);
   });
 
   it('counts consuming spares as servers: they take the overflow at once', () => {
     // 180/s x 50 ms = 9 busy slots: 3 workers alone, or 2 workers and a spare (12 slots either way).
-    expect(decide(observe({ arrivalRate: 180 }), pool(3, 0, 1), config, 0, []).recommendation).toBe(2);
+    expect(decide(observe({ arrivalRate: 180 }), pool(3, 0, 1)).recommendation).toBe(2);
   });
 
   it('remembers the steady-state need, not the backlog surge, for later scale-downs', () => {
-    const decision = decide(observe({ arrivalRate: 100, backlog: 300 }), pool(2), config, 0, []);
+    const decision = decide(observe({ arrivalRate: 100, backlog: 300 }), pool(2));
     expect(decision.desired).toBeGreaterThan(decision.recommendation);
     expect(decision.recommendation).toBe(2); // 100/s x 50 ms = 5 busy slots: 2 workers of 4
     expect(decision.reason).toContain('(2 once the backlog is cleared)');
   });
 
   it('explains its decision with its inputs', () => {
-    const { reason } = decide(observe({ arrivalRate: 180, waitP95Ms: 340, backlog: 20 }), pool(4), config, 0, []);
+    const { reason } = decide(observe({ arrivalRate: 180, waitP95Ms: 340, backlog: 20 }), pool(4));
     expect(reason).toBe('4 -> 6: arrival 180/s, service 50 ms, backlog 20, in flight 0, p95 wait 340 ms; observed p95 wait 340 ms > 200 ms target with work waiting, although the model is satisfied: +2');
   });
 });
 
 describe('baselines', () => {
   it('latency-threshold adds one over the threshold, removes one well under it', () => {
-    const decide = policies['latency-threshold'];
-    expect(decide(observe({ waitP95Ms: 300 }), pool(2), config, 0, []).desired).toBe(3);
-    expect(decide(observe({ waitP95Ms: 300 }), pool(2, 1), config, 0, []).desired).toBe(3); // waits for the one starting
-    expect(decide(observe({ waitP95Ms: 50 }), pool(3), config, 0, []).desired).toBe(2);
-    expect(decide(observe({ waitP95Ms: 150 }), pool(3), config, 0, []).desired).toBe(3);
+    const decide = decideWith(policies['latency-threshold']);
+    expect(decide(observe({ waitP95Ms: 300 }), pool(2)).desired).toBe(3);
+    expect(decide(observe({ waitP95Ms: 300 }), pool(2, 1)).desired).toBe(3); // waits for the one starting
+    expect(decide(observe({ waitP95Ms: 50 }), pool(3)).desired).toBe(2);
+    expect(decide(observe({ waitP95Ms: 150 }), pool(3)).desired).toBe(3);
   });
 
   it('queue-length sizes by messages per worker, like KEDA QueueLength', () => {
-    const decide = policies['queue-length'];
-    expect(decide(observe({ backlog: 30, inFlight: 8 }), pool(1), { ...config, targetQueueLength: 5, maxStepUp: 100 }, 0, []).desired).toBe(8);
-    expect(decide(observe({}), pool(1), config, 0, []).desired).toBe(1);
+    const decide = decideWith(policies['queue-length']);
+    expect(decide(observe({ backlog: 30, inFlight: 8 }), pool(1), { ...config, targetQueueLength: 5, maxStepUp: 100 }).desired).toBe(8);
+    expect(decide(observe({}), pool(1)).desired).toBe(1);
   });
 });

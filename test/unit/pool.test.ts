@@ -51,7 +51,7 @@ class FakeRuntime implements WorkerRuntime {
 
 function pool(runtime: FakeRuntime, size: number, spares = 0, promoted: string[] = []) {
   return new Pool({
-    runtime, namespace: 'p', size, max: 10, spares, workerEnv: {}, drainGraceMs: 1000, concurrency: 4, logger: pino({ level: 'silent' }),
+    runtime, namespace: 'p', size, spares, workerEnv: {}, drainGraceMs: 1000, logger: pino({ level: 'silent' }),
     promote: async (id) => promoted.push(id),
   });
 }
@@ -126,48 +126,22 @@ describe('pool', () => {
     expect(p.view()).toEqual({ active: 0, starting: 2, spares: 0 }); // the spare is not consuming yet either
   });
 
-  it('promotes a spare saturated in 3 observations in a row, and starts a new spare', async () => {
+  it('carries out a plan: promotes the spares it names, retires the workers it names, starts what is missing, refills the spares', async () => {
     const runtime = new FakeRuntime();
     const promoted: string[] = [];
-    const p = pool(runtime, 1, 1, promoted);
+    const p = pool(runtime, 2, 1, promoted);
     await p.start();
     const spare = p.snapshot().find((m) => m.role === 'spare')!.workerId;
-    const regular = p.snapshot().find((m) => m.role === 'worker')!.workerId;
-    const observe = (spareInFlight: number, at: number) => p.observe([report(regular, { inFlight: 4 }), report(spare, { role: 'spare', inFlight: spareInFlight })], at);
-    observe(2, 0);
-    observe(3, 1000);
-    observe(4, 2000);
-    expect(promoted).toEqual([]); // taking some overflow is a spare's job
-    observe(4, 3000);
-    observe(4, 4000);
-    await p.reconcile();
-    expect(promoted).toEqual([spare]);
-    expect(p.view()).toEqual({ active: 2, starting: 0, spares: 0 });
-    expect(p.snapshot().filter((m) => m.role === 'spare')).toHaveLength(1);
-    expect(runtime.workers.size).toBe(3);
-  });
-
-  it('does not promote a saturated spare past max (a static pool keeps its spare a spare)', async () => {
-    const runtime = new FakeRuntime();
-    const promoted: string[] = [];
-    const p = new Pool({ runtime, namespace: 'p', size: 1, max: 1, spares: 1, workerEnv: {}, drainGraceMs: 1000, concurrency: 4, logger: pino({ level: 'silent' }), promote: async (id) => promoted.push(id) });
-    await p.start();
-    const spare = p.snapshot().find((m) => m.role === 'spare')!.workerId;
-    for (let i = 0; i < 5; i++) p.observe([report(spare, { role: 'spare', inFlight: 4 })], i * 1000);
-    expect(promoted).toEqual([]);
-  });
-
-  it('grows by promoting a ready spare first, then refills the spare', async () => {
-    const runtime = new FakeRuntime();
-    const promoted: string[] = [];
-    const p = pool(runtime, 1, 1, promoted);
-    await p.start();
-    const spare = p.snapshot().find((m) => m.role === 'spare')!.workerId;
+    const [a, b] = p.snapshot().filter((m) => m.role === 'worker').map((m) => m.workerId) as [string, string];
     p.observe(p.snapshot().map((m) => report(m.workerId, { role: m.role })), 0);
-    await p.resize(3);
+    const plan = { promote: [{ workerId: spare, saturated: true }], retire: [a], start: 2 };
+    await p.apply({ at: 0, observation: { arrivalRate: 0, serviceMs: 50, backlog: 0, inFlight: 0, waitP95Ms: undefined }, pool: p.view(), decision: { desired: 4, recommendation: 4, reason: 'test' }, ...plan });
+    await settle();
     expect(promoted).toEqual([spare]);
-    expect(p.view()).toEqual({ active: 2, starting: 1, spares: 0 });
-    expect(p.snapshot().filter((m) => m.role === 'spare')).toHaveLength(1);
+    expect(runtime.drained).toEqual([a]);
+    expect(p.view()).toEqual({ active: 2, starting: 2, spares: 0 }); // b and the promoted spare; two new ones
+    expect(p.snapshot().filter((m) => m.role === 'spare' && m.state === 'starting')).toHaveLength(1);
+    expect(p.workerIds).toContain(b);
   });
 
   it('without worker reports, counts a started worker as active after the startup grace', async () => {

@@ -81,7 +81,7 @@ describe('simulator', () => {
 describe('pool model', () => {
   it('fills the least busy regular worker, leaves spares the overflow, and drains the least busy', () => {
     const pool = new PoolModel(2);
-    const [a, b, spare] = [pool.start('regular', 0), pool.start('regular', 0), pool.start('spare', 0)];
+    const [a, b, spare] = [pool.start('worker', 0), pool.start('worker', 0), pool.start('spare', 0)];
     for (const w of [a!, b!, spare!]) pool.ready(w, 0);
     const taken = [];
     for (let i = 0; i < 4; i++) {
@@ -94,20 +94,23 @@ describe('pool model', () => {
     expect(pool.leastBusySpare()).toBe(spare);
 
     pool.release(b!, 1);
-    pool.start('regular', 1);
-    pool.shrink(2, 2); // the starting one goes first, then b (1 in flight) drains
-    expect(pool.view()).toEqual({ active: 1, starting: 0, spares: 1 });
+    const starting = pool.start('worker', 1);
+    pool.retire(starting, 2); // cancelled at once: it holds nothing
+    pool.retire(b!, 2); // 1 in flight: it drains
+    expect(starting.state).toBe('removed');
+    expect(pool.members().map((m) => [m.workerId, m.state])).toEqual([['w0', 'active'], ['w1', 'draining'], ['w2', 'active']]);
     expect(b!.state).toBe('draining');
     pool.release(b!, 3);
     expect(b!.state).toBe('removed');
   });
 
-  it('like the dispatcher, promotes a spare on its own only once it is saturated: cheaper than promoting on any overflow', () => {
-    const immediate = simulate({ trace: stepTrace(), policyName: 'target-wait', promoteAfterTicks: 0 });
-    const saturated = simulate({ trace: stepTrace(), policyName: 'target-wait' });
-    expect(saturated.completed).toBe(saturated.count);
-    expect(saturated.waitMs.p95).toBeLessThanOrEqual(200);
-    expect(saturated.workerSeconds).toBeLessThan(immediate.workerSeconds * 0.8);
+  it('like the dispatcher, promotes a saturated spare, never past max', () => {
+    const result = simulate({ trace: stepTrace(), policyName: 'target-wait' });
+    expect(result.completed).toBe(result.count);
+    expect(result.waitMs.p95).toBeLessThanOrEqual(200);
+    const pinned = simulate({ trace: stepTrace(), policyName: 'target-wait', config: { min: 2, max: 2 } });
+    expect(pinned.promotions).toBe(0);
+    expect(pinned.maxWorkers).toBe(2);
   });
 });
 
