@@ -22,7 +22,8 @@ import { renderLivePage, type HistoryPoint } from './live-page.js';
 import { runMain } from '../infra/cli.js';
 
 /** Ten minutes of one-second ticks for the live page. */
-const LIVE_HISTORY_TICKS = 600;
+/** Ten minutes of the live page at the default 250 ms interval. */
+const LIVE_HISTORY_TICKS = 2400;
 
 const program = new Command('shoal-dispatcher')
   .description('Run a self-sizing pool of shoal workers; drain and remove them on SIGINT, SIGTERM or quit.')
@@ -31,10 +32,11 @@ const program = new Command('shoal-dispatcher')
   .option('--spares <n>', 'warm spares kept on top, consuming at a low priority (default 1)')
   .option('--policy <name>', 'target-wait (default), latency-threshold or queue-length')
   .option('--target-wait-p95 <duration>', 'keep the p95 queue wait under this (default 200ms)')
-  .option('--scale-interval <duration>', 'how often to observe and decide (default 1s)')
-  .option('--scale-down-window <duration>', 'no scale-down for this long after any increase, then only to the highest need of this window (default 30s)')
-  .option('--max-step-up <n>', 'workers added per decision at most, or the current count if larger (default 4)')
+  .option('--scale-interval <duration>', 'how often to observe and decide (default 250ms)')
+  .option('--scale-down-window <duration>', 'no scale-down for this long after any increase, then only to the highest need of this window (default 5s)')
+  .option('--max-step-up <n>', 'workers added per decision at most, or the current count if larger (default 1000: --max is the guard)')
   .option('--max-step-down <n>', 'workers that may go in one decision however small the pool (default 1)')
+  .option('--burst-memory <duration>', 'adaptive spares: keep warm headroom for the largest surge seen within this long (default 0s: off)')
   .option('--scale-down-share <share>', 'share of the pool that may go in one decision, as the HPA\'s percent policy (default 0.5)')
   .option('--backlog-drain <duration>', 'target-wait: clear an existing backlog within this (default 500ms)')
   .option('--target-queue-length <n>', 'queue-length: messages per worker (default 5)')

@@ -1,5 +1,6 @@
 import type { Decision, Observation, Policy, PolicyConfig, PoolView } from '../policy/index.js';
 import { pickVictims, poolView, type MemberView } from './members.js';
+import { BurstMemory } from './burst-memory.js';
 import { Stabilizer } from './stabilizer.js';
 
 /** A spare that takes some overflow is doing its job; one busy in this many observations in a row means the pool is short. */
@@ -36,11 +37,13 @@ export interface Plan {
  */
 export class ControlStep {
   private readonly stabilizer: Stabilizer;
+  private readonly bursts: BurstMemory;
   /** Spares' observations in a row with every slot busy. */
   private readonly busyStreaks = new Map<string, number>();
 
   constructor(private readonly options: ControlStepOptions) {
     this.stabilizer = new Stabilizer(options.config);
+    this.bursts = new BurstMemory(options.config);
   }
 
   step(now: number, observation: Observation, members: readonly MemberView[]): Plan {
@@ -52,7 +55,8 @@ export class ControlStep {
 
     // Some overflow is a spare's job; a spare whose every slot stays busy means the pool is short.
     const saturated = this.saturatedSpares(readySpares).slice(0, Math.max(0, config.max - current));
-    let decision = this.stabilizer.decide(policy(observation, pool, config), current, now);
+    const sizing = this.bursts.apply(policy(observation, pool, config), observation, now);
+    let decision = this.stabilizer.decide(sizing, current, now);
     if (saturated.length > 0) {
       this.stabilizer.increased(now);
       if (decision.desired < current + saturated.length) {

@@ -4,7 +4,7 @@ import type { Observation } from '../policy/types.js';
 import type { Sample } from './types.js';
 
 export interface WindowOptions {
-  /** Arrival rates are averaged over this window, and over a window of a third of it; the higher wins. */
+  /** Arrival rates are averaged over this window: several worker report intervals long. */
   rateWindowMs: number;
   /** Service times and queue waits are taken over this window. */
   latencyWindowMs: number;
@@ -42,6 +42,8 @@ export class ObservationWindow {
   private lastServiceMs: number | undefined;
   private lastSampleAt: number | undefined;
   private latest: { backlog: number; inFlight: number } = { backlog: 0, inFlight: 0 };
+  /** The queue's ready count at the last two samples: how fast it grows right now. */
+  private readyTrend: { at: number; ready: number }[] = [];
 
   constructor(private readonly options: WindowOptions) {}
 
@@ -70,6 +72,7 @@ export class ObservationWindow {
       for (const id of this.lastReports.keys()) if (!present.has(id)) this.lastReports.delete(id);
     }
     this.latest = { backlog: sample.queue.ready, inFlight };
+    this.readyTrend = [...this.readyTrend.slice(-1), { at: sample.at, ready: sample.queue.ready }];
     this.lastSampleAt = sample.at;
     this.ticks.push({ at: sample.at, completed, processed, serviceMs, waitBuckets, depth: sample.queue.ready + inFlight, publishRate: sample.queue.publishRate, hadReports: sample.reports !== undefined });
     const horizon = sample.at - Math.max(this.options.rateWindowMs, this.options.latencyWindowMs);
@@ -78,10 +81,13 @@ export class ObservationWindow {
 
   observe(now: number): Observation {
     return {
-      // The short window sees a rise within two samples; the long one smooths a fall.
-      arrivalRate: Math.max(this.arrivalRate(now, this.options.rateWindowMs), this.arrivalRate(now, this.options.rateWindowMs / 3)),
+      // One window several report intervals long: a shorter one catches one report or two
+      // (completions arrive in report-sized lumps) and reads the rate 0.6x or 1.2x. A rise is
+      // seen sooner through the queue itself (backlogGrowth, the policy's saturation estimate).
+      arrivalRate: this.arrivalRate(now, this.options.rateWindowMs),
       serviceMs: this.serviceMs(now),
       backlog: this.latest.backlog,
+      backlogGrowth: this.backlogGrowth(),
       inFlight: this.latest.inFlight,
       waitP95Ms: this.waitP95(now),
     };
@@ -101,6 +107,13 @@ export class ObservationWindow {
     const completed = inWindow.reduce((sum, t) => sum + (t === first ? 0 : t.completed), 0);
     const arrivals = completed + (last.depth - first.depth);
     return Math.max(0, arrivals / ((last.at - first.at) / 1000));
+  }
+
+  /** Ready requests per second gained (or lost) between the last two samples: no report lag, no smoothing. */
+  private backlogGrowth(): number {
+    const [before, last] = this.readyTrend;
+    if (!before || !last || last.at <= before.at) return 0;
+    return ((last.ready - before.ready) * 1000) / (last.at - before.at);
   }
 
   private serviceMs(now: number): number | undefined {

@@ -19,10 +19,14 @@ export const defaultPolicyConfig: PolicyConfig = {
   max: 10,
   concurrency: 4,
   targetWaitP95Ms: 200,
-  maxStepUp: 4,
+  // The model knows how many workers a burst needs: a step limit would only make it wait
+  // (a doubling per decision took 5 s to reach 100 workers); --max is the guard.
+  maxStepUp: 1000,
   maxStepDown: 1,
   scaleDownShare: 0.5,
-  scaleDownStabilizationMs: 30_000,
+  scaleDownStabilizationMs: 5_000,
+  // Adaptive spares cost headroom between bursts: off unless asked for (--burst-memory).
+  burstMemoryMs: 0,
   backlogDrainMs: 500,
   targetQueueLength: 5,
 };

@@ -20,6 +20,9 @@ import type { Policy, PolicyConfig } from './types.js';
  * - Workers still starting count as capacity on its way (PoolView.starting),
  *   so a burst does not start duplicates.
  */
+/** A backlog that alone means this share of the target in wait is overload, not noise. */
+const SATURATION_SHARE_OF_TARGET = 0.25;
+
 export const targetWaitPolicy: Policy = (observation, pool, config) => {
   const current = pool.active + pool.starting;
   const inputs = describeInputs(observation);
@@ -33,12 +36,20 @@ export const targetWaitPolicy: Policy = (observation, pool, config) => {
   }
 
   const mu = 1000 / serviceMs; // per server, per second
-  const steady = workersFor(arrivalRate, mu, config, pool.spares);
-  const { workers: needed, predictedMs } = workersFor(arrivalRate + backlog / (config.backlogDrainMs / 1000), mu, config, pool.spares);
-  let why = `${inputs}; model needs ${needed} for p95 wait ${Number.isFinite(predictedMs) ? Math.round(predictedMs) : 'unbounded'} ms <= ${target} ms target`;
+  // While requests wait, every consuming slot is busy: the pool completes (active + spares) x
+  // concurrency x mu per second, and the queue grows on top. The queue's own count has no report
+  // lag and no smoothing, so this sees a burst at the first sample.
+  const serving = (pool.active + pool.spares) * config.concurrency * mu;
+  // A few requests waiting a moment is Poisson noise, not overload.
+  const overloaded = backlog > 0 && backlog / serving > (target / 1000) * SATURATION_SHARE_OF_TARGET;
+  const saturated = overloaded ? serving + observation.backlogGrowth : 0;
+  const lambda = Math.max(arrivalRate, saturated);
+  const steady = workersFor(lambda, mu, config, pool.spares);
+  const { workers: needed, predictedMs } = workersFor(lambda + backlog / (config.backlogDrainMs / 1000), mu, config, pool.spares);
+  let why = `${inputs}${lambda > arrivalRate ? `; saturated: ${Math.round(lambda)}/s arriving` : ''}; model needs ${needed} for p95 wait ${Number.isFinite(predictedMs) ? Math.round(predictedMs) : 'unbounded'} ms <= ${target} ms target`;
   if (backlog > 0 && needed > steady.workers) why += ` (${steady.workers} once the backlog is cleared)`;
 
-  if (waitP95Ms !== undefined && waitP95Ms > target && needed <= current && backlog > 0 && pool.starting === 0) {
+  if (waitP95Ms !== undefined && waitP95Ms > target && needed <= current && observation.backlogGrowth > 0 && pool.starting === 0) {
     // Grow in proportion to the miss: half of current x (observed/target - 1), at least one.
     const extra = Math.max(1, Math.ceil((current * (waitP95Ms / target - 1)) / 2));
     return {
@@ -47,7 +58,8 @@ export const targetWaitPolicy: Policy = (observation, pool, config) => {
       reason: `${inputs}; observed p95 wait ${Math.round(waitP95Ms)} ms > ${target} ms target with work waiting, although the model is satisfied: +${extra}`,
     };
   }
-  return { workers: needed, steady: Math.max(steady.workers, Math.min(needed, current)), reason: why };
+  const surge = overloaded ? Math.max(0, lambda - serving) : undefined;
+  return { workers: needed, steady: Math.max(steady.workers, Math.min(needed, current)), reason: why, surge };
 };
 
 /**

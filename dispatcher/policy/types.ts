@@ -15,6 +15,8 @@ export interface Observation {
   serviceMs: number | undefined;
   /** Requests waiting in the queue, not yet delivered to any worker. */
   backlog: number;
+  /** How fast the backlog grows right now, per second (negative while it shrinks): the queue's own count, read without report lag. */
+  backlogGrowth: number;
   /** Requests delivered to workers and not yet acked. */
   inFlight: number;
   /** Observed p95 of the time from publish to delivery, in ms; undefined with too few samples. */
@@ -49,6 +51,11 @@ export interface PolicyConfig {
    * highest steady-state need of this window, so the pool does not flap.
    */
   scaleDownStabilizationMs: number;
+  /**
+   * Adaptive spares: keep warm headroom for the largest surge seen within this
+   * long, so that a recurring burst meets capacity that already consumes. 0: off.
+   */
+  burstMemoryMs: number;
   /** target-wait policy: an existing backlog should be cleared within this long. */
   backlogDrainMs: number;
   /** queue-length baseline (KEDA-like): messages per worker it aims for. */
@@ -67,6 +74,8 @@ export interface Sizing {
   steady: number;
   /** Why, for the log: inputs and the rule that decided. */
   reason: string;
+  /** Requests per second arriving beyond what the pool served, when it saw itself overloaded: what warm headroom would have absorbed. */
+  surge?: number;
 }
 
 /** A steady-state need the control step remembers for the scale-down window. */

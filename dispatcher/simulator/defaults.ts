@@ -30,7 +30,8 @@ export const simulationDefaults = {
   promoteAfterTicks: PROMOTE_AFTER_OBSERVATIONS,
   startDelay: { meanMs: 450, jitterMs: 100 } as StartDelay,
   seed: 1,
-  controlIntervalMs: 1000,
+  /** As the live dispatcher's --scale-interval. */
+  controlIntervalMs: 250,
   /** How often the policy's inputs are refreshed; between refreshes it sees the last sample. 0: at every control tick. */
   metricsIntervalMs: 0,
   /** How often each worker writes its report (the worker's SHOAL_REPORT_INTERVAL_MS): completions and waits reach the dispatcher this late. */

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { BurstMemory } from '../../dispatcher/control/burst-memory.js';
 import { ControlStep } from '../../dispatcher/control/control-step.js';
 import { pickVictims, type MemberView } from '../../dispatcher/control/members.js';
 import { Stabilizer } from '../../dispatcher/control/stabilizer.js';
 import { defaultPolicyConfig, type Observation, type Policy, type PolicyConfig } from '../../dispatcher/policy/index.js';
 
 const config: PolicyConfig = { ...defaultPolicyConfig, min: 1, max: 20, maxStepUp: 4, maxStepDown: 1, scaleDownShare: 0.5, scaleDownStabilizationMs: 10_000 };
-const observation: Observation = { arrivalRate: 0, serviceMs: 50, backlog: 0, inFlight: 0, waitP95Ms: undefined };
+const observation: Observation = { arrivalRate: 0, serviceMs: 50, backlog: 0, backlogGrowth: 0, inFlight: 0, waitP95Ms: undefined };
 const sizing = (workers: number, steady = workers) => ({ workers, steady, reason: 'test' });
 
 describe('stabilizer', () => {
@@ -100,5 +101,22 @@ describe('control step', () => {
     expect(plan.decision.desired).toBe(3);
     expect(plan.retire).toEqual(['f', 'e']);
     expect(pickVictims(members.filter((m) => m.role === 'worker' && m.state !== 'draining'), 4).map((m) => m.workerId)).toEqual(['f', 'e', 'c', 'b']);
+  });
+});
+
+describe('adaptive spares (burst memory)', () => {
+  it('keeps warm headroom for the largest surge of the memory, then lets it go', () => {
+    const memory = new BurstMemory({ ...config, burstMemoryMs: 60_000, concurrency: 4 });
+    const seen = { ...observation, serviceMs: 50 };
+    // 400/s beyond what the pool served x 50 ms = 20 slots: 5 workers of 4.
+    expect(memory.apply({ ...sizing(10), surge: 400 }, seen, 0)).toMatchObject({ workers: 15, steady: 15 });
+    expect(memory.apply({ ...sizing(2), surge: 40 }, seen, 30_000)).toMatchObject({ workers: 7 });
+    expect(memory.apply(sizing(2), seen, 59_999).reason).toContain('+5 warm for the 400/s surge 60s ago');
+    expect(memory.apply(sizing(2), seen, 60_000)).toMatchObject({ workers: 3 }); // the 40/s surge: 2 slots, 1 worker
+    expect(memory.apply(sizing(2), seen, 90_000)).toMatchObject({ workers: 2 });
+  });
+
+  it('is off by default', () => {
+    expect(new BurstMemory(defaultPolicyConfig).apply({ ...sizing(2), surge: 400 }, observation, 0).workers).toBe(2);
   });
 });

@@ -26,11 +26,18 @@ describe('observation window', () => {
     expect(o.backlog).toBe(50);
   });
 
-  it('sees a rise within two samples: the higher of the short and the long window', () => {
+  it('reads the rate over the whole window: reports come in lumps, a shorter window would read one lump as a burst', () => {
     const w = window();
-    for (let t = 0; t <= 4000; t += 1000) w.add(sample(t, 0, [report('a', 0)]));
-    w.add(sample(5000, 0, [report('a', 300)]));
-    expect(w.observe(5000).arrivalRate).toBeGreaterThanOrEqual(150);
+    // 100/s, reported once a second and sampled four times a second.
+    for (let t = 0; t <= 10_000; t += 250) w.add(sample(t, 0, [report('a', 100 * Math.floor(t / 1000))]));
+    for (const now of [10_000]) expect(w.observe(now).arrivalRate).toBeCloseTo(100, 0);
+  });
+
+  it('sees the queue grow at once, without report lag', () => {
+    const w = window();
+    w.add(sample(0, 0, [report('a', 0)]));
+    w.add(sample(250, 40, [report('a', 0)]));
+    expect(w.observe(250)).toMatchObject({ backlog: 40, backlogGrowth: 160 });
   });
 
   it('does not read a Redis outage as a burst of arrivals when the reports come back', () => {

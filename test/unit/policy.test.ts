@@ -4,7 +4,7 @@ import { Stabilizer } from '../../dispatcher/control/stabilizer.js';
 import { defaultPolicyConfig, policies, type Observation, type Policy, type PolicyConfig, type PoolView } from '../../dispatcher/policy/index.js';
 
 const config: PolicyConfig = { ...defaultPolicyConfig, min: 1, max: 20, concurrency: 4, targetWaitP95Ms: 200, maxStepUp: 4, maxStepDown: 1, scaleDownStabilizationMs: 30_000 };
-const observe = (o: Partial<Observation>): Observation => ({ arrivalRate: 0, serviceMs: 50, backlog: 0, inFlight: 0, waitP95Ms: undefined, ...o });
+const observe = (o: Partial<Observation>): Observation => ({ arrivalRate: 0, serviceMs: 50, backlog: 0, backlogGrowth: 0, inFlight: 0, waitP95Ms: undefined, ...o });
 const pool = (active: number, starting = 0, spares = 0) => ({ active, starting, spares });
 /** One decision of a fresh control step: the policy's sizing within bounds and step limits. */
 const decideWith = (policy: Policy) => (o: Observation, p: PoolView, c: PolicyConfig = config) =>
@@ -39,8 +39,8 @@ describe('target-wait policy', () => {
     ['counts starting workers as capacity on its way', observe({ arrivalRate: 180 }), pool(1, 2), 3],
     ['grows to clear a backlog within the 500 ms drain window: 400 waiting adds 800/s (+4 at most from 1)', observe({ arrivalRate: 0, backlog: 400 }), pool(1), 5],
     ['may double in one decision once the pool is larger than the step (HPA: 4 pods or 100%)', observe({ arrivalRate: 100_000 }), pool(8), 16],
-    ['grows in proportion when the observed p95 is 3x the target with work waiting, though the model is satisfied', observe({ arrivalRate: 10, backlog: 5, waitP95Ms: 600 }), pool(3), 6],
-    ['adds one for a small miss', observe({ arrivalRate: 10, backlog: 5, waitP95Ms: 260 }), pool(3), 4],
+    ['grows in proportion when the observed p95 is 3x the target with work waiting, though the model is satisfied', observe({ arrivalRate: 10, backlog: 5, backlogGrowth: 5, waitP95Ms: 600 }), pool(3), 6],
+    ['adds one for a small miss', observe({ arrivalRate: 10, backlog: 5, backlogGrowth: 5, waitP95Ms: 260 }), pool(3), 4],
     ['does not grow on an observed miss once nothing waits (it steps down: nothing holds it)', observe({ arrivalRate: 10, backlog: 0, waitP95Ms: 600 }), pool(3), 2],
     ['grows by one while work waits and no service time is known yet', observe({ serviceMs: undefined, backlog: 10 }), pool(2), 3],
     ['never goes over max', observe({ arrivalRate: 100_000 }), pool(15), 20],
@@ -50,7 +50,7 @@ describe('target-wait policy', () => {
   });
 
   it('does not correct an observed miss while workers are starting: they are the fix on its way', () => {
-    const miss = observe({ arrivalRate: 10, backlog: 5, waitP95Ms: 600 });
+    const miss = observe({ arrivalRate: 10, backlog: 5, backlogGrowth: 5, waitP95Ms: 600 });
     expect(policies['target-wait'](miss, pool(3, 1), config).workers).toBe(1);
     expect(policies['target-wait'](miss, pool(3, 0), config).workers).toBe(6);
   });
@@ -60,16 +60,27 @@ describe('target-wait policy', () => {
     expect(decide(observe({ arrivalRate: 180 }), pool(3, 0, 1)).recommendation).toBe(2);
   });
 
+  it('sees a burst at once through the queue: every slot busy and the backlog growing', () => {
+    // 2 workers (8 slots, 160/s) saturated and 400 more waiting each second: 560/s arrive, whatever the lagging rate says.
+    const decision = decide(observe({ arrivalRate: 100, backlog: 200, backlogGrowth: 400 }), pool(2));
+    expect(decision.reason).toContain('saturated: 560/s arriving');
+    expect(decision.recommendation).toBe(8); // 560/s x 50 ms = 28 busy slots: 8 workers of 4
+  });
+
+  it('takes a few requests waiting a moment for noise, not overload', () => {
+    expect(decide(observe({ arrivalRate: 100, backlog: 3, backlogGrowth: 12 }), pool(2)).reason).not.toContain('saturated');
+  });
+
   it('remembers the steady-state need, not the backlog surge, for later scale-downs', () => {
-    const decision = decide(observe({ arrivalRate: 100, backlog: 300 }), pool(2));
+    const decision = decide(observe({ arrivalRate: 100, backlog: 300, backlogGrowth: -100 }), pool(2));
     expect(decision.desired).toBeGreaterThan(decision.recommendation);
     expect(decision.recommendation).toBe(2); // 100/s x 50 ms = 5 busy slots: 2 workers of 4
     expect(decision.reason).toContain('(2 once the backlog is cleared)');
   });
 
   it('explains its decision with its inputs', () => {
-    const { reason } = decide(observe({ arrivalRate: 180, waitP95Ms: 340, backlog: 20 }), pool(4));
-    expect(reason).toBe('4 -> 6: arrival 180/s, service 50 ms, backlog 20, in flight 0, p95 wait 340 ms; observed p95 wait 340 ms > 200 ms target with work waiting, although the model is satisfied: +2');
+    const { reason } = decide(observe({ arrivalRate: 180, waitP95Ms: 340, backlog: 10, backlogGrowth: 5 }), pool(4));
+    expect(reason).toBe('4 -> 6: arrival 180/s, service 50 ms, backlog 10, in flight 0, p95 wait 340 ms; observed p95 wait 340 ms > 200 ms target with work waiting, although the model is satisfied: +2');
   });
 });
 

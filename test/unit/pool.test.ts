@@ -135,7 +135,7 @@ describe('pool', () => {
     const [a, b] = p.snapshot().filter((m) => m.role === 'worker').map((m) => m.workerId) as [string, string];
     p.observe(p.snapshot().map((m) => report(m.workerId, { role: m.role })), 0);
     const plan = { promote: [{ workerId: spare, saturated: true }], retire: [a], start: 2 };
-    await p.apply({ at: 0, observation: { arrivalRate: 0, serviceMs: 50, backlog: 0, inFlight: 0, waitP95Ms: undefined }, pool: p.view(), decision: { desired: 4, recommendation: 4, reason: 'test' }, ...plan });
+    await p.apply({ at: 0, observation: { arrivalRate: 0, serviceMs: 50, backlog: 0, backlogGrowth: 0, inFlight: 0, waitP95Ms: undefined }, pool: p.view(), decision: { desired: 4, recommendation: 4, reason: 'test' }, ...plan });
     await settle();
     expect(promoted).toEqual([spare]);
     expect(runtime.drained).toEqual([a]);

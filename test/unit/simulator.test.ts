@@ -55,8 +55,15 @@ describe('simulator', () => {
     const byTrace = new Map<string, TraceComparison>(comparisons.map((c) => [c.trace, c]));
     const run = (trace: string, policy: string) => byTrace.get(trace)!.runs.find((r) => r.policy === policy)!;
 
-    it.each(BUILTIN_TRACES)('target-wait meets the 200 ms p95 wait target on %s', (trace) => {
+    it.each(['step', 'diurnal', 'sparse'])('target-wait meets the 200 ms p95 wait target on %s', (trace) => {
       expect(run(trace, 'target-wait').result.waitMs.p95).toBeLessThanOrEqual(200);
+    });
+
+    it('on bursts, meets it only with adaptive spares: a 15x jump is faster than a 450 ms start', () => {
+      expect(run('bursts', 'target-wait').result.waitMs.p95).toBeGreaterThan(200);
+      const adaptive = simulate({ trace: builtinTrace('bursts'), policyName: 'target-wait', config: { burstMemoryMs: 60_000 } });
+      expect(adaptive.waitMs.p95).toBeLessThanOrEqual(200);
+      expect(adaptive.overTargetPct).toBeLessThan(1);
     });
 
     it.each(BUILTIN_TRACES)('the tuned queue-length baseline meets it too on %s', (trace) => {
@@ -166,7 +173,7 @@ describe('cluster-scale options', () => {
 
   it('prints the settings a table depends on', () => {
     expect(formatSettings(parseCliOptions({ preset: 'swarm', scale: '20', serviceMs: '200', max: '1000', metricsInterval: '5s', maxStepDown: '10' }))).toBe(
-      'settings: rates x20, service 200 ms, 4 per worker, workers 1..1000 + 1 spare(s), steps +4/-10, start delay 2000 ± 1000 ms, decisions every 1000 ms, metrics every 5000 ms, seed 1',
+      'settings: rates x20, service 200 ms, 4 per worker, workers 1..1000 + 1 spare(s), steps +1000/-10, start delay 2000 ± 1000 ms, decisions every 250 ms, metrics every 5000 ms, seed 1',
     );
   });
 
@@ -178,8 +185,8 @@ describe('cluster-scale options', () => {
       return { at: at!, result };
     };
     const everyTick = firstGrowth(0);
-    expect(firstGrowth(1000).result).toEqual(everyTick.result);
-    expect(firstGrowth(4000).at).toBeGreaterThan(everyTick.at); // polls at 1, 5, 9, 13 s: the 10 s step is seen at 13 s, not 11 s
+    expect(firstGrowth(250).result).toEqual(everyTick.result);
+    expect(firstGrowth(4000).at).toBeGreaterThan(everyTick.at); // polls at 0.25, 4.25, 8.25, 12.25 s: the 10 s step is seen at 12.25 s
   });
 
   it('holds the target at cluster scale on a smooth day: thousands of requests per second, hundreds of workers', () => {
