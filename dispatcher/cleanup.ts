@@ -5,6 +5,7 @@ import { commonSettings, parseSettings } from '../infra/config.js';
 import { LABEL_POOL, removePoolContainers } from '../infra/runtime/docker.js';
 import { removePoolServices } from '../infra/runtime/swarm.js';
 import { runMain } from '../infra/cli.js';
+import { dispatcherSettings } from './config.js';
 
 /**
  * Removes the Swarm services and the containers of one pool (label
@@ -18,11 +19,11 @@ const program = new Command('shoal-cleanup')
 
 async function main(): Promise<number> {
   program.parse();
-  const { namespace } = parseSettings({ namespace: commonSettings.namespace }, process.env, program.opts());
+  const { namespace, dockerTimeoutMs } = parseSettings({ namespace: commonSettings.namespace, dockerTimeoutMs: dispatcherSettings.dockerTimeoutMs }, process.env, program.opts());
   const docker = new Docker();
   // Services first: a service whose containers were removed alone would start them again.
-  const services = await removePoolServices(docker, namespace);
-  const containers = await removePoolContainers(docker, namespace);
+  const services = await removePoolServices(docker, namespace, dockerTimeoutMs);
+  const containers = await removePoolContainers(docker, namespace, dockerTimeoutMs);
   process.stdout.write(`removed ${services.removed} service(s) and ${containers.removed} container(s) of pool "${namespace}"\n`);
   for (const { name, error } of services.failed) process.stderr.write(`shoal-cleanup: could not remove service ${name}: ${error}\n`);
   for (const { name, error } of containers.failed) process.stderr.write(`shoal-cleanup: could not remove container ${name}: ${error}\n`);

@@ -37,6 +37,8 @@ export const dispatcherSettings = {
   image: { env: 'SHOAL_WORKER_IMAGE', flag: '--image', schema: text({ default: 'shoal/worker:latest' }) },
   workerMemoryBytes: { env: 'SHOAL_WORKER_MEMORY', flag: '--worker-memory', schema: byteSize({ default: '256m', min: 32 * 1024 * 1024 }) },
   workerCpus: { env: 'SHOAL_WORKER_CPUS', flag: '--worker-cpus', schema: optionalNumber({ min: 0.01 }).default(1) },
+  /** How long one Docker engine call may take (infra/runtime/engine-timeout.ts). */
+  dockerTimeoutMs: { env: 'SHOAL_DOCKER_TIMEOUT', schema: duration({ default: '30s', min: 1 }) },
 };
 
 export type DispatcherConfig = ParsedSettings<typeof dispatcherSettings>;

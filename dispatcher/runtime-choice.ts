@@ -2,6 +2,7 @@ import Docker from 'dockerode';
 import { ShoalError } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
 import { DockerRuntime, type ContainerRuntimeOptions } from '../infra/runtime/docker.js';
+import { engineCall } from '../infra/runtime/engine-timeout.js';
 import { ProcessRuntime } from '../infra/runtime/process.js';
 import { SwarmRuntime } from '../infra/runtime/swarm.js';
 import type { WorkerRuntime } from '../infra/runtime/types.js';
@@ -23,7 +24,8 @@ export async function chooseRuntime(config: DispatcherConfig, logger: Logger, ne
     return new ProcessRuntime();
   }
   const docker = new Docker();
-  const reachable = await docker.ping().then(() => undefined, (err: Error) => err);
+  // A socket that accepts and never answers must not hold the start up (dockerode's typings offer ping() no abort signal).
+  const reachable = await engineCall('ping', config.dockerTimeoutMs, () => docker.ping()).then(() => undefined, (err: Error) => err);
   if (reachable instanceof Error) {
     if (config.runtime === 'docker' || config.runtime === 'swarm') {
       throw new ShoalError(
@@ -44,7 +46,7 @@ export async function chooseRuntime(config: DispatcherConfig, logger: Logger, ne
 }
 
 async function swarmRuntime(docker: Docker, config: DispatcherConfig, logger: Logger, needs: RuntimeNeeds): Promise<WorkerRuntime> {
-  await SwarmRuntime.requireManager(docker);
+  await SwarmRuntime.requireManager(docker, config.dockerTimeoutMs);
   const runtime = new SwarmRuntime({
     ...containerOptions(docker, config, logger),
     requestDrain: needs.requestDrain,
@@ -67,6 +69,7 @@ function containerOptions(docker: Docker, config: DispatcherConfig, logger: Logg
     cpus: config.workerCpus,
     stopGraceMs: config.drainGraceMs,
     logger,
+    engineTimeoutMs: config.dockerTimeoutMs,
   };
 }
 

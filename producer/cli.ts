@@ -17,7 +17,10 @@ import { runMain } from '../infra/cli.js';
 /**
  * The producer CLI: sends N requests through the pool and reports latency.
  * Exits 0 when every request got an ok reply, 1 otherwise, 2 on bad input.
+ * Ctrl-C stops sending, waits a short grace for the replies in flight, prints
+ * the summary so far and exits 130; a second Ctrl-C exits at once.
  */
+const EXIT_INTERRUPTED = 130;
 const program = new Command('shoal-producer')
   .description('Send requests through a shoal pool and report their latency.')
   .option('-n, --count <n>', 'requests to send (default 1000)')
@@ -75,6 +78,14 @@ async function main(): Promise<number> {
     }
   };
 
+  const interrupt = new AbortController();
+  const onSigint = () => {
+    if (interrupt.signal.aborted) process.exit(EXIT_INTERRUPTED);
+    interrupt.abort();
+    bar?.stop();
+    process.stderr.write(`interrupted: sending no more; waiting up to ${config.interruptGraceMs} ms for ${client.inFlight} replies in flight (Ctrl-C again to quit now)\n`);
+  };
+  process.on('SIGINT', onSigint);
   const summary = await runLoad(client, {
     count: config.count,
     concurrency: config.concurrency,
@@ -82,9 +93,16 @@ async function main(): Promise<number> {
     job: config.job,
     payload: config.payload,
     timeoutMs: config.timeoutMs,
-  }, onOutcome);
+  }, onOutcome, { signal: interrupt.signal, graceMs: config.interruptGraceMs });
   bar?.stop();
-  await client.close();
+  const interrupted = interrupt.signal.aborted;
+  if (interrupted) {
+    // Calls still in flight are left out of the summary; closing would wait them out.
+    if (client.inFlight > 0) process.stderr.write(`interrupted: ${client.inFlight} calls still in flight are not counted\n`);
+  } else {
+    process.off('SIGINT', onSigint);
+    await client.close();
+  }
 
   const { confirmed, republished, duplicatesSuppressed, lateReplies } = client.stats;
   const delivery = `delivery  confirmed ${confirmed}  republished ${republished}  duplicate replies dropped ${duplicatesSuppressed}  late replies dropped ${lateReplies}`;
@@ -103,6 +121,7 @@ async function main(): Promise<number> {
     });
     process.stderr.write(`wrote ${config.report}\n`);
   }
+  if (interrupted) return EXIT_INTERRUPTED;
   return summary.ok === summary.sent ? 0 : 1;
 }
 

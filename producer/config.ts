@@ -27,6 +27,8 @@ export const producerSettings = {
   job: { env: 'SHOAL_JOB', flag: '--job', schema: text({ default: 'echo', pattern: JOB_NAME_PATTERN, hint: 'must be a job name like echo, sleep or cpu' }) },
   payload: { env: 'SHOAL_PAYLOAD', flag: '--payload', schema: jsonText },
   timeoutMs: { env: 'SHOAL_TIMEOUT', flag: '--timeout', schema: duration({ default: '30s', min: 1 }) },
+  /** After Ctrl-C: how long to wait for the replies in flight before printing the summary. */
+  interruptGraceMs: { env: 'SHOAL_INTERRUPT_GRACE', schema: duration({ default: '3s' }) },
   each: { env: 'SHOAL_EACH', flag: '--each', schema: flag(false) },
   json: { env: 'SHOAL_JSON', flag: '--json', schema: flag(false) },
   progress: { env: 'SHOAL_PROGRESS', flag: '--no-progress', schema: flag(true) },

@@ -1,7 +1,7 @@
 import { errorCode, errorMessage, TransientJobError } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
-import { decodeRequest, type IncomingMessage, type Reply } from '../infra/protocol.js';
-import type { RequestResult } from '../infra/transport/types.js';
+import { decodeRequest, encodeReply, type IncomingMessage, type Reply } from '../infra/protocol.js';
+import type { RequestResult, Settle } from '../infra/transport/types.js';
 import { bucketIndex, emptyBuckets } from '../infra/wait-histogram.js';
 import type { JobHandlers } from './jobs.js';
 
@@ -32,6 +32,34 @@ export class RequestRunner {
   constructor(private readonly options: RequestRunnerOptions) {}
 
   async run(msg: IncomingMessage, receivedAt = Date.now()): Promise<RequestResult> {
+    const outcome = await this.decide(msg, receivedAt);
+    return outcome.reply ? this.encoded(outcome.settle, outcome.reply) : { settle: outcome.settle };
+  }
+
+  /**
+   * Encodes the reply here, once, so that a reply which cannot be serialized
+   * (a result nested too deep for JSON.stringify's recursion, a BigInt, a
+   * cycle) is answered with REPLY_FAILED and dead-lettered. Left to the
+   * transport, it failed at publish time, the request was redelivered up to
+   * the delivery limit, and the caller never heard back.
+   */
+  private encoded(settle: Settle, reply: NonNullable<Outcome['reply']>): RequestResult {
+    const { replyTo, correlationId } = reply;
+    try {
+      return { settle, reply: { replyTo, correlationId, body: reply.body, encoded: encodeReply(reply.body) } };
+    } catch (err) {
+      this.options.logger.warn({ correlationId, err: errorMessage(err) }, 'the reply cannot be serialized; answering REPLY_FAILED and dead-lettering the request');
+      if (reply.body.ok) {
+        // Counted as processed when the job returned; its caller sees a failure.
+        this.counters.processed--;
+        this.counters.failed++;
+      }
+      const body = this.failure('REPLY_FAILED', `the reply cannot be serialized: ${errorMessage(err)}`, reply.body.timings.queuedMs, reply.body.timings.serviceMs);
+      return { settle: 'dead-letter', reply: { replyTo, correlationId, body, encoded: encodeReply(body) } };
+    }
+  }
+
+  private async decide(msg: IncomingMessage, receivedAt: number): Promise<Outcome> {
     const { logger, maxBodyBytes, deliveryLimit, workerId } = this.options;
     const decoded = decodeRequest(msg, maxBodyBytes);
     if (!decoded.ok) {
@@ -92,6 +120,12 @@ export class RequestRunner {
   private failure(code: string, message: string, queuedMs: number | null, serviceMs: number): Reply {
     return { ok: false, error: { code, message }, workerId: this.options.workerId, timings: { queuedMs, serviceMs } };
   }
+}
+
+/** What to do with a request before its reply is encoded. */
+interface Outcome {
+  settle: Settle;
+  reply?: { replyTo: string; correlationId: string; body: Reply } | undefined;
 }
 
 /**

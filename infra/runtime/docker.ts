@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { ShoalError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { DEFAULT_ENGINE_TIMEOUT_MS, engineCall } from './engine-timeout.js';
 import type { ExitInfo, WorkerHandle, WorkerRole, WorkerRuntime, WorkerSpec } from './types.js';
 
 /** Labels on every container shoal starts. The pool label is the only way the runtime finds containers. */
@@ -22,6 +23,8 @@ export interface ContainerRuntimeOptions {
   /** The stop timeout (Swarm: stop grace period): longer than the longest job, so a drain can finish. */
   stopGraceMs: number;
   logger: Logger;
+  /** How long one engine call may take (default 30 s); a `stop` also gets its grace. */
+  engineTimeoutMs?: number | undefined;
 }
 
 export type DockerRuntimeOptions = ContainerRuntimeOptions;
@@ -51,6 +54,11 @@ export class DockerRuntime implements WorkerRuntime {
   private readonly oomKilled = new Set<string>();
 
   constructor(private readonly options: DockerRuntimeOptions) {}
+
+  /** One engine call, bounded (see engine-timeout.ts); `extraMs` for calls that wait on purpose. */
+  private engine<T>(call: string, run: (abortSignal: AbortSignal) => Promise<T>, extraMs = 0): Promise<T> {
+    return engineCall(call, (this.options.engineTimeoutMs ?? DEFAULT_ENGINE_TIMEOUT_MS) + extraMs, run);
+  }
 
   /**
    * Subscribes to the engine's event stream; call before starting workers. If
@@ -116,7 +124,9 @@ export class DockerRuntime implements WorkerRuntime {
   }
 
   async list(): Promise<WorkerHandle[]> {
-    const containers = await this.options.docker.listContainers({ all: true, filters: { label: [`${LABEL_POOL}=${this.options.namespace}`] } });
+    const containers = await this.engine('listContainers', (abortSignal) =>
+      this.options.docker.listContainers({ all: true, filters: { label: [`${LABEL_POOL}=${this.options.namespace}`] }, abortSignal }),
+    );
     return containers.map((c) => ({
       workerId: c.Labels[LABEL_WORKER_ID] ?? c.Id,
       role: (c.Labels[LABEL_ROLE] as WorkerRole | undefined) ?? 'worker',
@@ -130,7 +140,8 @@ export class DockerRuntime implements WorkerRuntime {
     const { docker, namespace, image } = this.options;
     await this.requireImage();
     const env = { ...spec.env, SHOAL_WORKER_ID: spec.workerId, SHOAL_ROLE: spec.role };
-    const container = await docker.createContainer({
+    const container = await this.engine(`createContainer ${spec.workerId}`, (abortSignal) => docker.createContainer({
+      abortSignal,
       name: spec.workerId,
       Image: image,
       Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
@@ -153,11 +164,11 @@ export class DockerRuntime implements WorkerRuntime {
         RestartPolicy: { Name: 'no' },
         LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
       },
-    });
+    }));
     try {
-      await container.start();
+      await this.engine(`start container ${spec.workerId}`, (abortSignal) => container.start({ abortSignal }));
     } catch (err) {
-      await container.remove({ force: true }).catch(() => undefined);
+      await this.engine(`remove container ${spec.workerId}`, (abortSignal) => container.remove({ force: true, abortSignal })).catch(() => undefined);
       throw new ShoalError('START_FAILED', `could not start worker container ${spec.workerId}: ${(err as Error).message}`, { cause: err });
     }
     return { workerId: spec.workerId, role: spec.role, runtimeId: container.id, running: true, startedAt: Date.now() };
@@ -166,10 +177,11 @@ export class DockerRuntime implements WorkerRuntime {
   async drain(workerId: string, graceMs: number): Promise<ExitInfo> {
     const container = this.options.docker.getContainer(await this.containerId(workerId));
     // docker stop: SIGTERM (the worker drains), then SIGKILL after the grace period.
-    await container.stop({ t: Math.ceil(graceMs / 1000) }).catch((err: { statusCode?: number }) => {
+    const seconds = Math.ceil(graceMs / 1000);
+    await this.engine(`stop container ${workerId}`, (abortSignal) => container.stop({ t: seconds, abortSignal }), seconds * 1000).catch((err: { statusCode?: number }) => {
       if (err.statusCode !== 304) throw err; // 304: already stopped
     });
-    const state = (await container.inspect()).State;
+    const state = (await this.engine(`inspect container ${workerId}`, (abortSignal) => container.inspect({ abortSignal }))).State;
     return { workerId, exitCode: state.ExitCode, reason: state.OOMKilled ? 'oom' : state.ExitCode === 137 ? 'killed' : 'exited' };
   }
 
@@ -179,7 +191,7 @@ export class DockerRuntime implements WorkerRuntime {
       throw err;
     });
     if (!id) return;
-    await this.options.docker.getContainer(id).remove({ force: true }).catch((err: { statusCode?: number }) => {
+    await this.engine(`remove container ${workerId}`, (abortSignal) => this.options.docker.getContainer(id).remove({ force: true, abortSignal })).catch((err: { statusCode?: number }) => {
       if (err.statusCode !== 404 && err.statusCode !== 409) throw err; // gone, or removal already under way
     });
   }
@@ -197,23 +209,25 @@ export class DockerRuntime implements WorkerRuntime {
 
   /** The id of this pool's container for a worker; refuses anything without the pool label. */
   private async containerId(workerId: string): Promise<string> {
-    const [match] = await this.options.docker.listContainers({
+    const [match] = await this.engine(`listContainers for worker ${workerId}`, (abortSignal) => this.options.docker.listContainers({
       all: true,
       filters: { label: [`${LABEL_POOL}=${this.options.namespace}`, `${LABEL_WORKER_ID}=${workerId}`] },
-    });
+      abortSignal,
+    }));
     if (!match) throw new ShoalError('UNKNOWN_WORKER', `no container of pool ${this.options.namespace} for worker ${workerId}`);
     return match.Id;
   }
 
   requireImage(): Promise<void> {
-    return requireImage(this.options.docker, this.options.image);
+    return requireImage(this.options.docker, this.options.image, this.options.engineTimeoutMs);
   }
 }
 
 /** Fails with the command that builds the worker image when the engine does not have it. */
-export async function requireImage(docker: Docker, image: string): Promise<void> {
+export async function requireImage(docker: Docker, image: string, timeoutMs = DEFAULT_ENGINE_TIMEOUT_MS): Promise<void> {
   try {
-    await docker.getImage(image).inspect();
+    // dockerode's image inspect takes no abort signal: the timeout still ends the wait.
+    await engineCall(`inspect image ${image}`, timeoutMs, () => docker.getImage(image).inspect());
   } catch (err) {
     if ((err as { statusCode?: number }).statusCode === 404) {
       throw new ShoalError('IMAGE_MISSING', `worker image ${image} not found; build it with: npm run image`, { cause: err });
@@ -223,10 +237,13 @@ export async function requireImage(docker: Docker, image: string): Promise<void>
 }
 
 /** Removes every container of one pool, and nothing else; says how many it removed and which it could not. */
-export async function removePoolContainers(docker: Docker, namespace: string): Promise<Removal> {
-  const containers = await docker.listContainers({ all: true, filters: { label: [`${LABEL_POOL}=${namespace}`] } });
+export async function removePoolContainers(docker: Docker, namespace: string, timeoutMs = DEFAULT_ENGINE_TIMEOUT_MS): Promise<Removal> {
+  const containers = await engineCall('listContainers', timeoutMs, (abortSignal) => docker.listContainers({ all: true, filters: { label: [`${LABEL_POOL}=${namespace}`] }, abortSignal }));
   // 409: its removal is already under way (Swarm removes a removed service's containers itself).
-  return removeEach(containers.map((c) => ({ name: c.Names[0]?.replace(/^\//, '') ?? c.Id, remove: () => docker.getContainer(c.Id).remove({ force: true }) })), [404, 409]);
+  return removeEach(containers.map((c) => {
+    const name = c.Names[0]?.replace(/^\//, '') ?? c.Id;
+    return { name, remove: () => engineCall(`remove container ${name}`, timeoutMs, (abortSignal) => docker.getContainer(c.Id).remove({ force: true, abortSignal })) };
+  }), [404, 409]);
 }
 
 /** What a clean-up removed, and what it could not remove and why. */

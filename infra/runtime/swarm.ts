@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import { ShoalError } from '../errors.js';
 import { LABEL_POOL, LABEL_ROLE, removeEach, requireImage, type ContainerRuntimeOptions, type Removal } from './docker.js';
+import { DEFAULT_ENGINE_TIMEOUT_MS, engineCall } from './engine-timeout.js';
 import type { SecretUrlVariable } from '../config.js';
 import { currentTasks, exitInfoOf, handleOf, hasEnded, serviceName, serviceNameProblem, serviceSpec, taskTemplateDrift, type SecretRef, type SwarmService, type SwarmTask } from './swarm-spec.js';
 import type { ExitInfo, WorkerHandle, WorkerRole, WorkerRuntime, WorkerSpec } from './types.js';
@@ -81,9 +82,15 @@ export class SwarmRuntime implements WorkerRuntime {
     if (problem) throw new ShoalError('BAD_NAMESPACE', problem);
   }
 
+  /** One engine call, bounded (see engine-timeout.ts). */
+  private engine<T>(call: string, run: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+    return engineCall(call, this.options.engineTimeoutMs ?? DEFAULT_ENGINE_TIMEOUT_MS, run);
+  }
+
   /** Refuses an engine that is not a swarm manager, with the command that makes it one. */
-  static async requireManager(docker: Docker): Promise<void> {
-    const info = (await docker.info()) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
+  static async requireManager(docker: Docker, timeoutMs = DEFAULT_ENGINE_TIMEOUT_MS): Promise<void> {
+    // dockerode's typings offer info() no options: no abort signal, but the timeout still ends the wait.
+    const info = (await engineCall('info', timeoutMs, () => docker.info())) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
     if (info.Swarm?.ControlAvailable) return;
     const state = info.Swarm?.LocalNodeState || 'inactive';
     const what = state === 'active' ? 'a worker node of a swarm, not a manager' : `swarm state: ${state}`;
@@ -101,18 +108,20 @@ export class SwarmRuntime implements WorkerRuntime {
    */
   async requireImage(): Promise<void> {
     const { docker, image, logger } = this.options;
-    const present = await docker.getImage(image).inspect().then(() => true, (err: { statusCode?: number }) => {
+    // dockerode's image inspect takes no abort signal: the timeout still ends the wait.
+    const present = await this.engine(`inspect image ${image}`, () => docker.getImage(image).inspect()).then(() => true, (err: { statusCode?: number }) => {
       if (err.statusCode === 404) return false;
       throw err;
     });
     if (present) return;
     logger.info({ image }, 'worker image not on this node; pulling it');
     try {
-      const stream = await docker.pull(image);
+      // The pull's progress is a long-lived stream: only its start is bounded.
+      const stream = await this.engine(`pull image ${image}`, (abortSignal) => docker.pull(image, { abortSignal }));
       await new Promise((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve(undefined))));
     } catch (err) {
       // requireImage of the Docker runtime words the error (and names `npm run image`).
-      await requireImage(docker, image).catch((missing: ShoalError) => {
+      await requireImage(docker, image, this.options.engineTimeoutMs).catch((missing: ShoalError) => {
         throw new ShoalError(missing.code, `${missing.message}, or push it to a registry every node can pull from (pulling it failed: ${(err as Error).message})`, { cause: err });
       });
     }
@@ -215,7 +224,7 @@ export class SwarmRuntime implements WorkerRuntime {
         this.options.logger.warn({ service: service.Spec.Name, replicas, tasks: live.length }, 'leaving a service that still has workers');
         continue;
       }
-      await this.options.docker.getService(service.ID).remove().catch((err: { statusCode?: number }) => {
+      await this.engine(`remove service ${service.Spec.Name}`, (abortSignal) => this.options.docker.getService(service.ID).remove({ abortSignal })).catch((err: { statusCode?: number }) => {
         if (err.statusCode !== 404) throw err;
       });
       this.options.logger.info({ service: service.Spec.Name }, 'removed the pool service');
@@ -315,7 +324,9 @@ export class SwarmRuntime implements WorkerRuntime {
 
   /** The pool's services, found by the pool label only; by role. */
   private async services(): Promise<SwarmService[]> {
-    const services = (await this.options.docker.listServices({ filters: { label: [`${LABEL_POOL}=${this.options.namespace}`] } })) as unknown as SwarmService[];
+    const services = (await this.engine('listServices', (abortSignal) =>
+      this.options.docker.listServices({ filters: { label: [`${LABEL_POOL}=${this.options.namespace}`] }, abortSignal }),
+    )) as unknown as SwarmService[];
     return services.filter((s) => ROLES.some((role) => s.Spec.Name === serviceName(this.options.namespace, role) && s.Spec.Labels?.[LABEL_ROLE] === role));
   }
 
@@ -335,7 +346,7 @@ export class SwarmRuntime implements WorkerRuntime {
     const redisUrlSecret = this.options.redisUrlSecret ? await this.secret(this.options.redisUrlSecret, 'SHOAL_REDIS_URL') : undefined;
     const spec = serviceSpec({ ...this.options, role, env, amqpUrlSecret, redisUrlSecret });
     if (existing) return this.adoptService(role, existing, spec);
-    await docker.createService(spec as Docker.CreateServiceOptions).catch((err: { statusCode?: number; message?: string }) => {
+    await this.engine(`createService ${serviceName(namespace, role)}`, (abortSignal) => docker.createService({ ...spec, abortSignal } as Docker.CreateServiceOptions)).catch((err: { statusCode?: number; message?: string }) => {
       if (err.statusCode === 409) {
         throw new ShoalError('NAME_TAKEN', `a service named ${serviceName(namespace, role)} exists but is not labelled ${LABEL_POOL}=${namespace}; shoal leaves it alone. Use another --namespace.`, { cause: err });
       }
@@ -383,7 +394,7 @@ export class SwarmRuntime implements WorkerRuntime {
 
   private async secret(name: string, variable: SecretUrlVariable): Promise<SecretRef> {
     // The name filter matches by prefix: take the exact name.
-    const found = ((await this.options.docker.listSecrets({ filters: { name: [name] } })) as unknown as { ID: string; Spec: { Name: string } }[]).find((s) => s.Spec.Name === name);
+    const found = ((await this.engine('listSecrets', (abortSignal) => this.options.docker.listSecrets({ filters: { name: [name] }, abortSignal }))) as unknown as { ID: string; Spec: { Name: string } }[]).find((s) => s.Spec.Name === name);
     if (!found) {
       throw new ShoalError('SECRET_MISSING', `Swarm secret ${name} not found; create it with: printf '%s' "$${variable}" | docker secret create ${name} -`);
     }
@@ -401,10 +412,11 @@ export class SwarmRuntime implements WorkerRuntime {
       const service = await this.service(role);
       if (!service) throw new ShoalError('UNKNOWN_SERVICE', `service ${serviceName(this.options.namespace, role)} is gone`);
       try {
-        await this.options.docker.getService(service.ID).update({
+        await this.engine(`update service ${service.Spec.Name}`, (abortSignal) => this.options.docker.getService(service.ID).update({
           _query: { version: service.Version.Index },
           _body: change(service.Spec),
-        } as unknown as Record<string, unknown>);
+          abortSignal,
+        } as unknown as Record<string, unknown>));
         return;
       } catch (err) {
         if (attempt >= 5 || !/out of sequence/i.test((err as Error).message)) throw err;
@@ -416,16 +428,16 @@ export class SwarmRuntime implements WorkerRuntime {
     const services = await this.services();
     if (services.length === 0) return [];
     const roleOf = new Map(services.map((s) => [s.ID, s.Spec.Labels![LABEL_ROLE] as WorkerRole]));
-    const tasks = (await this.options.docker.listTasks({ filters: { service: services.map((s) => s.ID) } })) as SwarmTask[];
+    const tasks = (await this.engine('listTasks', (abortSignal) => this.options.docker.listTasks({ filters: { service: services.map((s) => s.ID) }, abortSignal }))) as SwarmTask[];
     return tasks.filter((t) => roleOf.has(t.ServiceID)).map((task) => ({ role: roleOf.get(task.ServiceID)!, task }));
   }
 
   private async tasksOf(serviceId: string): Promise<SwarmTask[]> {
-    return (await this.options.docker.listTasks({ filters: { service: [serviceId] } })) as SwarmTask[];
+    return (await this.engine('listTasks', (abortSignal) => this.options.docker.listTasks({ filters: { service: [serviceId] }, abortSignal }))) as SwarmTask[];
   }
 
   private async taskById(id: string): Promise<SwarmTask | undefined> {
-    const [task] = (await this.options.docker.listTasks({ filters: { id: [id] } })) as SwarmTask[];
+    const [task] = (await this.engine(`listTasks for task ${id}`, (abortSignal) => this.options.docker.listTasks({ filters: { id: [id] }, abortSignal }))) as SwarmTask[];
     return task?.ID === id ? task : undefined;
   }
 
@@ -454,7 +466,7 @@ export class SwarmRuntime implements WorkerRuntime {
     const filters = { label: taskIds.map((id) => `${SWARM_TASK_ID_LABEL}=${id}`) };
     for (;;) {
       // Labels in one filter are ANDed, so ask per task.
-      const counts = await Promise.all(filters.label.map((label) => this.options.docker.listContainers({ all: true, filters: { label: [label] } })));
+      const counts = await Promise.all(filters.label.map((label) => this.engine('listContainers', (abortSignal) => this.options.docker.listContainers({ all: true, filters: { label: [label] }, abortSignal }))));
       if (counts.every((c) => c.length === 0) || Date.now() > deadline) return;
       await sleep(100);
     }
@@ -477,7 +489,7 @@ export class SwarmRuntime implements WorkerRuntime {
   private async kill(task: SwarmTask): Promise<void> {
     const containerId = task.Status.ContainerStatus?.ContainerID;
     if (!containerId) return;
-    await this.options.docker.getContainer(containerId).kill().catch((err: { statusCode?: number }) => {
+    await this.engine(`kill container of task ${task.ID}`, (abortSignal) => this.options.docker.getContainer(containerId).kill({ abortSignal })).catch((err: { statusCode?: number }) => {
       if (err.statusCode === 404) this.options.logger.warn({ taskId: task.ID, node: task.NodeID }, 'task runs on another node; Swarm stops it when its slot goes');
       else if (err.statusCode !== 409) throw err; // 409: not running any more
     });
@@ -490,10 +502,11 @@ export class SwarmRuntime implements WorkerRuntime {
  * and says which it removed (one already gone, 404, is not counted) and which
  * it could not; nothing removed when the engine is not a swarm manager.
  */
-export async function removePoolServices(docker: Docker, namespace: string): Promise<Removal> {
-  const services = (await docker.listServices({ filters: { label: [`${LABEL_POOL}=${namespace}`] } }).catch((err: { statusCode?: number }) => {
+export async function removePoolServices(docker: Docker, namespace: string, timeoutMs = DEFAULT_ENGINE_TIMEOUT_MS): Promise<Removal> {
+  const services = (await engineCall('listServices', timeoutMs, (abortSignal) => docker.listServices({ filters: { label: [`${LABEL_POOL}=${namespace}`] }, abortSignal })).catch((err: { statusCode?: number }) => {
     if (err.statusCode === 503) return []; // not a swarm manager: there are no services
     throw err;
   })) as unknown as SwarmService[];
-  return removeEach(services.map((s) => ({ name: s.Spec.Name, remove: () => docker.getService(s.ID).remove() })), [404]);
+  const remove = (s: SwarmService) => engineCall(`remove service ${s.Spec.Name}`, timeoutMs, (abortSignal) => docker.getService(s.ID).remove({ abortSignal }));
+  return removeEach(services.map((s) => ({ name: s.Spec.Name, remove: () => remove(s) })), [404]);
 }

@@ -41,7 +41,8 @@ export type Settle = 'ack' | 'requeue' | 'dead-letter';
 /** What the worker decided about one request: how to settle it, and the reply its caller gets, if any. */
 export interface RequestResult {
   settle: Settle;
-  reply?: { replyTo: string; correlationId: string; body: Reply } | undefined;
+  /** `encoded` is `body` as JSON, checked to serialize: the transport sends it as is. */
+  reply?: { replyTo: string; correlationId: string; body: Reply; encoded: Buffer } | undefined;
 }
 
 /**

@@ -1,9 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { topologyFor } from '../../infra/protocol.js';
+import { connectCaller } from '../../infra/transport/index.js';
 import { runLoad } from '../../producer/load.js';
 import type { JobContext } from '../../worker/jobs.js';
-import { closeConnection, consumerCount, dropConnection, findConnection, waitFor } from '../helpers/broker.js';
+import { AMQP_URL, closeConnection, consumerCount, dropConnection, findConnection, waitFor } from '../helpers/broker.js';
 import { usePool } from '../helpers/fixture.js';
 
 /** Connections dropped by the broker: both sides reconnect, rebuild their topology and carry on. */
@@ -58,5 +60,36 @@ describe('recovering from a dropped broker connection', () => {
     expect(client.stats.republished).toBeGreaterThan(0);
     // Requests the worker had already run are run again for the new reply address: the first reply wins.
     expect(client.stats.calls).toBe(40);
+  });
+
+  it('calls made while the producer reconnects share one wait for the channel: no MaxListenersExceededWarning, all answered', async () => {
+    await pool.worker('steady', { concurrency: 8 });
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    const name = `shoal test waiting client ${pool.namespace}`;
+    const calls: Promise<unknown>[] = [];
+    // The moment the client sees the drop (its log says so), many calls arrive and must wait for the next channel.
+    const logger = pino({ level: 'warn' }, {
+      write(line: string) {
+        if (line.includes('lost the broker connection') && calls.length === 0) {
+          for (let i = 0; i < 200; i++) calls.push(client.call('echo', i, 30_000));
+        }
+      },
+    });
+    const client = await connectCaller({ amqpUrl: AMQP_URL, topology: topologyFor(pool.namespace), deliveryLimit: 5, maxBodyBytes: 1024 * 1024, name, logger });
+    try {
+      expect(await client.call('echo', 'before', 5000)).toMatchObject({ ok: true });
+      await dropConnection(name);
+      await waitFor('the client to see the drop', () => calls.length > 0);
+      const replies = (await Promise.all(calls)) as { ok: boolean; result: unknown }[];
+      expect(replies.map((r) => r.result)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+      expect(replies.every((r) => r.ok)).toBe(true);
+      await sleep(100); // warnings are emitted on the next tick
+      expect(warnings.map((w) => `${w.name}: ${w.message}`)).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await client.close();
+    }
   });
 });

@@ -82,13 +82,14 @@ export class BullmqConsumer implements RequestConsumer {
     if (!result) throw new ShoalError('NOT_SETTLED', 'the request was not settled');
     switch (result.settle) {
       case 'ack':
+        // BullMQ stores it as JSON; the runner has checked that it serializes.
         return result.reply?.body ?? null;
       case 'requeue':
         // A plain error: BullMQ runs it again while attempts remain.
         throw new ShoalError('REQUEUED', 'requeued for another attempt');
       case 'dead-letter':
         // The caller reads the error reply from the failure reason.
-        throw new UnrecoverableError(result.reply ? JSON.stringify(result.reply.body) : 'expired before it ran: the caller had stopped waiting');
+        throw new UnrecoverableError(result.reply ? result.reply.encoded.toString('utf8') : 'expired before it ran: the caller had stopped waiting');
     }
   }
 

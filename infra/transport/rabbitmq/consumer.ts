@@ -6,12 +6,10 @@ import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import {
   decodeControl,
-  encodeReply,
   HEADER_VERSION,
   PROTOCOL_VERSION,
   QUIT_ROUTING_KEY,
   REPLY_TO_DIRECT,
-  type Reply,
   type Topology,
   workerRoutingPattern,
 } from '../../protocol.js';
@@ -181,11 +179,11 @@ export class RabbitConsumer implements RequestConsumer {
     let settle = result.settle;
     if (result.reply) {
       try {
-        await this.publishReply(channel, result.reply.replyTo, result.reply.correlationId, result.reply.body);
+        await this.publishReply(channel, result.reply.replyTo, result.reply.correlationId, result.reply.encoded);
       } catch (err) {
-        // Only the reply can fail here (its channel closed): give the request back, to
-        // be answered by another delivery. A reply address that always fails runs into
-        // the delivery limit and is dead-lettered.
+        // Only the sending can fail here (its channel closed; the reply is encoded
+        // already): give the request back, to be answered by another delivery. A reply
+        // address that always fails runs into the delivery limit and is dead-lettered.
         this.options.logger.debug({ err: errorMessage(err) }, 'could not send a reply; requeueing the request');
         settle = 'requeue';
       }
@@ -216,8 +214,7 @@ export class RabbitConsumer implements RequestConsumer {
    *   confirm shows. Only small replies: one over the broker's
    *   max_message_size would fail the consumer's channel and every job on it.
    */
-  private async publishReply(consumer: Channel, replyTo: string, correlationId: string, reply: Reply): Promise<void> {
-    const body = encodeReply(reply);
+  private async publishReply(consumer: Channel, replyTo: string, correlationId: string, body: Buffer): Promise<void> {
     const properties = { correlationId, contentType: 'application/json', headers: { [HEADER_VERSION]: PROTOCOL_VERSION } };
     if (body.length <= FAST_REPLY_MAX_BYTES && this.provenReplyAddresses.has(replyTo)) {
       consumer.publish('', replyTo, body, properties);

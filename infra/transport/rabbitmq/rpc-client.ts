@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EventEmitter, once } from 'node:events';
+import { once } from 'node:events';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage, Message, RecoveringChannelModel } from 'amqplib';
 import { connectBroker } from '../../amqp/connection.js';
 import { assertTopology } from '../../amqp/topology.js';
@@ -67,7 +67,12 @@ const MAX_NACKS = 3;
 export class RpcClient implements RpcCaller {
   private connection: RecoveringChannelModel | undefined;
   private channel: ConfirmChannel | undefined;
-  private readonly events = new EventEmitter();
+  /**
+   * Resolves when setup() brings a channel. Every call waiting for one shares
+   * it: a listener per waiting call set off MaxListenersExceededWarning after
+   * a reconnect with more than 10 calls waiting.
+   */
+  private nextChannel: { ready: Promise<void>; resolve: () => void } | undefined;
   private readonly idPrefix = randomUUID();
   private sequence = 0;
   private writable: Promise<unknown> | undefined;
@@ -113,7 +118,8 @@ export class RpcClient implements RpcCaller {
       this.stats.republished++;
       this.publish(id, call);
     }
-    this.events.emit('ready');
+    this.nextChannel?.resolve();
+    this.nextChannel = undefined;
   }
 
   /**
@@ -203,8 +209,20 @@ export class RpcClient implements RpcCaller {
       if (this.channel) return;
       const waitMs = deadline - Date.now();
       if (waitMs <= 0) throw new TimeoutError('no broker connection before the request timed out');
-      await once(this.events, 'ready', { signal: AbortSignal.timeout(waitMs) }).catch(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.channelReady(), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+      clearTimeout(timer);
     }
+  }
+
+  /** The one wait for the next channel, shared by every call that needs it. */
+  private channelReady(): Promise<void> {
+    if (!this.nextChannel) {
+      let resolve!: () => void;
+      const ready = new Promise<void>((r) => (resolve = r));
+      this.nextChannel = { ready, resolve };
+    }
+    return this.nextChannel.ready;
   }
 
   private onReply(msg: ConsumeMessage): void {
