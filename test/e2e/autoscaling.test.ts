@@ -5,12 +5,13 @@ import type { RpcCaller } from '../../infra/transport/types.js';
 import { connectClient, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
 import { poolContainers } from '../helpers/docker.js';
 import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
-import { countMembers, readStatus } from '../helpers/status.js';
+import { countMembers, readEvents, readStatus, scaleDownsInsideWindow } from '../helpers/status.js';
 import { EACH_TRANSPORT, poolConsumers, transportArgs } from '../helpers/transport.js';
 
 const TARGET_MS = 200;
 const RATE = 150; // x 50 ms = 7.5 busy slots: more than 1 worker of 4 can carry
 const LOAD_SECONDS = 15;
+const WINDOW_MS = 5_000;
 
 /**
  * The autoscaler against RabbitMQ and the Docker runtime: an open-loop step of
@@ -36,7 +37,7 @@ describe.each(EACH_TRANSPORT)('autoscaling on a step load (%s)', (transport) => 
     namespace = newNamespace();
     const started = startDispatcher([
       '--runtime', 'docker', '--min', '1', '--max', '6', '--spares', '1', '--target-wait-p95', `${TARGET_MS}ms`,
-      '--scale-down-window', '5s', '--metrics-port', '0', '--namespace', namespace, ...transportArgs(transport),
+      '--scale-down-window', `${WINDOW_MS}ms`, '--metrics-port', '0', '--namespace', namespace, ...transportArgs(transport),
     ]);
     dispatcher = started.child;
     await waitFor('1 worker and 1 spare consuming', async () => (await poolConsumers(namespace, transport)) === 2, 30_000);
@@ -85,6 +86,9 @@ describe.each(EACH_TRANSPORT)('autoscaling on a step load (%s)', (transport) => 
       lines.push(`t=${String(second).padStart(3)}s  sent ${String(inSecond.length).padStart(3)}/s  p95 wait ${inSecond.length ? `${Math.round(p95(inSecond))} ms` : '-'}  workers ${pool?.regular ?? '?'} + spares ${pool?.spares ?? '?'}`);
     }
     console.log(`autoscaling timeline on ${transport} (target p95 wait ${TARGET_MS} ms):\n${lines.join('\n')}`);
+    const events = await readEvents(namespace);
+    const decisions = events.filter((e) => e.type === 'decision' || e.type === 'promoted');
+    console.log(`decisions on ${transport}:\n${decisions.map((e) => `t=${((e.at - t0) / 1000).toFixed(2)}s  ${e.type === 'decision' ? `${e.from} -> ${e.to}: ${e.reason}` : `promoted ${e.workerId}${e.saturated ? ' (saturated)' : ''}`}`).join('\n')}`);
 
     expect(summary).toMatchObject({ sent: RATE * LOAD_SECONDS, ok: RATE * LOAD_SECONDS, errors: 0, timedOut: 0 });
     expect(Math.max(...timeline.map((t) => t.regular))).toBeGreaterThan(1);
@@ -92,6 +96,10 @@ describe.each(EACH_TRANSPORT)('autoscaling on a step load (%s)', (transport) => 
     // with the broker and every container has the odd hiccup second; the policy is not judged on it).
     const lastSeconds = [1, 2, 3, 4, 5].map((back) => p95(waits.filter((w) => w.second === LOAD_SECONDS - back).map((w) => w.queuedMs)));
     expect(lastSeconds.filter((ms) => ms < TARGET_MS).length).toBeGreaterThanOrEqual(4);
+    // The step is met within 3 s: what was sent from then on waited less than the target at p95.
+    expect(p95(waits.filter((w) => w.second >= 3).map((w) => w.queuedMs))).toBeLessThan(TARGET_MS);
+    // No scale-down inside the window after any increase (a decision or a promotion).
+    expect(scaleDownsInsideWindow(events, WINDOW_MS)).toEqual([]);
     // Each request was run once: no caller saw a second reply. A scale-down or a spare's promotion
     // cancels a consumer, and RabbitMQ's quorum queue may hand a message already on its way to it
     // back to the queue (rabbitmq-server#3729): it is delivered once more, flagged redelivered, and

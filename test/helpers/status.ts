@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { statusKey, type PoolStatus } from '../../dispatcher/status-store.js';
+import { eventsKey, statusKey, type LoggedEvent, type PoolStatus } from '../../dispatcher/status-store.js';
 import { REDIS_URL } from './broker.js';
 
 /** Reads the dispatcher's status from Redis, as `shoal-status` does. */
@@ -20,4 +20,20 @@ export function countMembers(status: PoolStatus | undefined) {
     spares: members.filter((m) => m.role === 'spare' && m.state !== 'draining').length,
     draining: members.filter((m) => m.state === 'draining').length,
   };
+}
+
+/** The dispatcher's event log in Redis, oldest first. */
+export async function readEvents(namespace: string): Promise<LoggedEvent[]> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    return (await redis.lrange(eventsKey(namespace), 0, -1)).map((raw) => JSON.parse(raw) as LoggedEvent).reverse();
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Scale-down decisions taken less than windowMs after an increase (a decision up, or a promotion). */
+export function scaleDownsInsideWindow(events: readonly LoggedEvent[], windowMs: number): LoggedEvent[] {
+  const increases = events.filter((e) => (e.type === 'decision' && e.to > e.from) || e.type === 'promoted').map((e) => e.at);
+  return events.filter((e) => e.type === 'decision' && e.to < e.from && increases.some((at) => at <= e.at && e.at - at < windowMs));
 }
