@@ -1,0 +1,166 @@
+import type { PolicyName } from '../policy/index.js';
+import { QUEUE_LENGTH_TARGETS, type BaseOptions } from './compare.js';
+import { comparisonConfig } from './defaults.js';
+import { generateTrace } from './generator.js';
+import { hindsightLowerBound, runOracle } from './oracle.js';
+import { simulate, type SimulationResult } from './simulate.js';
+
+/**
+ * The scoreboard: every policy on many generated traces (generator.ts), at
+ * several scales and service-time variabilities, against the hindsight lower
+ * bound and the feasible oracle (oracle.ts). Pure: the work is cut into jobs
+ * that can run anywhere (one thread or several) and are assembled afterwards.
+ */
+
+/** A request "passes" when it waits at most the target; a run passes when at most this share fails. */
+export const MAX_OVER_TARGET_PCT = 1;
+
+export const SCOREBOARD_POLICIES = ['target-wait', 'queue-length', 'latency-threshold'] as const satisfies readonly PolicyName[];
+
+export interface ScoreboardOptions {
+  scales: number[];
+  cvs: number[];
+  /** Seeds for scales below 100... */
+  seeds: number[];
+  /** ...and for 100 and above, where one run costs 100 times as much. */
+  largeScaleSeeds: number[];
+  policies: PolicyName[];
+  /** Fixed trace length (ms); by default each seed draws its own (generator.ts). */
+  durationMs?: number;
+  /** Everything else of the simulation; config.max is multiplied by the scale. */
+  base: BaseOptions;
+}
+
+/** One (scale, cv) combination and the seeds played in it. */
+export interface Cell {
+  scale: number;
+  cv: number;
+  seeds: number[];
+}
+
+export type Job =
+  | { cell: number; kind: 'policy'; policy: PolicyName; seed: number }
+  | { cell: number; kind: 'oracle'; seed: number }
+  | { cell: number; kind: 'tune-queue-length' };
+
+export interface SeedScore {
+  seed: number;
+  requests: number;
+  overTargetPct: number;
+  waitP95Ms: number;
+  workerSeconds: number;
+  /** The hindsight lower bound of worker-seconds for this seed's trace. */
+  lowerBound: number;
+}
+
+export interface QueueLengthChoice {
+  /** The largest targetQueueLength that passed on every seed of the cell, or the smallest tried if none did. */
+  chosen: number;
+  met: boolean;
+  /** Targets tried, largest first, with the first seed that failed each (none for the chosen one). */
+  tried: { targetQueueLength: number; failedSeed?: number; overTargetPct?: number }[];
+}
+
+export interface JobResult {
+  job: Job;
+  scores: SeedScore[];
+  queueLength?: QueueLengthChoice;
+}
+
+export function cellsOf(options: ScoreboardOptions): Cell[] {
+  return options.scales.flatMap((scale) =>
+    options.cvs.map((cv) => ({ scale, cv, seeds: scale >= 100 ? options.largeScaleSeeds : options.seeds })),
+  );
+}
+
+/** Every job of the scoreboard, the costliest first, so that a pool of threads ends together. */
+export function scoreboardJobs(options: ScoreboardOptions): Job[] {
+  const cells = cellsOf(options);
+  const jobs: Job[] = [];
+  cells.forEach((cell, index) => {
+    if (options.policies.includes('queue-length')) jobs.push({ cell: index, kind: 'tune-queue-length' });
+    for (const seed of cell.seeds) {
+      jobs.push({ cell: index, kind: 'oracle', seed });
+      for (const policy of options.policies) if (policy !== 'queue-length') jobs.push({ cell: index, kind: 'policy', policy, seed });
+    }
+  });
+  const weight = (job: Job) => cells[job.cell]!.scale * (job.kind === 'tune-queue-length' ? cells[job.cell]!.seeds.length + 3 : 1);
+  return jobs.map((job, order) => ({ job, order })).sort((a, b) => weight(b.job) - weight(a.job) || a.order - b.order).map((x) => x.job);
+}
+
+/** The simulation options of one cell: its service-time cv, and a ceiling of workers that grows with the scale. */
+export function cellBase(options: ScoreboardOptions, cell: Cell): BaseOptions {
+  const base = options.base;
+  const max = (base.config?.max ?? comparisonConfig.max) * cell.scale;
+  return { ...base, service: { meanMs: base.service?.meanMs ?? 50, cv: cell.cv }, config: { ...base.config, max } };
+}
+
+export function runJob(options: ScoreboardOptions, job: Job): JobResult {
+  const cell = cellsOf(options)[job.cell]!;
+  const base = cellBase(options, cell);
+  // Each seed draws its own trace, and its own arrivals and service times (simulate's seed).
+  const traceOf = (seed: number) => generateTrace(seed, { scale: cell.scale, durationMs: options.durationMs });
+  const bound = (seed: number) => hindsightLowerBound(traceOf(seed), { service: base.service, config: base.config, spares: base.spares }).workerSeconds;
+  switch (job.kind) {
+    case 'oracle': {
+      const { bound: b, result } = runOracle(traceOf(job.seed), { ...base, seed: job.seed });
+      return { job, scores: [score(job.seed, result, b.workerSeconds)] };
+    }
+    case 'policy': {
+      const result = simulate({ ...base, seed: job.seed, trace: traceOf(job.seed), policyName: job.policy });
+      return { job, scores: [score(job.seed, result, bound(job.seed))] };
+    }
+    case 'tune-queue-length':
+      return tuneQueueLength(job, cell, (seed, targetQueueLength) =>
+        score(seed, simulate({ ...base, seed, trace: traceOf(seed), policyName: 'queue-length', config: { ...base.config, targetQueueLength } }), bound(seed)),
+      );
+  }
+}
+
+/**
+ * An operator's single setting for the cell: the largest targetQueueLength
+ * under which every seed passes. Tried from the largest down; within a
+ * target, the seed that failed last is tried first, so a failing target
+ * usually costs one run.
+ */
+function tuneQueueLength(job: Job, cell: Cell, play: (seed: number, target: number) => SeedScore): JobResult {
+  const order = [...cell.seeds];
+  const tried: QueueLengthChoice['tried'] = [];
+  const targets = [...QUEUE_LENGTH_TARGETS].reverse();
+  for (const targetQueueLength of targets) {
+    const scores: SeedScore[] = [];
+    let failed: SeedScore | undefined;
+    for (const seed of order) {
+      const s = play(seed, targetQueueLength);
+      if (s.overTargetPct > MAX_OVER_TARGET_PCT && targetQueueLength !== targets[targets.length - 1]) {
+        failed = s;
+        break;
+      }
+      scores.push(s);
+    }
+    if (!failed) {
+      const met = scores.every((s) => s.overTargetPct <= MAX_OVER_TARGET_PCT);
+      tried.push({ targetQueueLength });
+      return { job, scores: sortBySeed(scores), queueLength: { chosen: targetQueueLength, met, tried } };
+    }
+    tried.push({ targetQueueLength, failedSeed: failed.seed, overTargetPct: failed.overTargetPct });
+    order.splice(order.indexOf(failed.seed), 1);
+    order.unshift(failed.seed);
+  }
+  throw new Error('unreachable: the smallest target is always played on every seed');
+}
+
+function score(seed: number, result: SimulationResult, lowerBound: number): SeedScore {
+  return {
+    seed,
+    requests: result.count,
+    overTargetPct: result.overTargetPct,
+    waitP95Ms: result.waitMs.p95,
+    workerSeconds: result.workerSeconds,
+    lowerBound,
+  };
+}
+
+function sortBySeed(scores: SeedScore[]): SeedScore[] {
+  return [...scores].sort((a, b) => a.seed - b.seed);
+}
