@@ -82,7 +82,11 @@ function backgroundPieces(random: Random, durationMs: number): Piece[] {
   const tailMs = random() < 0.5 ? seconds(random, 20, 50) : 0;
   const bodyEnd = durationMs - tailMs;
   let level = logUniform(random, LEVEL_LOW, LEVEL_HIGH);
-  let at = 0;
+  // Every trace opens with a ramp from a trickle: the pool starts at its floor, and a
+  // trace that opened at full load would be missed by any policy, even the oracle.
+  const opening: Piece = { kind: 'ramp', startMs: 0, endMs: Math.min(seconds(random, 5, 30), bodyEnd), from: uniform(random, 1, 10), to: level };
+  pieces.push(opening);
+  let at = opening.endMs;
   while (at < bodyEnd) {
     const kind = pick(random, BACKGROUND_ODDS);
     const piece = backgroundPiece(random, kind, at, level);
