@@ -4,6 +4,7 @@ import { comparisonConfig } from '../../dispatcher/simulator/defaults.js';
 import { comparePolicies } from '../../dispatcher/simulator/compare.js';
 import { generateTrace } from '../../dispatcher/simulator/generator.js';
 import { allenCunneenFactor, hindsightLowerBound, oracleLookaheadMs, oraclePolicy, runOracle } from '../../dispatcher/simulator/oracle.js';
+import { parseCliOptions } from '../../dispatcher/simulator/options.js';
 import { formatComparison } from '../../dispatcher/simulator/table.js';
 import { constantTrace, stepTrace } from '../../dispatcher/simulator/traces.js';
 
@@ -96,5 +97,15 @@ describe('comparison tables', () => {
     const oracleLine = table.split('\n').find((line) => line.startsWith('oracle'))!;
     const ratio = (oracleLine.match(/\s(\d+\.\d\d)\s/g) ?? []).map(Number);
     expect(ratio.length).toBeGreaterThan(0);
+  });
+});
+
+describe('shoal-simulate flags', () => {
+  it('takes generated traces beside the builtin ones, and --oracle adds the oracle row', () => {
+    const options = parseCliOptions({ trace: 'step,gen:12,gen-3', oracle: true });
+    expect(options.traces).toEqual([{ kind: 'builtin', name: 'step' }, { kind: 'generated', seed: 12 }, { kind: 'generated', seed: 3 }]);
+    expect(options.oracle).toBe(true);
+    expect(parseCliOptions({}).oracle).toBe(false);
+    expect(() => parseCliOptions({ trace: 'gen:x' })).toThrow(/gen:<seed>/);
   });
 });
