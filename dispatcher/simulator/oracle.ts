@@ -29,8 +29,14 @@ export interface OracleModel {
 export interface SecondNeed {
   /** Mean arrival rate over this second, requests/s. */
   rate: number;
-  /** Fewest regular workers (config.min..config.max) that meet the target at that rate. */
+  /** Fewest regular workers (config.min..config.max) that meet the target at that rate: the bound's. */
   workers: number;
+  /**
+   * The same at the highest rate sampled in the second: what the feasible
+   * oracle provides, so that the part of a second inside a burst (its
+   * sharp start or end) is not sized at the second's mean.
+   */
+  peakWorkers: number;
 }
 
 export interface LowerBound {
@@ -94,12 +100,17 @@ export function resolveModel(model: OracleModel): ResolvedModel {
   };
 }
 
-/** Mean of trace.rate over [fromMs, toMs), by the midpoint rule. */
-export function meanRate(trace: Trace, fromMs: number, toMs: number, samples = SAMPLES_PER_SECOND): number {
+/** Mean of trace.rate over [fromMs, toMs), by the midpoint rule, and the highest of those samples. */
+export function sampleRate(trace: Trace, fromMs: number, toMs: number, samples = SAMPLES_PER_SECOND): { mean: number; peak: number } {
   const width = (toMs - fromMs) / samples;
   let sum = 0;
-  for (let i = 0; i < samples; i++) sum += trace.rate(fromMs + (i + 0.5) * width);
-  return sum / samples;
+  let peak = 0;
+  for (let i = 0; i < samples; i++) {
+    const rate = trace.rate(fromMs + (i + 0.5) * width);
+    sum += rate;
+    peak = Math.max(peak, rate);
+  }
+  return { mean: sum / samples, peak };
 }
 
 /** The hindsight lower bound of worker-seconds: per-second need, instant starts and stops. */
@@ -109,9 +120,9 @@ export function hindsightLowerBound(trace: Trace, model: OracleModel = {}): Lowe
   let workerSeconds = 0;
   for (let fromMs = 0; fromMs < trace.durationMs; fromMs += 1000) {
     const toMs = Math.min(fromMs + 1000, trace.durationMs);
-    const rate = meanRate(trace, fromMs, toMs);
+    const { mean: rate, peak } = sampleRate(trace, fromMs, toMs);
     const workers = workersNeeded(rate, resolved);
-    perSecond.push({ rate, workers });
+    perSecond.push({ rate, workers, peakWorkers: peak > rate ? workersNeeded(peak, resolved) : workers });
     workerSeconds += ((workers + resolved.spares) * (toMs - fromMs)) / 1000;
   }
   return { perSecond, spares: resolved.spares, config: resolved.config, workerSeconds };
@@ -119,20 +130,23 @@ export function hindsightLowerBound(trace: Trace, model: OracleModel = {}): Lowe
 
 /**
  * A policy that knows the future: at `now` it asks for the most workers any
- * second in [now, now + lookaheadMs] needs, and lets workers go as soon as
- * the need drops (no stabilization, no step limits). After the trace's end it
- * asks for config.min.
+ * second in [now, now + lookaheadMs] needs at its peak rate, plus one for
+ * each spare still starting (the bound counts every spare as capacity), and
+ * lets workers go as soon as the need drops (no stabilization, no step
+ * limits). After the trace's end it asks for config.min.
  */
 export function oraclePolicy(bound: LowerBound, lookaheadMs: number): Policy {
   const { perSecond } = bound;
-  return (_observation, _pool, config, now) => {
+  return (_observation, pool, config, now) => {
     const first = Math.floor(now / 1000);
     const last = Math.min(perSecond.length - 1, Math.floor((now + lookaheadMs) / 1000));
-    let desired = config.min;
-    for (let s = first; s <= last; s++) desired = Math.max(desired, perSecond[s]!.workers);
-    desired = Math.min(config.max, desired);
+    let needed = config.min;
+    for (let s = first; s <= last; s++) needed = Math.max(needed, perSecond[s]!.peakWorkers);
+    // A promoted spare's replacement is still starting: the bound counted that spare, so cover for it.
+    const missingSpares = Math.max(0, bound.spares - pool.spares);
+    const desired = Math.min(config.max, needed + missingSpares);
     const recommendation = desired;
-    return { desired, recommendation, reason: `oracle: most needed in seconds ${first}..${last} is ${desired}` };
+    return { desired, recommendation, reason: `oracle: most needed in seconds ${first}..${last} is ${needed}, ${missingSpares} spare(s) starting` };
   };
 }
 
@@ -154,9 +168,12 @@ export interface OracleRun {
   result: SimulationResult;
 }
 
-/** The lower bound for this trace and pool, and the feasible oracle played through the simulator. */
-export function runOracle(trace: Trace, options: OracleRunOptions = {}): OracleRun {
-  const bound = hindsightLowerBound(trace, { service: options.service, config: options.config, spares: options.spares });
+/**
+ * The lower bound for this trace and pool, and the feasible oracle played
+ * through the simulator. `quantile`: the wait quantile sized to the target (0.95).
+ */
+export function runOracle(trace: Trace, options: OracleRunOptions = {}, quantile?: number): OracleRun {
+  const bound = hindsightLowerBound(trace, { service: options.service, config: options.config, spares: options.spares, quantile });
   const policy = oraclePolicy(bound, oracleLookaheadMs(options));
   // policyName only labels the run inside simulate(); the decisions are the oracle's.
   const result = simulate({ ...options, trace, policyName: 'target-wait', policy });

@@ -55,6 +55,10 @@ export function parseScoreboardOptions(flags: RawFlags): ScoreboardCli {
     if (durationMs === undefined || durationMs < 20_000) problems.push(`--duration must be a duration of at least 20s, like 90s or 3m (got ${JSON.stringify(rawDuration)})`);
   }
 
+  const rawQuantile = get('boundQuantile');
+  const boundQuantile = rawQuantile === undefined ? undefined : Number(rawQuantile);
+  if (boundQuantile !== undefined && !(boundQuantile > 0 && boundQuantile < 1)) problems.push(`--bound-quantile must be a number between 0 and 1, like 0.95 or 0.99 (got ${JSON.stringify(rawQuantile)})`);
+
   // The pool flags (target, min, max, spares, start delay, ...) mean what they mean in shoal-simulate.
   let base: ScoreboardOptions['base'] = {};
   try {
@@ -74,6 +78,7 @@ export function parseScoreboardOptions(flags: RawFlags): ScoreboardCli {
       largeScaleSeeds: seeds(Math.min(largeSeedCount, seedCount)),
       policies,
       ...(durationMs === undefined ? {} : { durationMs }),
+      ...(boundQuantile === undefined ? {} : { boundQuantile }),
       base,
     },
     threads,

@@ -14,7 +14,8 @@ export function formatScoreboardSettings(options: ScoreboardOptions): string {
   return (
     `scoreboard: seeds ${seeds(options.seeds)}${large}, traces ${duration}; ${service} ms jobs (lognormal, cv per row), ` +
     `${config.concurrency} per worker, workers ${config.min}..(${config.max} x scale) + ${options.base.spares ?? simulationDefaults.spares} spare(s), ` +
-    `start delay ${start.meanMs} ± ${start.jitterMs} ms; target p95 wait ${config.targetWaitP95Ms} ms; ` +
+    `start delay ${start.meanMs} ± ${start.jitterMs} ms; target p95 wait ${config.targetWaitP95Ms} ms` +
+    `${options.boundQuantile === undefined ? '' : ` (bound and oracle sized to p${Math.round(options.boundQuantile * 100)})`}; ` +
     `a seed is met when <= ${MAX_OVER_TARGET_PCT} % of requests wait longer than the target`
   );
 }

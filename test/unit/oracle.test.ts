@@ -53,7 +53,7 @@ describe('hindsight lower bound', () => {
 describe('feasible oracle', () => {
   it('asks at once for the most any second in the look-ahead needs, and lets go as soon as the need drops', () => {
     const need = [1, 1, 5, 2, 1, 1];
-    const bound = { perSecond: need.map((workers) => ({ rate: 0, workers })), spares: 0, config: comparisonConfig, workerSeconds: 0 };
+    const bound = { perSecond: need.map((workers) => ({ rate: 0, workers: 0, peakWorkers: workers })), spares: 1, config: comparisonConfig, workerSeconds: 0 };
     const policy = oraclePolicy(bound, 1500);
     const desiredAt = (now: number) => policy(idle, pool, comparisonConfig, now, []).desired;
     expect(desiredAt(0)).toBe(1); // seconds 0..1
@@ -62,6 +62,17 @@ describe('feasible oracle', () => {
     expect(desiredAt(3000)).toBe(2); // seconds 3..4: no stabilization window
     expect(desiredAt(4000)).toBe(1);
     expect(desiredAt(60_000)).toBe(comparisonConfig.min); // past the trace
+    // The spare was promoted and its replacement is starting: one more regular worker meanwhile.
+    expect(policy(idle, { active: 1, starting: 0, spares: 0 }, comparisonConfig, 600, []).desired).toBe(6);
+  });
+
+  it('sizes each second at its peak sampled rate, the bound at its mean', () => {
+    // A sharp burst of 2000/s from 10.5 s: second 10 averages 1000/s but peaks at 2000/s.
+    const trace = { name: 'half', durationMs: 12_000, maxRate: 2000, rate: (t: number) => (t >= 10_500 ? 2000 : 0) };
+    const second = hindsightLowerBound(trace).perSecond[10]!;
+    expect(second.rate).toBe(1000);
+    expect(second.peakWorkers).toBe(hindsightLowerBound(trace).perSecond[11]!.workers);
+    expect(second.peakWorkers).toBeGreaterThan(second.workers);
   });
 
   it('looks ahead by the slowest start plus one control interval', () => {
