@@ -62,7 +62,7 @@ export interface QueueLengthChoice {
   /** The largest targetQueueLength that passed on every seed of the cell, or the smallest tried if none did. */
   chosen: number;
   met: boolean;
-  /** Targets tried, largest first, with the first seed that failed each (none for the chosen one). */
+  /** Targets tried, in the order of the search, with the first seed that failed each (none for one that passed). */
   tried: { targetQueueLength: number; failedSeed?: number; overTargetPct?: number }[];
 }
 
@@ -124,35 +124,52 @@ export function runJob(options: ScoreboardOptions, job: Job): JobResult {
 
 /**
  * An operator's single setting for the cell: the largest targetQueueLength
- * under which every seed passes. Tried from the largest down; within a
- * target, the seed that failed last is tried first, so a failing target
- * usually costs one run.
+ * under which every seed passes, found by binary search over
+ * QUEUE_LENGTH_TARGETS. That assumes fewer messages per worker never makes
+ * waiting worse (more workers for the same queue), and halves the runs: at
+ * x100 each costs seconds. Within a target the seed that failed last is
+ * played first, so a failing target usually costs one run. If no target
+ * passes, the smallest is used and played on every seed.
  */
 function tuneQueueLength(job: Job, cell: Cell, play: (seed: number, target: number) => SeedScore): JobResult {
+  const targets = QUEUE_LENGTH_TARGETS;
   const order = [...cell.seeds];
   const tried: QueueLengthChoice['tried'] = [];
-  const targets = [...QUEUE_LENGTH_TARGETS].reverse();
-  for (const targetQueueLength of targets) {
-    const scores: SeedScore[] = [];
-    let failed: SeedScore | undefined;
+  const played = new Map<string, SeedScore>();
+  const playOnce = (seed: number, target: number) => {
+    const key = `${seed}:${target}`;
+    if (!played.has(key)) played.set(key, play(seed, target));
+    return played.get(key)!;
+  };
+  const passes = (target: number): boolean => {
     for (const seed of order) {
-      const s = play(seed, targetQueueLength);
-      if (s.overTargetPct > MAX_OVER_TARGET_PCT && targetQueueLength !== targets[targets.length - 1]) {
-        failed = s;
-        break;
+      const s = playOnce(seed, target);
+      if (s.overTargetPct > MAX_OVER_TARGET_PCT) {
+        tried.push({ targetQueueLength: target, failedSeed: seed, overTargetPct: s.overTargetPct });
+        order.splice(order.indexOf(seed), 1);
+        order.unshift(seed);
+        return false;
       }
-      scores.push(s);
     }
-    if (!failed) {
-      const met = scores.every((s) => s.overTargetPct <= MAX_OVER_TARGET_PCT);
-      tried.push({ targetQueueLength });
-      return { job, scores: sortBySeed(scores), queueLength: { chosen: targetQueueLength, met, tried } };
+    tried.push({ targetQueueLength: target });
+    return true;
+  };
+
+  let best = -1;
+  let low = 0;
+  let high = targets.length - 1;
+  while (low <= high) {
+    const mid = (low + high + 1) >> 1;
+    if (passes(targets[mid]!)) {
+      best = mid;
+      low = mid + 1;
+    } else {
+      high = mid - 1;
     }
-    tried.push({ targetQueueLength, failedSeed: failed.seed, overTargetPct: failed.overTargetPct });
-    order.splice(order.indexOf(failed.seed), 1);
-    order.unshift(failed.seed);
   }
-  throw new Error('unreachable: the smallest target is always played on every seed');
+  const chosen = targets[Math.max(best, 0)]!;
+  const scores = cell.seeds.map((seed) => playOnce(seed, chosen));
+  return { job, scores, queueLength: { chosen, met: best >= 0, tried } };
 }
 
 function score(seed: number, result: SimulationResult, lowerBound: number): SeedScore {
@@ -164,8 +181,4 @@ function score(seed: number, result: SimulationResult, lowerBound: number): Seed
     workerSeconds: result.workerSeconds,
     lowerBound,
   };
-}
-
-function sortBySeed(scores: SeedScore[]): SeedScore[] {
-  return [...scores].sort((a, b) => a.seed - b.seed);
 }

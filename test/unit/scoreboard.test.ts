@@ -82,11 +82,12 @@ describe('quick scoreboard', async () => {
     const q = cell!.policies.find((p) => p.policy === 'queue-length')!;
     expect(QUEUE_LENGTH_TARGETS).toContain(q.queueLength!.chosen);
     if (q.queueLength!.met) expect(q.seedsMet).toBe(2);
-    // Every larger target tried before it failed on some seed.
-    for (const t of q.queueLength!.tried.slice(0, -1)) {
-      expect(t.targetQueueLength).toBeGreaterThan(q.queueLength!.chosen);
-      expect(t.overTargetPct).toBeGreaterThan(MAX_OVER_TARGET_PCT);
+    // Every larger target tried failed on some seed; every smaller one tried passed.
+    for (const t of q.queueLength!.tried) {
+      if (t.targetQueueLength > q.queueLength!.chosen) expect(t.overTargetPct).toBeGreaterThan(MAX_OVER_TARGET_PCT);
+      if (t.targetQueueLength < q.queueLength!.chosen) expect(t.failedSeed).toBeUndefined();
     }
+    expect(q.queueLength!.tried.length).toBeLessThanOrEqual(Math.ceil(Math.log2(QUEUE_LENGTH_TARGETS.length)) + 1);
   });
 
   it('prints a row per policy with the x-oracle figures, and the settings it ran with', () => {
