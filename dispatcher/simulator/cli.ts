@@ -6,6 +6,7 @@ import { comparePolicies } from './compare.js';
 import { parseCsvTrace, TraceFileError } from './csv-trace.js';
 import { OptionsError, parseCliOptions, type RawFlags, type TraceSpec } from './options.js';
 import { formatComparison, formatSettings, formatTimeline } from './table.js';
+import { generateTrace } from './generator.js';
 import { builtinTrace, scaleTrace, type Trace } from './traces.js';
 
 /**
@@ -15,7 +16,7 @@ import { builtinTrace, scaleTrace, type Trace } from './traces.js';
  */
 const program = new Command('shoal-simulate')
   .description('Compare scaling policies on load traces in a discrete-event simulation of a shoal pool.')
-  .option('--trace <name>', 'step, bursts, diurnal, sparse, all, a comma-separated list, or csv:<path> (default all)')
+  .option('--trace <name>', 'step, bursts, diurnal, sparse, gen:<seed> (a generated trace), all, a comma-separated list, or csv:<path> (default all)')
   .option('--policy <name>', 'target-wait, latency-threshold, queue-length, all, or a comma-separated list (default all)')
   .option('--target-wait <duration>', 'p95 queue wait to stay under (default 200ms)')
   .option('--service-ms <ms>', 'mean service time per request (default 50)')
@@ -35,6 +36,7 @@ const program = new Command('shoal-simulate')
   .option('--seed <n>', 'random seed; the same seed gives the same result (default 1)')
   .option('--timeline', 'print arrivals, workers and p95 wait per 5 s bucket')
   .option('--tune-per-trace', 'tune the queue-length baseline for each trace on its own (hindsight) instead of one setting for all traces')
+  .option('--oracle', 'add the feasible oracle (knows the trace, starts workers ahead of need) as a row of every table')
   .option('--json', 'print the results as JSON on stdout')
   .showHelpAfterError()
   // Commander has printed its message; the exit code is ours (2 for bad input).
@@ -42,6 +44,7 @@ const program = new Command('shoal-simulate')
 
 function loadTrace(spec: TraceSpec): Trace {
   if (spec.kind === 'builtin') return builtinTrace(spec.name);
+  if (spec.kind === 'generated') return generateTrace(spec.seed);
   let text: string;
   try {
     text = readFileSync(spec.path, 'utf8');
@@ -56,7 +59,7 @@ function main(): void {
   const options = parseCliOptions(program.opts<RawFlags>());
   const traces = options.traces.map((spec) => scaleTrace(loadTrace(spec), options.scale));
   const started = performance.now();
-  const comparisons = comparePolicies(traces, options.policies, options.base, options.tuning);
+  const comparisons = comparePolicies(traces, options.policies, options.base, options.tuning, options.oracle);
   const seconds = (performance.now() - started) / 1000;
 
   if (options.json) {

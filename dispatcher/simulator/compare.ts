@@ -1,4 +1,5 @@
 import type { PolicyName } from '../policy/index.js';
+import { hindsightLowerBound, runOracle } from './oracle.js';
 import { simulate, type SimulationOptions, type SimulationResult } from './simulate.js';
 import type { Trace } from './traces.js';
 
@@ -23,8 +24,11 @@ export interface QueueLengthTuning {
   tried: { targetQueueLength: number; waitP95Ms: number; workerSeconds: number }[];
 }
 
+/** The registry's policies, and the feasible oracle (oracle.ts), which knows the trace in advance. */
+export type RunLabel = PolicyName | 'oracle';
+
 export interface PolicyRun {
-  policy: PolicyName;
+  policy: RunLabel;
   result: SimulationResult;
   meetsTarget: boolean;
   tuning?: QueueLengthTuning;
@@ -33,7 +37,14 @@ export interface PolicyRun {
 export interface TraceComparison {
   trace: string;
   durationMs: number;
+  /** The hindsight lower bound of worker-seconds (oracle.ts): what the "x oracle" column divides by. */
+  lowerBoundWorkerSeconds: number;
   runs: PolicyRun[];
+}
+
+/** Worker-seconds as a multiple of the hindsight lower bound (1 = as cheap as the bound). */
+export function timesOracle(run: PolicyRun, comparison: TraceComparison): number {
+  return comparison.lowerBoundWorkerSeconds > 0 ? run.result.workerSeconds / comparison.lowerBoundWorkerSeconds : Infinity;
 }
 
 export function meetsTarget(result: SimulationResult): boolean {
@@ -67,28 +78,45 @@ export function tuneQueueLengthForAll(traces: readonly Trace[], base: BaseOption
   return { chosen: QUEUE_LENGTH_TARGETS[0], met: false };
 }
 
-/** Every policy on every trace, with the same seed and so the same requests. */
+/**
+ * Every policy on every trace, with the same seed and so the same requests.
+ * `withOracle` adds the feasible oracle's run as a last row.
+ */
 export function comparePolicies(
   traces: readonly Trace[],
   policyNames: readonly PolicyName[],
   base: BaseOptions,
   tuning: Tuning = 'all-traces',
+  withOracle = false,
 ): TraceComparison[] {
   const shared = tuning === 'all-traces' && policyNames.includes('queue-length') ? tuneQueueLengthForAll(traces, base) : undefined;
-  return traces.map((trace) => ({
-    trace: trace.name,
-    durationMs: trace.durationMs,
-    runs: policyNames.map((policy): PolicyRun => {
-      if (policy === 'queue-length' && shared) {
-        const result = simulate({ ...base, trace, policyName: policy, config: { ...base.config, targetQueueLength: shared.chosen } });
-        return { policy, result, meetsTarget: meetsTarget(result), tuning: { ...shared, mode: 'all-traces', tried: [] } };
-      }
-      if (policy === 'queue-length') {
-        const { result, tuning: perTrace } = tuneQueueLength(trace, base);
-        return { policy, result, meetsTarget: meetsTarget(result), tuning: perTrace };
-      }
-      const result = simulate({ ...base, trace, policyName: policy });
-      return { policy, result, meetsTarget: meetsTarget(result) };
-    }),
-  }));
+  return traces.map((trace) => {
+    const runs = policyNames.map((policy) => runPolicy(trace, policy, base, shared));
+    if (withOracle) runs.push(oracleRun(trace, base));
+    return {
+      trace: trace.name,
+      durationMs: trace.durationMs,
+      lowerBoundWorkerSeconds: hindsightLowerBound(trace, { service: base.service, config: base.config, spares: base.spares }).workerSeconds,
+      runs,
+    };
+  });
+}
+
+function runPolicy(trace: Trace, policy: PolicyName, base: BaseOptions, shared: { chosen: number; met: boolean } | undefined): PolicyRun {
+  if (policy === 'queue-length' && shared) {
+    const result = simulate({ ...base, trace, policyName: policy, config: { ...base.config, targetQueueLength: shared.chosen } });
+    return { policy, result, meetsTarget: meetsTarget(result), tuning: { ...shared, mode: 'all-traces', tried: [] } };
+  }
+  if (policy === 'queue-length') {
+    const { result, tuning } = tuneQueueLength(trace, base);
+    return { policy, result, meetsTarget: meetsTarget(result), tuning };
+  }
+  const result = simulate({ ...base, trace, policyName: policy });
+  return { policy, result, meetsTarget: meetsTarget(result) };
+}
+
+function oracleRun(trace: Trace, base: BaseOptions): PolicyRun {
+  // result.policy is the label simulate() was given; the run's own label is 'oracle'.
+  const { result } = runOracle(trace, base);
+  return { policy: 'oracle', result, meetsTarget: meetsTarget(result) };
 }

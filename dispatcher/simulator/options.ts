@@ -12,7 +12,7 @@ export class OptionsError extends Error {
   }
 }
 
-export type TraceSpec = { kind: 'builtin'; name: BuiltinTraceName } | { kind: 'csv'; path: string };
+export type TraceSpec = { kind: 'builtin'; name: BuiltinTraceName } | { kind: 'csv'; path: string } | { kind: 'generated'; seed: number };
 
 export interface CliOptions {
   traces: TraceSpec[];
@@ -22,6 +22,8 @@ export interface CliOptions {
   timeline: boolean;
   json: boolean;
   tuning: Tuning;
+  /** Add the feasible oracle's run (oracle.ts) as a row of every table. */
+  oracle: boolean;
 }
 
 /** What commander hands over: strings for valued flags, booleans for switches. */
@@ -96,6 +98,7 @@ export function parseCliOptions(flags: RawFlags): CliOptions {
     timeline: flags.timeline === true,
     tuning: flags.tunePerTrace === true ? 'per-trace' : 'all-traces',
     json: flags.json === true,
+    oracle: flags.oracle === true,
     base: {
       config: { targetWaitP95Ms, concurrency, min, max, maxStepUp, maxStepDown },
       service: serviceCv === undefined ? { meanMs: serviceMs } : { meanMs: serviceMs, cv: serviceCv },
@@ -108,7 +111,7 @@ export function parseCliOptions(flags: RawFlags): CliOptions {
   };
 }
 
-/** "all", one name, a comma-separated list, or csv:<path>. */
+/** "all", one name, a comma-separated list (builtin names and gen:<seed>), or csv:<path>. */
 function parseTraces(value: string, problems: string[]): TraceSpec[] {
   if (value.startsWith('csv:')) {
     const path = value.slice(4);
@@ -118,8 +121,10 @@ function parseTraces(value: string, problems: string[]): TraceSpec[] {
   if (value === 'all') return BUILTIN_TRACES.map((name) => ({ kind: 'builtin', name }));
   const specs: TraceSpec[] = [];
   for (const name of value.split(',').map((s) => s.trim())) {
-    if ((BUILTIN_TRACES as readonly string[]).includes(name)) specs.push({ kind: 'builtin', name: name as BuiltinTraceName });
-    else problems.push(`--trace must be ${BUILTIN_TRACES.join(', ')}, all, a comma-separated list of them, or csv:<path> (got ${JSON.stringify(name)})`);
+    const generated = /^gen[:-](\d+)$/.exec(name);
+    if (generated) specs.push({ kind: 'generated', seed: Number(generated[1]) });
+    else if ((BUILTIN_TRACES as readonly string[]).includes(name)) specs.push({ kind: 'builtin', name: name as BuiltinTraceName });
+    else problems.push(`--trace must be ${BUILTIN_TRACES.join(', ')}, gen:<seed>, all, a comma-separated list of them, or csv:<path> (got ${JSON.stringify(name)})`);
   }
   return specs;
 }

@@ -1,12 +1,12 @@
 import type { CliOptions } from './options.js';
 import { comparisonConfig, simulationDefaults } from './defaults.js';
-import type { TraceComparison } from './compare.js';
+import { timesOracle, type TraceComparison } from './compare.js';
 
 /** Plain-text tables for the terminal: one per trace, one row per policy. */
 export function formatComparison(comparison: TraceComparison): string {
   const first = comparison.runs[0]?.result;
   const target = first?.config.targetWaitP95Ms ?? 0;
-  const title = `trace ${comparison.trace}: ${fmt(comparison.durationMs / 1000, 0)} s, ${first?.count ?? 0} requests, target p95 wait ${target} ms`;
+  const title = `trace ${comparison.trace}: ${fmt(comparison.durationMs / 1000, 0)} s, ${first?.count ?? 0} requests, target p95 wait ${target} ms, hindsight lower bound ${fmt(comparison.lowerBoundWorkerSeconds, 0)} worker-s (x oracle = worker-s / bound)`;
   const rows = comparison.runs.map((run) => {
     const r = run.result;
     const scope = run.tuning?.mode === 'all-traces' ? 'on every trace' : 'on this trace';
@@ -23,6 +23,7 @@ export function formatComparison(comparison: TraceComparison): string {
       fmt(r.overTargetPct, 2),
       run.meetsTarget ? 'yes' : 'NO',
       fmt(r.workerSeconds, 0),
+      fmt(timesOracle(run, comparison), 2),
       String(r.scaleEvents),
       String(r.promotions),
       String(r.maxWorkers),
@@ -30,7 +31,7 @@ export function formatComparison(comparison: TraceComparison): string {
       note,
     ];
   });
-  const header = ['policy', 'p50 ms', 'p95 ms', 'p99 ms', `>${target}ms %`, 'met', 'worker-s', 'scale events', 'promotions', 'max workers', 'mean workers', ''];
+  const header = ['policy', 'p50 ms', 'p95 ms', 'p99 ms', `>${target}ms %`, 'met', 'worker-s', 'x oracle', 'scale events', 'promotions', 'max workers', 'mean workers', ''];
   return `${title}\n${columns([header, ...rows], [0, header.length - 1])}`;
 }
 
@@ -61,7 +62,7 @@ function bucketSeconds(comparison: TraceComparison): number {
 }
 
 /** Numbers right-aligned; the columns listed in `left` (names, notes) left-aligned. */
-function columns(rows: string[][], left: readonly number[] = [0]): string {
+export function columns(rows: string[][], left: readonly number[] = [0]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows

@@ -143,7 +143,7 @@ describe('cli options', () => {
   it('reports every bad flag with its value', () => {
     expect(() => parseCliOptions({ min: '3', max: '2', trace: 'weekly', concurrency: '0' })).toThrow(
       [
-        '--trace must be step, bursts, diurnal, sparse, all, a comma-separated list of them, or csv:<path> (got "weekly")',
+        '--trace must be step, bursts, diurnal, sparse, gen:<seed>, all, a comma-separated list of them, or csv:<path> (got "weekly")',
         '--concurrency must be a whole number from 1 to 1000 (got "0")',
         '--max must be >= --min (got 2 < 3)',
       ].join('\n'),
