@@ -55,7 +55,7 @@ export class ControlStep {
 
     // Some overflow is a spare's job; a spare whose every slot stays busy means the pool is short.
     const saturated = this.saturatedSpares(readySpares).slice(0, Math.max(0, config.max - current));
-    const sizing = this.bursts.apply(policy(observation, pool, config), observation, now);
+    const sizing = this.bursts.apply(policy(observation, pool, config, now), observation, now);
     let decision = this.stabilizer.decide(sizing, current, now);
     if (saturated.length > 0) {
       this.stabilizer.increased(now);

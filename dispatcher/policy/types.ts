@@ -93,4 +93,5 @@ export interface Decision {
   reason: string;
 }
 
-export type Policy = (observation: Observation, pool: PoolView, config: PolicyConfig) => Sizing;
+/** `now` is passed in, never read: a policy may look at the time (the simulator's oracle does), not the clock. */
+export type Policy = (observation: Observation, pool: PoolView, config: PolicyConfig, now: number) => Sizing;

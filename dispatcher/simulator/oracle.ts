@@ -144,9 +144,8 @@ export function oraclePolicy(bound: LowerBound, lookaheadMs: number): Policy {
     for (let s = first; s <= last; s++) needed = Math.max(needed, perSecond[s]!.peakWorkers);
     // A promoted spare's replacement is still starting: the bound counted that spare, so cover for it.
     const missingSpares = Math.max(0, bound.spares - pool.spares);
-    const desired = Math.min(config.max, needed + missingSpares);
-    const recommendation = desired;
-    return { desired, recommendation, reason: `oracle: most needed in seconds ${first}..${last} is ${needed}, ${missingSpares} spare(s) starting` };
+    const workers = Math.min(config.max, needed + missingSpares);
+    return { workers, steady: workers, reason: `oracle: most needed in seconds ${first}..${last} is ${needed}, ${missingSpares} spare(s) starting` };
   };
 }
 
@@ -164,6 +163,9 @@ export function oracleLookaheadMs(options: Pick<OracleRunOptions, 'startDelay' |
 
 const ORACLE_METRICS_INTERVAL_MS = 30_000;
 
+/** The control step's limits do not bind the oracle: it grows and shrinks at once, without a window. */
+const UNBOUNDED = { maxStepUp: 1_000_000, maxStepDown: 1_000_000, scaleDownShare: 1, scaleDownStabilizationMs: 0, burstMemoryMs: 0 };
+
 export interface OracleRun {
   bound: LowerBound;
   /** The feasible oracle's run. simulate() labels it with a registry name; it is the oracle's. */
@@ -180,7 +182,7 @@ export function runOracle(trace: Trace, options: OracleRunOptions = {}, quantile
   // policyName only labels the run inside simulate(); the decisions are the oracle's.
   // The oracle reads no observation, so they are refreshed rarely: measuring a p95 wait at every
   // tick was half the cost of a run at x100.
-  const result = simulate({ ...options, metricsIntervalMs: ORACLE_METRICS_INTERVAL_MS, trace, policyName: 'target-wait', policy });
+  const result = simulate({ ...options, config: { ...options.config, ...UNBOUNDED }, metricsIntervalMs: ORACLE_METRICS_INTERVAL_MS, trace, policyName: 'target-wait', policy });
   return { bound, result };
 }
 

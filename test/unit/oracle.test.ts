@@ -8,7 +8,7 @@ import { parseCliOptions } from '../../dispatcher/simulator/options.js';
 import { formatComparison } from '../../dispatcher/simulator/table.js';
 import { constantTrace, stepTrace } from '../../dispatcher/simulator/traces.js';
 
-const idle: Observation = { arrivalRate: 0, serviceMs: 50, backlog: 0, inFlight: 0, waitP95Ms: undefined };
+const idle: Observation = { arrivalRate: 0, serviceMs: 50, backlog: 0, backlogGrowth: 0, inFlight: 0, waitP95Ms: undefined };
 const pool: PoolView = { active: 1, starting: 0, spares: 1 };
 
 describe('hindsight lower bound', () => {
@@ -55,7 +55,7 @@ describe('feasible oracle', () => {
     const need = [1, 1, 5, 2, 1, 1];
     const bound = { perSecond: need.map((workers) => ({ rate: 0, workers: 0, peakWorkers: workers })), spares: 1, config: comparisonConfig, workerSeconds: 0 };
     const policy = oraclePolicy(bound, 1500);
-    const desiredAt = (now: number) => policy(idle, pool, comparisonConfig, now, []).desired;
+    const desiredAt = (now: number) => policy(idle, pool, comparisonConfig, now).workers;
     expect(desiredAt(0)).toBe(1); // seconds 0..1
     expect(desiredAt(600)).toBe(5); // seconds 0..2
     expect(desiredAt(2999)).toBe(5);
@@ -63,7 +63,7 @@ describe('feasible oracle', () => {
     expect(desiredAt(4000)).toBe(1);
     expect(desiredAt(60_000)).toBe(comparisonConfig.min); // past the trace
     // The spare was promoted and its replacement is starting: one more regular worker meanwhile.
-    expect(policy(idle, { active: 1, starting: 0, spares: 0 }, comparisonConfig, 600, []).desired).toBe(6);
+    expect(policy(idle, { active: 1, starting: 0, spares: 0 }, comparisonConfig, 600).workers).toBe(6);
   });
 
   it('sizes each second at its peak sampled rate, the bound at its mean', () => {
@@ -77,7 +77,7 @@ describe('feasible oracle', () => {
 
   it('looks ahead by the slowest start plus one control interval', () => {
     expect(oracleLookaheadMs({ startDelay: { meanMs: 450, jitterMs: 100 }, controlIntervalMs: 1000 })).toBe(1550);
-    expect(oracleLookaheadMs({})).toBe(1550);
+    expect(oracleLookaheadMs({})).toBe(800) // the default 250 ms interval;
   });
 
   it('meets the target on the step trace, for little more than the lower bound', () => {

@@ -8,7 +8,7 @@ const observe = (o: Partial<Observation>): Observation => ({ arrivalRate: 0, ser
 const pool = (active: number, starting = 0, spares = 0) => ({ active, starting, spares });
 /** One decision of a fresh control step: the policy's sizing within bounds and step limits. */
 const decideWith = (policy: Policy) => (o: Observation, p: PoolView, c: PolicyConfig = config) =>
-  new Stabilizer(c).decide(policy(o, p, c), p.active + p.starting, 0);
+  new Stabilizer(c).decide(policy(o, p, c, 0), p.active + p.starting, 0);
 
 describe('Erlang C', () => {
   it('matches textbook values', () => {
@@ -51,8 +51,8 @@ describe('target-wait policy', () => {
 
   it('does not correct an observed miss while workers are starting: they are the fix on its way', () => {
     const miss = observe({ arrivalRate: 10, backlog: 5, backlogGrowth: 5, waitP95Ms: 600 });
-    expect(policies['target-wait'](miss, pool(3, 1), config).workers).toBe(1);
-    expect(policies['target-wait'](miss, pool(3, 0), config).workers).toBe(6);
+    expect(policies["target-wait"](miss, pool(3, 1), config, 0).workers).toBe(1);
+    expect(policies["target-wait"](miss, pool(3, 0), config, 0).workers).toBe(6);
   });
 
   it('counts consuming spares as servers: they take the overflow at once', () => {
