@@ -86,6 +86,7 @@ export function parseCliOptions(flags: RawFlags): CliOptions {
   const controlIntervalMs = duration('scaleInterval', '--scale-interval', simulationDefaults.controlIntervalMs);
   if (controlIntervalMs < 100) problems.push(`--scale-interval must be at least 100ms (got ${JSON.stringify(get('scaleInterval'))})`);
   const metricsIntervalMs = duration('metricsInterval', '--metrics-interval', simulationDefaults.metricsIntervalMs);
+  const burstMemoryMs = duration('burstMemory', '--burst-memory', comparisonConfig.burstMemoryMs);
   if (jitterMs > startDelayMs) problems.push(`--start-jitter must be <= --start-delay (got ${jitterMs}ms > ${startDelayMs}ms)`);
   const scale = positive('scale', '--scale', 1)!;
   const seed = wholeNumber('seed', '--seed', simulationDefaults.seed, 0, 2 ** 32 - 1);
@@ -100,7 +101,7 @@ export function parseCliOptions(flags: RawFlags): CliOptions {
     json: flags.json === true,
     oracle: flags.oracle === true,
     base: {
-      config: { targetWaitP95Ms, concurrency, min, max, maxStepUp, maxStepDown },
+      config: { targetWaitP95Ms, concurrency, min, max, maxStepUp, maxStepDown, burstMemoryMs },
       service: serviceCv === undefined ? { meanMs: serviceMs } : { meanMs: serviceMs, cv: serviceCv },
       spares,
       startDelay: { meanMs: startDelayMs, jitterMs },
