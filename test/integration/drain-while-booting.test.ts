@@ -1,0 +1,93 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ProcessRuntime } from '../../infra/runtime/process.js';
+import { AMQP_URL, createWorker, newNamespace, REDIS_URL, removeNamespace, workerPids } from '../helpers/broker.js';
+import { drainDuringBoot, drainIdle, drainWhileConnecting, PROMPT_EXIT_MS, retireWhileStarting } from '../helpers/drain-timing.js';
+import { usePool } from '../helpers/fixture.js';
+import { EACH_TRANSPORT, poolConsumers, sendControlTo } from '../helpers/transport.js';
+import type { TransportKind } from '../../infra/transport/types.js';
+
+/**
+ * Issue 12: a worker drained while it is still starting must be gone at once,
+ * never left to sit until the drain grace; a drained worker with nothing in
+ * flight exits within about a second. Here on local processes; the Docker
+ * side is test/e2e/drain-while-booting.test.ts.
+ */
+describe.each(EACH_TRANSPORT)('a Worker closed while it starts (%s, in process)', (transport) => {
+  const pool = usePool(transport);
+
+  // 0: before it has connected at all; the others land at points of its connect and setup.
+  it.each([0, 5, 20, 50])('close() %i ms into start() resolves promptly, and it never consumes', async (afterMs) => {
+    const worker = createWorker(pool.namespace, `boot-${afterMs}`, { transport });
+    const starting = worker.start();
+    if (afterMs > 0) await sleep(afterMs);
+    const began = Date.now();
+    await worker.close('test');
+    const ms = Date.now() - began;
+    await starting; // settles too: start() cancelled by close() is no failure
+    console.log(`[drain] in-process ${transport} worker closed ${afterMs} ms into start: close() took ${ms} ms`);
+    expect(ms).toBeLessThan(PROMPT_EXIT_MS);
+    await sleep(300); // a consumer registered late would show up by now
+    expect(await poolConsumers(pool.namespace, transport)).toBe(0);
+    // Nothing of it is left listening either: its control queue (RabbitMQ) or subscription (BullMQ) is gone.
+    expect(await sendControlTo(pool.namespace, transport, { type: 'drain', workerId: `boot-${afterMs}` })).toEqual({ routed: false });
+    expect(worker.stats()).toMatchObject({ state: 'draining', inFlight: 0 });
+  });
+});
+
+describe('a worker drained while it boots (local processes)', () => {
+  let namespace: string;
+  let runtime: ProcessRuntime;
+  const env = (transport: TransportKind = 'rabbitmq') => ({
+    SHOAL_AMQP_URL: AMQP_URL, SHOAL_REDIS_URL: REDIS_URL, SHOAL_NAMESPACE: namespace, SHOAL_TRANSPORT: transport, SHOAL_LOG_LEVEL: 'warn',
+  });
+
+  beforeEach(() => {
+    namespace = newNamespace();
+    runtime = new ProcessRuntime({ stdio: 'ignore' });
+  });
+
+  afterEach(async () => {
+    for (const worker of await runtime.list()) await runtime.remove(worker.workerId);
+    expect(workerPids(namespace)).toEqual([]);
+    await runtime.close();
+    await removeNamespace(namespace);
+  });
+
+  // 0 ms: Node is still loading its modules; later ones land in the config, the connect, the setup.
+  it.each([0, 200, 400, 700, 1000, 1500])('drained %i ms after its start, it is gone at once and not killed', async (afterMs) => {
+    const { ms, info } = await drainDuringBoot(runtime, `${namespace}-boot`, env(), afterMs);
+    console.log(`[drain] process worker drained ${afterMs} ms into boot: gone in ${ms} ms (exit ${info.exitCode}, ${info.reason})`);
+    expect(ms).toBeLessThan(PROMPT_EXIT_MS);
+    expect(info.reason).toBe('exited');
+    expect(info.exitCode).not.toBe(137);
+    expect(workerPids(namespace)).toEqual([]);
+    expect(await poolConsumers(namespace, 'rabbitmq')).toBe(0);
+  });
+
+  // Node has loaded and the worker is in worker.start(): the drain cancels the start, and it exits 0.
+  it.each([['the broker', 'forward'], ['a broker that never answers', 'silent']] as const)('drained as it connects to %s, it exits 0 at once', async (what, mode) => {
+    const { ms, info } = await drainWhileConnecting(runtime, `${namespace}-connecting`, env(), mode);
+    console.log(`[drain] process worker drained as it connects to ${what}: gone in ${ms} ms (exit ${info.exitCode}, ${info.reason})`);
+    expect(info).toMatchObject({ exitCode: 0, reason: 'exited' });
+    expect(ms).toBeLessThan(PROMPT_EXIT_MS);
+  });
+
+  it('a pool scaled down while its worker is starting is rid of it at once', async () => {
+    const { ms, exits, stateWhenRetired } = await retireWhileStarting(runtime, namespace, env());
+    console.log(`[drain] process pool retired a starting worker in ${ms} ms (exits: ${JSON.stringify(exits)})`);
+    expect(stateWhenRetired).toBe('starting');
+    expect(ms).toBeLessThan(PROMPT_EXIT_MS);
+    expect(exits.filter((e) => e.reason === 'killed' || e.exitCode === 137)).toEqual([]);
+    expect(await runtime.list()).toEqual([]);
+    expect(workerPids(namespace)).toEqual([]);
+  });
+
+  it.each(EACH_TRANSPORT)('a drained idle worker (%s) exits 0 within a generous bound', async (transport) => {
+    const { ms, info } = await drainIdle(runtime, `${namespace}-idle`, env(transport), namespace, transport);
+    console.log(`[drain] process worker (${transport}), idle and consuming, drained in ${ms} ms (exit ${info.exitCode})`);
+    expect(info).toMatchObject({ exitCode: 0, reason: 'exited' });
+    expect(ms).toBeLessThan(PROMPT_EXIT_MS);
+    expect(workerPids(namespace)).toEqual([]);
+  });
+});
