@@ -82,7 +82,7 @@ export async function retireWhileStarting(runtime: WorkerRuntime, namespace: str
   const exits: ExitInfo[] = [];
   const unsubscribe = runtime.onExit((info) => exits.push(info));
   const pool = new Pool({
-    runtime, namespace, size: 1, max: 1, spares: 0, workerEnv, drainGraceMs: DRAIN_GRACE_MS, concurrency: 4,
+    runtime, namespace, size: 1, spares: 0, workerEnv, drainGraceMs: DRAIN_GRACE_MS,
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
   });
   try {
