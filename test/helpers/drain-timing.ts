@@ -78,7 +78,7 @@ export interface PoolRetireTiming {
  * A pool of one starts its worker and is scaled to zero at once, while the
  * worker is still starting: times how long the pool takes to be rid of it.
  */
-export async function retireWhileStarting(runtime: WorkerRuntime, namespace: string, workerEnv: Record<string, string>): Promise<PoolRetireTiming> {
+export async function retireWhileStarting(runtime: WorkerRuntime, namespace: string, workerEnv: Record<string, string>, beforeScaleDown?: () => Promise<unknown>): Promise<PoolRetireTiming> {
   const exits: ExitInfo[] = [];
   const unsubscribe = runtime.onExit((info) => exits.push(info));
   const pool = new Pool({
@@ -87,6 +87,7 @@ export async function retireWhileStarting(runtime: WorkerRuntime, namespace: str
   });
   try {
     await pool.start();
+    await beforeScaleDown?.();
     const stateWhenRetired = pool.snapshot()[0]?.state;
     const removed = new Promise<void>((resolve) => pool.on('event', (event: PoolEvent) => event.type === 'removed' && resolve()));
     const began = Date.now();

@@ -1,8 +1,12 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { STARTING_DRAIN_GRACE_MS } from '../../dispatcher/pool.js';
 import { ProcessRuntime } from '../../infra/runtime/process.js';
-import { AMQP_URL, createWorker, newNamespace, REDIS_URL, removeNamespace, workerPids } from '../helpers/broker.js';
-import { drainDuringBoot, drainIdle, drainWhileConnecting, PROMPT_EXIT_MS, retireWhileStarting } from '../helpers/drain-timing.js';
+import { AMQP_URL, createWorker, newNamespace, REDIS_URL, removeNamespace, waitFor, workerPids } from '../helpers/broker.js';
+import { drainDuringBoot, drainIdle, drainWhileConnecting, DRAIN_GRACE_MS, PROMPT_EXIT_MS, retireWhileStarting } from '../helpers/drain-timing.js';
 import { usePool } from '../helpers/fixture.js';
 import { EACH_TRANSPORT, poolConsumers, sendControlTo } from '../helpers/transport.js';
 import type { TransportKind } from '../../infra/transport/types.js';
@@ -81,6 +85,28 @@ describe('a worker drained while it boots (local processes)', () => {
     expect(exits.filter((e) => e.reason === 'killed' || e.exitCode === 137)).toEqual([]);
     expect(await runtime.list()).toEqual([]);
     expect(workerPids(namespace)).toEqual([]);
+  });
+
+  it('a starting worker that does not answer the drain is killed after the short starting grace, not the full one', async () => {
+    // A stand-in for a boot that hangs: it ignores SIGTERM and never connects.
+    const dir = mkdtempSync(path.join(tmpdir(), 'shoal-hung-'));
+    const entry = path.join(dir, 'hung-worker.js');
+    const ready = path.join(dir, 'ready');
+    writeFileSync(entry, `process.on('SIGTERM', () => {});\nrequire('node:fs').writeFileSync(${JSON.stringify(ready)}, '');\nsetInterval(() => {}, 1000);\n`);
+    const hung = new ProcessRuntime({ stdio: 'ignore', workerEntry: entry });
+    try {
+      const handlerInstalled = () => waitFor('the hung worker to ignore SIGTERM', () => existsSync(ready));
+      const { ms, exits, stateWhenRetired } = await retireWhileStarting(hung, namespace, env(), handlerInstalled);
+      console.log(`[drain] process pool retired a hung starting worker in ${ms} ms (starting grace ${STARTING_DRAIN_GRACE_MS} ms, drain grace ${DRAIN_GRACE_MS} ms)`);
+      expect(stateWhenRetired).toBe('starting');
+      expect(ms).toBeGreaterThanOrEqual(STARTING_DRAIN_GRACE_MS - 100);
+      expect(ms).toBeLessThan(STARTING_DRAIN_GRACE_MS + 5_000);
+      expect(exits).toEqual([expect.objectContaining({ reason: 'killed' })]);
+      expect(await hung.list()).toEqual([]);
+    } finally {
+      await hung.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.each(EACH_TRANSPORT)('a drained idle worker (%s) exits 0 within a generous bound', async (transport) => {
