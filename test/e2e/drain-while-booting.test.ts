@@ -1,9 +1,12 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { assertTopology } from '../../infra/amqp/topology.js';
+import { topologyFor } from '../../infra/protocol.js';
 import { DockerRuntime } from '../../infra/runtime/docker.js';
+import { SwarmRuntime } from '../../infra/runtime/swarm.js';
 import type { TransportKind } from '../../infra/transport/types.js';
-import { AMQP_URL, newNamespace, REDIS_URL, removeNamespace } from '../helpers/broker.js';
-import { docker, poolContainers, WORKER_IMAGE } from '../helpers/docker.js';
+import { AMQP_URL, newNamespace, rawChannel, REDIS_URL, removeNamespace } from '../helpers/broker.js';
+import { docker, drainSender, poolContainers, poolServices, WORKER_IMAGE } from '../helpers/docker.js';
 import { drainDuringBoot, drainIdle, drainWhileConnecting, DRAIN_GRACE_MS, PROMPT_EXIT_MS, retireWhileStarting } from '../helpers/drain-timing.js';
 import { EACH_TRANSPORT, poolConsumers } from '../helpers/transport.js';
 
@@ -74,5 +77,41 @@ describe('a worker container drained while it boots (Docker)', () => {
     expect(info).toMatchObject({ exitCode: 0, reason: 'exited' });
     expect(ms).toBeLessThan(PROMPT_EXIT_MS);
     expect(await poolContainers(namespace)).toEqual([]);
+  });
+});
+
+/** Swarm drains by control message (the worker's control queue), and stops tasks with SIGTERM: its tasks run under init too. */
+describe('a Swarm worker drained right after its start', () => {
+  it('runs under an init process, and exits 0 well within the grace', async () => {
+    const namespace = newNamespace();
+    // The dispatcher declares the pool's topology before it starts workers; so does this test.
+    const { connection, channel } = await rawChannel();
+    await assertTopology(channel, topologyFor(namespace), { deliveryLimit: 5 });
+    await connection.close();
+    const control = await drainSender(namespace);
+    const runtime = new SwarmRuntime({
+      docker, namespace, image: WORKER_IMAGE, memoryBytes: 256 * 1024 ** 2, cpus: 1, stopGraceMs: DRAIN_GRACE_MS,
+      requestDrain: control.requestDrain, logger: pino({ level: 'silent' }),
+    });
+    await runtime.watch();
+    try {
+      const handle = await runtime.start({ workerId: 'ignored', role: 'worker', env: { SHOAL_AMQP_URL: AMQP_URL, SHOAL_REDIS_URL: REDIS_URL, SHOAL_NAMESPACE: namespace, SHOAL_LOG_LEVEL: 'warn' } });
+      const [container] = await poolContainers(namespace);
+      expect((await docker.getContainer(container!.Id).inspect()).HostConfig.Init).toBe(true);
+      const began = Date.now();
+      const info = await runtime.drain(handle.workerId, DRAIN_GRACE_MS);
+      const ms = Date.now() - began;
+      console.log(`[drain] swarm worker drained right after its start: gone in ${ms} ms (exit ${info.exitCode}, ${info.reason})`);
+      expect(info).toMatchObject({ exitCode: 0, reason: 'exited' });
+      expect(ms).toBeLessThan(PROMPT_EXIT_MS);
+      await runtime.remove(handle.workerId);
+    } finally {
+      for (const worker of await runtime.list()) await runtime.remove(worker.workerId);
+      await runtime.close();
+      await control.close();
+      await removeNamespace(namespace);
+    }
+    expect(await poolContainers(namespace)).toEqual([]);
+    expect(await poolServices(namespace)).toEqual([]);
   });
 });
