@@ -250,9 +250,24 @@ export class RabbitConsumer implements RequestConsumer {
 
   async close(): Promise<void> {
     this.stopped = true;
-    await this.replyChannel?.then((replies) => replies.close()).catch(() => undefined);
-    await this.channel?.close().catch(() => undefined);
+    await this.replyChannel?.then((replies) => this.closeChannel(replies)).catch(() => undefined);
+    if (this.channel) await this.closeChannel(this.channel);
     await this.connection?.close().catch(() => undefined);
     this.connecting.abort(); // a start still under way: it closes what it opens
+  }
+
+  /**
+   * Closes a channel, or stops waiting once its connection has closed: amqplib
+   * never settles a channel's close() whose connection closes first (the
+   * connection ignores the ChannelCloseOk once it is closing). That happens
+   * when a drain cancels a start (the connection closes as its setup ends)
+   * or when the broker drops the connection during a drain.
+   */
+  private closeChannel(channel: Channel): Promise<void> {
+    const model = this.model;
+    let onClosed = () => {};
+    const connectionClosed = new Promise<void>((resolve) => (onClosed = resolve));
+    model?.once('close', onClosed);
+    return Promise.race([channel.close().catch(() => undefined), connectionClosed]).finally(() => model?.off('close', onClosed));
   }
 }
