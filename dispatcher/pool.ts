@@ -46,6 +46,9 @@ export type PoolEvent =
 /** How often the pool checks itself against the runtime's list. */
 const RESYNC_INTERVAL_MS = 5_000;
 
+/** The drain grace of a worker that is still starting: see retire(). */
+export const STARTING_DRAIN_GRACE_MS = 5_000;
+
 /** A worker that lived shorter than this counts as a failed start. */
 const HEALTHY_LIFETIME_MS = 10_000;
 
@@ -271,14 +274,25 @@ export class Pool extends EventEmitter {
    * Drains one worker in the background: SIGTERM makes it cancel its consumer
    * and finish and ack what it holds; only then is it removed. It no longer
    * counts as capacity from this moment.
+   *
+   * A worker still starting is cancelled the same way, with a short grace
+   * (STARTING_DRAIN_GRACE_MS), never the full one. The signal is not lost
+   * while it boots (containers run under an init process; a worker in
+   * start() cancels it), so with nothing in flight it exits within a second.
+   * It is not removed outright: "starting" only means no report yet, so it
+   * may already hold deliveries, and a kill would cost each one a delivery
+   * attempt (on BullMQ, a stall until its lock expires). The short grace
+   * bounds a boot that hangs; what it holds past that goes back to the queue.
    */
   private retire(target: Member): void {
+    const starting = target.state === 'starting';
+    const graceMs = starting ? Math.min(this.options.drainGraceMs, STARTING_DRAIN_GRACE_MS) : this.options.drainGraceMs;
     target.state = 'draining';
     this.emit('event', { type: 'draining', workerId: target.workerId, role: target.role } satisfies PoolEvent);
     this.track((async () => {
       try {
-        const info = await this.options.runtime.drain(target.workerId, this.options.drainGraceMs);
-        this.options.logger.info({ workerId: target.workerId, exitCode: info.exitCode, reason: info.reason, inFlightAtDrain: target.inFlight }, 'worker drained');
+        const info = await this.options.runtime.drain(target.workerId, graceMs);
+        this.options.logger.info({ workerId: target.workerId, exitCode: info.exitCode, reason: info.reason, inFlightAtDrain: target.inFlight, starting }, 'worker drained');
       } catch (err) {
         this.options.logger.warn({ workerId: target.workerId, err: errorMessage(err) }, 'drain failed; removing the worker');
       } finally {

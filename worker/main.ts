@@ -56,7 +56,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal);
 
   await worker.start();
-  reporter?.start();
+  // A drain that came while it started: it never consumed, and exits now without reporting.
+  if (!worker.draining) reporter?.start();
   if (process.env.SHOAL_EXIT_WITH_PARENT === '1') exitWithParent(() => void worker.close('parent exited'));
 }
 

@@ -47,6 +47,7 @@ export class Worker extends EventEmitter {
   private readonly consumer: RequestConsumer;
   private readonly runner: RequestRunner;
   private readonly inFlight = new Set<Promise<void>>();
+  private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private role: WorkerRole;
 
@@ -74,8 +75,26 @@ export class Worker extends EventEmitter {
     };
   }
 
+  /** Whether close() has been called: the worker takes no more work. */
+  get draining(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /**
+   * Connects and consumes. A close() that comes meanwhile (a drain while the
+   * worker boots) cancels the start: start() then resolves, nothing consumes,
+   * and close() has closed whatever the start had opened.
+   */
   async start(): Promise<void> {
-    await this.consumer.start(this.role);
+    if (this.closing) return;
+    this.starting = this.consumer.start(this.role);
+    try {
+      await this.starting;
+    } catch (err) {
+      if (this.closing) return; // cancelled by close(): no failure
+      throw err;
+    }
+    if (this.closing) return;
     this.options.logger.info({ concurrency: this.options.concurrency, queue: this.options.topology.requestQueue, transport: this.options.transport ?? 'rabbitmq' }, 'worker consuming');
   }
 
@@ -119,6 +138,9 @@ export class Worker extends EventEmitter {
     const { logger } = this.options;
     logger.info({ reason, inFlight: this.inFlight.size }, 'draining');
     await this.consumer.stopConsuming();
+    // A start under way settles first (stopConsuming made it take no work, or cancelled
+    // it), so that what it opened is closed below; deliveries it let in are waited for.
+    await this.starting?.catch(() => undefined);
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     await this.consumer.close();
     logger.info({ processed: this.runner.counters.processed, failed: this.runner.counters.failed }, 'worker closed');

@@ -15,6 +15,12 @@ export interface BrokerConnectionOptions {
   /** How many times to retry the very first connection before giving up. */
   initialMaxRetries?: number;
   heartbeatSeconds?: number;
+  /**
+   * Aborting closes the connection, whenever that happens: a first connect
+   * still under way (retrying, or running `setup`) stops at once and this
+   * function rejects with code CANCELLED.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -48,9 +54,13 @@ export async function connectBroker(options: BrokerConnectionOptions): Promise<R
     logger.debug({ err: err.message }, 'broker connection attempt failed');
   });
   connection.on('error', (err: Error) => logger.debug({ err: err.message }, 'broker connection error'));
+  const { signal } = options;
+  if (signal?.aborted) void connection.close().catch(() => undefined);
+  else signal?.addEventListener('abort', () => void connection.close().catch(() => undefined), { once: true });
   try {
     await connection.waitForConnect();
   } catch (err) {
+    if (signal?.aborted) throw new ShoalError('CANCELLED', 'the broker connection was closed before it was ready', { cause: err });
     const cause = lastFailure ?? err;
     if (cause instanceof ShoalError) throw cause;
     throw new ShoalError(

@@ -38,6 +38,7 @@ interface DockerEvent {
 
 /**
  * Workers as Docker containers, through dockerode. Each container runs with
+ * an init process (so a drain signal is never lost while Node boots),
  * host networking and no published port (workers only connect out), memory
  * and CPU limits, a read-only root filesystem, no capabilities and
  * no-new-privileges; the broker URL comes in by environment. Exits are seen
@@ -154,6 +155,11 @@ export class DockerRuntime implements WorkerRuntime {
       StopSignal: 'SIGTERM',
       StopTimeout: Math.ceil(this.options.stopGraceMs / 1000),
       HostConfig: {
+        // An init process (tini) is PID 1 and forwards signals to Node. Node as
+        // PID 1 has no default signal actions: a SIGTERM that came before its
+        // handler was installed (a worker drained while it boots) was lost,
+        // and the container sat until the stop timeout killed it (exit 137).
+        Init: true,
         NetworkMode: 'host',
         Memory: this.options.memoryBytes,
         NanoCpus: Math.round(this.options.cpus * 1e9),

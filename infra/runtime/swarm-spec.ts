@@ -89,7 +89,7 @@ export function poolLabels(namespace: string, role: WorkerRole): Record<string, 
 
 /**
  * A replicated service of workers, created at 0 replicas. Like the Docker
- * runtime's containers: host networking and no published port (workers only
+ * runtime's containers: an init process, host networking and no published port (workers only
  * connect out, to the broker at 127.0.0.1 on their node), memory and CPU
  * limits, a read-only root with a tmpfs on /tmp, no capabilities. Restart
  * policy "none": a drained task stays completed and a crashed one stays
@@ -120,6 +120,10 @@ export function serviceSpec(options: ServiceSpecOptions): Record<string, unknown
         ReadOnly: true,
         Mounts: [{ Type: 'tmpfs', Target: '/tmp', TmpfsOptions: { SizeBytes: 16 * 1024 * 1024 } }],
         CapabilityDrop: ['ALL'],
+        // An init process as PID 1, as with the Docker runtime: a SIGTERM that reaches a
+        // task while Node still boots is not lost (Swarm stops the tasks it scales away
+        // with SIGTERM). Engine API 1.37 or later.
+        Init: true,
         StopSignal: 'SIGTERM',
         StopGracePeriod: options.stopGraceMs * 1_000_000, // nanoseconds
         Secrets: secrets,
@@ -134,14 +138,14 @@ export function serviceSpec(options: ServiceSpecOptions): Record<string, unknown
 }
 
 interface TaskTemplateView {
-  ContainerSpec?: { Image?: string; Env?: string[]; StopGracePeriod?: number; Secrets?: { SecretName?: string; File?: { Name?: string } }[] };
+  ContainerSpec?: { Image?: string; Env?: string[]; Init?: boolean; StopGracePeriod?: number; Secrets?: { SecretName?: string; File?: { Name?: string } }[] };
   Resources?: { Limits?: Record<string, unknown> };
 }
 
 /**
  * What differs between the task template a service has and the one this
  * dispatcher would create: the image, the environment, the limits, the stop
- * grace period and the secrets. Empty when they agree. A digest Swarm pinned
+ * grace period, the init process and the secrets. Empty when they agree. A digest Swarm pinned
  * to the image (`img:tag@sha256:...`) is no difference.
  */
 export function taskTemplateDrift(current: Record<string, unknown>, desired: Record<string, unknown>): string[] {
@@ -156,6 +160,7 @@ export function taskTemplateDrift(current: Record<string, unknown>, desired: Rec
   if (env(a) !== env(b)) drift.push('environment');
   if (limits(a) !== limits(b)) drift.push(`limits ${limits(a)} -> ${limits(b)}`);
   if ((a.ContainerSpec?.StopGracePeriod ?? 0) !== (b.ContainerSpec?.StopGracePeriod ?? 0)) drift.push('stop grace period');
+  if ((a.ContainerSpec?.Init ?? false) !== (b.ContainerSpec?.Init ?? false)) drift.push('init process');
   if (secrets(a) !== secrets(b)) drift.push('secrets');
   return drift;
 }

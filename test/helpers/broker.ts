@@ -32,7 +32,14 @@ export interface TestWorkerOptions {
 }
 
 export async function startWorker(namespace: string, workerId: string, options: TestWorkerOptions = {}): Promise<Worker> {
-  const worker = new Worker({
+  const worker = createWorker(namespace, workerId, options);
+  await worker.start();
+  return worker;
+}
+
+/** A worker that is not started yet. */
+export function createWorker(namespace: string, workerId: string, options: TestWorkerOptions = {}): Worker {
+  return new Worker({
     workerId,
     amqpUrl: AMQP_URL,
     topology: topologyFor(namespace),
@@ -46,8 +53,6 @@ export async function startWorker(namespace: string, workerId: string, options: 
     redisUrl: REDIS_URL,
     bullmq: options.bullmq,
   });
-  await worker.start();
-  return worker;
 }
 
 export function connectClient(namespace: string, deliveryLimit = 5, transport: TransportKind = 'rabbitmq'): Promise<RpcCaller> {

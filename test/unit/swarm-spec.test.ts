@@ -25,7 +25,7 @@ describe('Swarm service spec and task mapping (pure)', () => {
     expect(spec.TaskTemplate.Networks).toEqual([{ Target: 'host' }]);
     expect(spec.TaskTemplate.RestartPolicy).toEqual({ Condition: 'none' });
     expect(spec.TaskTemplate.Resources).toEqual({ Limits: { MemoryBytes: 256 * 2 ** 20, NanoCPUs: 5e8 } });
-    expect(spec.TaskTemplate.ContainerSpec).toMatchObject({ StopGracePeriod: 30e9, CapabilityDrop: ['ALL'], ReadOnly: true });
+    expect(spec.TaskTemplate.ContainerSpec).toMatchObject({ StopGracePeriod: 30e9, CapabilityDrop: ['ALL'], ReadOnly: true, Init: true });
     expect(spec.TaskTemplate.ContainerSpec.Env).toEqual(expect.arrayContaining(['SHOAL_AMQP_URL=amqp://x', 'SHOAL_ROLE=spare', `SHOAL_WORKER_ID=${workerIdTemplate('ns', 'spare')}`]));
   });
 
@@ -74,6 +74,10 @@ describe('Swarm service spec and task mapping (pure)', () => {
       'stop grace period',
     ]);
     expect(taskTemplateDrift(current, serviceSpec({ ...base, redisUrlSecret: { id: 'r', name: 'shoal_redis_url' } }))).toEqual(['environment', 'secrets']);
+    // A service made before workers ran under an init process is updated to one.
+    const withoutInit = serviceSpec(base) as { TaskTemplate: { ContainerSpec: { Init?: boolean } } };
+    delete withoutInit.TaskTemplate.ContainerSpec.Init;
+    expect(taskTemplateDrift(withoutInit, serviceSpec(base))).toEqual(['init process']);
   });
 
   it('a worker is the newest task of a slot that a scale-down has not taken', () => {

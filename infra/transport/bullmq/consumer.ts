@@ -45,15 +45,31 @@ const SPARE_CONCURRENCY = 1;
 export class BullmqConsumer implements RequestConsumer {
   private worker: BullWorker<RequestJobData> | undefined;
   private control: ControlSubscription | undefined;
+  private starting: Promise<void> | undefined;
+  private stopped = false;
 
   constructor(private readonly options: BullmqConsumerOptions, private readonly callbacks: ConsumerCallbacks) {}
 
-  async start(role: ConsumerRole): Promise<void> {
+  /**
+   * A drain may come at any step of the start: each step looks at `stopped`,
+   * and the BullMQ Worker fetches jobs (run()) only if none has come. close()
+   * waits for the start to settle, then closes what it opened.
+   */
+  start(role: ConsumerRole): Promise<void> {
+    this.starting ??= this.connect(role);
+    return this.starting;
+  }
+
+  private async connect(role: ConsumerRole): Promise<void> {
     const { workerId, namespace, redisUrl, settings, logger } = this.options;
+    if (this.stopped) return;
     await withRedisOnce(redisUrl, `shoal worker ${workerId} check`, (redis) => redis.ping());
+    if (this.stopped) return;
     this.control = await subscribeControl(redisUrl, namespace, `shoal worker ${workerId} control`, workerId, this.callbacks.onControl, logger);
+    if (this.stopped) return;
     try {
       this.worker = new BullWorker<RequestJobData>(QUEUE_NAME, (job) => this.process(job), {
+        autorun: false,
         connection: bullConnection(redisUrl, `shoal worker ${workerId}`),
         prefix: queuePrefix(namespace),
         name: workerId,
@@ -64,6 +80,9 @@ export class BullmqConsumer implements RequestConsumer {
       });
       this.worker.on('error', (err: Error) => logger.warn({ err: err.message }, 'BullMQ worker error'));
       await this.worker.waitUntilReady();
+      if (this.stopped) return;
+      const worker = this.worker;
+      worker.run().catch((err: Error) => worker.emit('error', err));
     } catch (err) {
       // An open connection would keep the failed process alive.
       await this.worker?.close(true).catch(() => undefined);
@@ -98,11 +117,14 @@ export class BullmqConsumer implements RequestConsumer {
   }
 
   async stopConsuming(): Promise<void> {
+    this.stopped = true;
     // Fetch nothing more; the jobs it holds still run and complete.
     await this.worker?.pause(true);
   }
 
   async close(): Promise<void> {
+    this.stopped = true;
+    await this.starting?.catch(() => undefined);
     await this.worker?.close();
     await this.control?.close();
   }

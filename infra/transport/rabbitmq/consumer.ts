@@ -59,9 +59,12 @@ export class RabbitConsumer implements RequestConsumer {
   private readonly provenReplyAddresses = new BoundedSet<string>(1024);
   private role: ConsumerRole = 'worker';
   private stopped = false;
+  /** Cancels a first connect still under way when a drain comes first (see stopConsuming). */
+  private readonly connecting = new AbortController();
 
   constructor(private readonly options: RabbitConsumerOptions, private readonly callbacks: ConsumerCallbacks) {}
 
+  /** Rejects with code CANCELLED when stopConsuming() or close() came before the connection was ready. */
   async start(role: ConsumerRole): Promise<void> {
     this.role = role;
     this.connection = await connectBroker({
@@ -69,6 +72,7 @@ export class RabbitConsumer implements RequestConsumer {
       name: `shoal worker ${this.options.workerId}`,
       logger: this.options.logger,
       setup: (model) => this.setup(model),
+      signal: this.connecting.signal,
     });
   }
 
@@ -232,6 +236,11 @@ export class RabbitConsumer implements RequestConsumer {
 
   async stopConsuming(): Promise<void> {
     this.stopped = true;
+    // Still connecting, and not consuming yet (setup sets the channel before it
+    // consumes): nothing can be in flight, so the connect is cancelled rather than
+    // waited for; it may be retrying a broker that is down. Once consuming, the
+    // connection stays up until close(), so what is in flight can still be acked.
+    if (!this.connection && !this.channel) this.connecting.abort();
     const channel = this.channel;
     if (channel && this.activeTag) {
       await channel.cancel(this.activeTag).catch(() => undefined);
@@ -241,8 +250,24 @@ export class RabbitConsumer implements RequestConsumer {
 
   async close(): Promise<void> {
     this.stopped = true;
-    await this.replyChannel?.then((replies) => replies.close()).catch(() => undefined);
-    await this.channel?.close().catch(() => undefined);
+    await this.replyChannel?.then((replies) => this.closeChannel(replies)).catch(() => undefined);
+    if (this.channel) await this.closeChannel(this.channel);
     await this.connection?.close().catch(() => undefined);
+    this.connecting.abort(); // a start still under way: it closes what it opens
+  }
+
+  /**
+   * Closes a channel, or stops waiting once its connection has closed: amqplib
+   * never settles a channel's close() whose connection closes first (the
+   * connection ignores the ChannelCloseOk once it is closing). That happens
+   * when a drain cancels a start (the connection closes as its setup ends)
+   * or when the broker drops the connection during a drain.
+   */
+  private closeChannel(channel: Channel): Promise<void> {
+    const model = this.model;
+    let onClosed = () => {};
+    const connectionClosed = new Promise<void>((resolve) => (onClosed = resolve));
+    model?.once('close', onClosed);
+    return Promise.race([channel.close().catch(() => undefined), connectionClosed]).finally(() => model?.off('close', onClosed));
   }
 }
