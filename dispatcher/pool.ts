@@ -38,7 +38,9 @@ export interface Member {
 }
 
 export type PoolEvent =
-  | { type: 'started' | 'adopted' | 'draining' | 'removed'; workerId: string; role: WorkerRole }
+  | { type: 'started' | 'adopted' | 'draining'; workerId: string; role: WorkerRole }
+  /** `drain`: how the drain before the removal ended, and how long it took ('killed': at the grace). */
+  | { type: 'removed'; workerId: string; role: WorkerRole; drain?: { exitCode: number | null; reason: string; ms: number } }
   /** `saturated`: the spare filled up on its own; otherwise the policy asked for more workers. */
   | { type: 'promoted'; workerId: string; role: WorkerRole; saturated: boolean }
   | { type: 'exited'; workerId: string; role: WorkerRole; exitCode: number | null; reason: string };
@@ -290,9 +292,12 @@ export class Pool extends EventEmitter {
     target.state = 'draining';
     this.emit('event', { type: 'draining', workerId: target.workerId, role: target.role } satisfies PoolEvent);
     this.track((async () => {
+      const drainStarted = Date.now();
+      let drain: { exitCode: number | null; reason: string; ms: number } | undefined;
       try {
         const info = await this.options.runtime.drain(target.workerId, graceMs);
-        this.options.logger.info({ workerId: target.workerId, exitCode: info.exitCode, reason: info.reason, inFlightAtDrain: target.inFlight, starting }, 'worker drained');
+        drain = { exitCode: info.exitCode, reason: info.reason, ms: Date.now() - drainStarted };
+        this.options.logger.info({ workerId: target.workerId, exitCode: info.exitCode, reason: info.reason, inFlightAtDrain: target.inFlight, starting, ms: drain.ms }, 'worker drained');
       } catch (err) {
         this.options.logger.warn({ workerId: target.workerId, err: errorMessage(err) }, 'drain failed; removing the worker');
       } finally {
@@ -300,7 +305,7 @@ export class Pool extends EventEmitter {
           this.options.logger.error({ workerId: target.workerId, err: errorMessage(err) }, 'could not remove a worker; `npm run cleanup` removes what is left'),
         );
         this.byId.delete(target.workerId);
-        this.emit('event', { type: 'removed', workerId: target.workerId, role: target.role } satisfies PoolEvent);
+        this.emit('event', { type: 'removed', workerId: target.workerId, role: target.role, drain } satisfies PoolEvent);
       }
     })());
   }

@@ -100,6 +100,11 @@ describe.each(EACH_TRANSPORT)('autoscaling on a step load (%s)', (transport) => 
     expect(p95(waits.filter((w) => w.second >= 3).map((w) => w.queuedMs))).toBeLessThan(TARGET_MS);
     // No scale-down inside the window after any increase (a decision or a promotion).
     expect(scaleDownsInsideWindow(events, WINDOW_MS)).toEqual([]);
+    // Every drained worker exited by itself, none was killed at the drain grace.
+    const drains = events.flatMap((e) => (e.type === 'removed' && e.drain ? [e.drain] : []));
+    console.log(`drains on ${transport}: ${drains.map((d) => `${d.reason} ${d.exitCode} in ${d.ms} ms`).join(', ')}`);
+    expect(drains.length).toBeGreaterThan(0);
+    expect(drains.filter((d) => d.reason === 'killed')).toEqual([]);
     // Each request was run once: no caller saw a second reply. A scale-down or a spare's promotion
     // cancels a consumer, and RabbitMQ's quorum queue may hand a message already on its way to it
     // back to the queue (rabbitmq-server#3729): it is delivered once more, flagged redelivered, and
