@@ -25,7 +25,8 @@ export interface QueueLengthTuning {
 }
 
 /** The registry's policies, and the feasible oracle (oracle.ts), which knows the trace in advance. */
-export type RunLabel = PolicyName | 'oracle';
+/** 'reactive oracle': knows the present need exactly, not the future (no look-ahead): the best any policy that reacts can do. */
+export type RunLabel = PolicyName | 'oracle' | 'reactive oracle';
 
 export interface PolicyRun {
   policy: RunLabel;

@@ -176,9 +176,9 @@ export interface OracleRun {
  * The lower bound for this trace and pool, and the feasible oracle played
  * through the simulator. `quantile`: the wait quantile sized to the target (0.95).
  */
-export function runOracle(trace: Trace, options: OracleRunOptions = {}, quantile?: number): OracleRun {
+export function runOracle(trace: Trace, options: OracleRunOptions = {}, quantile?: number, lookaheadMs = oracleLookaheadMs(options)): OracleRun {
   const bound = hindsightLowerBound(trace, { service: options.service, config: options.config, spares: options.spares, quantile });
-  const policy = oraclePolicy(bound, oracleLookaheadMs(options));
+  const policy = oraclePolicy(bound, lookaheadMs);
   // policyName only labels the run inside simulate(); the decisions are the oracle's.
   // The oracle reads no observation, so they are refreshed rarely: measuring a p95 wait at every
   // tick was half the cost of a run at x100.

@@ -40,6 +40,7 @@ export function assembleScoreboard(options: ScoreboardOptions, results: readonly
       return summarize(policy, mine.flatMap((r) => (r.job.kind === 'policy' && r.job.policy === policy ? r.scores : [])));
     });
     const oracle = mine.flatMap((r) => (r.job.kind === 'oracle' ? r.scores : []));
+    policies.push(summarize('reactive oracle', mine.flatMap((r) => (r.job.kind === 'reactive-oracle' ? r.scores : []))));
     policies.push(summarize('oracle', oracle));
     const bounds = oracle.map((s) => ({ seed: s.seed, workerSeconds: s.lowerBound }));
     return {

@@ -20,7 +20,7 @@ export function formatScoreboardSettings(options: ScoreboardOptions): string {
   );
 }
 
-/** One table: per (scale, cv), a row per policy, the feasible oracle and the lower bound; median and worst over seeds. */
+/** One table: per (scale, cv), a row per policy, the reactive and the feasible oracle and the lower bound; median and worst over seeds. */
 export function formatScoreboard(cells: readonly CellScore[]): string {
   const header = ['scale', 'cv', 'policy', 'over target % med', 'worst', 'worker-s med', 'worst', 'x bound med', 'worst', 'seeds met', ''];
   const rows: string[][] = [];

@@ -46,6 +46,8 @@ export interface Cell {
 export type Job =
   | { cell: number; kind: 'policy'; policy: PolicyName; seed: number }
   | { cell: number; kind: 'oracle'; seed: number }
+  /** The oracle without look-ahead: knows each moment's need as it comes, and still waits out the start delay. */
+  | { cell: number; kind: 'reactive-oracle'; seed: number }
   | { cell: number; kind: 'tune-queue-length' };
 
 export interface SeedScore {
@@ -85,7 +87,7 @@ export function scoreboardJobs(options: ScoreboardOptions): Job[] {
   cells.forEach((cell, index) => {
     if (options.policies.includes('queue-length')) jobs.push({ cell: index, kind: 'tune-queue-length' });
     for (const seed of cell.seeds) {
-      jobs.push({ cell: index, kind: 'oracle', seed });
+      jobs.push({ cell: index, kind: 'oracle', seed }, { cell: index, kind: 'reactive-oracle', seed });
       for (const policy of options.policies) if (policy !== 'queue-length') jobs.push({ cell: index, kind: 'policy', policy, seed });
     }
   });
@@ -109,6 +111,10 @@ export function runJob(options: ScoreboardOptions, job: Job): JobResult {
   switch (job.kind) {
     case 'oracle': {
       const { bound: b, result } = runOracle(traceOf(job.seed), { ...base, seed: job.seed }, options.boundQuantile);
+      return { job, scores: [score(job.seed, result, b.workerSeconds)] };
+    }
+    case 'reactive-oracle': {
+      const { bound: b, result } = runOracle(traceOf(job.seed), { ...base, seed: job.seed }, options.boundQuantile, 0);
       return { job, scores: [score(job.seed, result, b.workerSeconds)] };
     }
     case 'policy': {

@@ -51,8 +51,8 @@ describe('scoreboard jobs', () => {
     const jobs = scoreboardJobs(options);
     expect(jobs[0]).toEqual({ cell: 1, kind: 'tune-queue-length' });
     expect(jobs[jobs.length - 1]!.cell).toBe(0);
-    // Per cell: one tuning job, and per seed the oracle and each policy but the tuned one.
-    expect(jobs).toHaveLength(2 * (1 + 2 * 3));
+    // Per cell: one tuning job, and per seed the two oracles and each policy but the tuned one.
+    expect(jobs).toHaveLength(2 * (1 + 2 * 4));
   });
 
   it('medians and worst cases', () => {
@@ -67,9 +67,9 @@ describe('quick scoreboard', async () => {
   const cells = await runScoreboard(options, { threads: 1 });
   const [cell] = cells;
 
-  it('scores each policy, the feasible oracle and the lower bound on every seed', () => {
+  it('scores each policy, the reactive and the feasible oracle and the lower bound on every seed', () => {
     expect(cells).toHaveLength(1);
-    expect(cell!.policies.map((p) => p.policy)).toEqual(['target-wait', 'queue-length', 'latency-threshold', 'oracle']);
+    expect(cell!.policies.map((p) => p.policy)).toEqual(['target-wait', 'queue-length', 'latency-threshold', 'reactive oracle', 'oracle']);
     for (const p of cell!.policies) {
       expect(p.perSeed.map((s) => s.seed)).toEqual([1, 2]);
       expect(p.seedsMet).toBe(p.perSeed.filter((s) => s.overTargetPct <= MAX_OVER_TARGET_PCT).length);
