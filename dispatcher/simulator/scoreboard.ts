@@ -114,7 +114,7 @@ export function runJob(options: ScoreboardOptions, job: Job): JobResult {
       return { job, scores: [score(job.seed, result, b.workerSeconds)] };
     }
     case 'reactive-oracle': {
-      const { bound: b, result } = runOracle(traceOf(job.seed), { ...base, seed: job.seed }, options.boundQuantile, 0);
+      const { bound: b, result } = runOracle(traceOf(job.seed), { ...base, seed: job.seed }, options.boundQuantile, 'reactive');
       return { job, scores: [score(job.seed, result, b.workerSeconds)] };
     }
     case 'policy': {

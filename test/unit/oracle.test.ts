@@ -6,7 +6,7 @@ import { generateTrace } from '../../dispatcher/simulator/generator.js';
 import { allenCunneenFactor, hindsightLowerBound, oracleLookaheadMs, oraclePolicy, runOracle } from '../../dispatcher/simulator/oracle.js';
 import { parseCliOptions } from '../../dispatcher/simulator/options.js';
 import { formatComparison } from '../../dispatcher/simulator/table.js';
-import { constantTrace, stepTrace } from '../../dispatcher/simulator/traces.js';
+import { constantTrace, scaleTrace, stepTrace } from '../../dispatcher/simulator/traces.js';
 
 const idle: Observation = { arrivalRate: 0, serviceMs: 50, backlog: 0, backlogGrowth: 0, inFlight: 0, waitP95Ms: undefined };
 const pool: PoolView = { active: 1, starting: 0, spares: 1 };
@@ -118,5 +118,16 @@ describe('shoal-simulate flags', () => {
     expect(options.oracle).toBe(true);
     expect(parseCliOptions({}).oracle).toBe(false);
     expect(() => parseCliOptions({ trace: 'gen:x' })).toThrow(/gen:<seed>/);
+  });
+});
+
+describe('reactive oracle', () => {
+  it('knows the present, not the future: on a cold step it misses what the feasible oracle meets, at no lower bound', () => {
+    const trace = scaleTrace(stepTrace(), 10);
+    const feasible = runOracle(trace, {}, undefined, 'feasible');
+    const reactive = runOracle(trace, {}, undefined, 'reactive');
+    expect(feasible.result.overTargetPct).toBeLessThanOrEqual(1);
+    expect(reactive.result.overTargetPct).toBeGreaterThan(feasible.result.overTargetPct);
+    expect(reactive.bound.workerSeconds).toBe(feasible.bound.workerSeconds);
   });
 });
