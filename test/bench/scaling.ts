@@ -4,7 +4,7 @@
  * target-wait (the default) and the baselines queue-length and latency-threshold.
  * The traces are played BENCH_TIME_SCALE (4) times faster at the same rates,
  * and the scale-down window is shortened by the same factor, so each run takes
- * 30-45 s (step 32.5 s, bursts 45 s with 1.25 s bursts every 7.5 s). The
+ * 30-60 s (step 32.5 s, bursts 45 s with 1.25 s bursts every 7.5 s). The
  * control interval and the observation windows are not shortened: a burst is
  * over about when the dispatcher has seen it. Every policy gets the same requests (seeded Poisson arrivals of
  * `sleep` jobs with exponential 50 ms service times), sent open loop.
@@ -14,6 +14,9 @@
  * largest pool (from the dispatcher's event log in Redis). The reference,
  * computed in the same run: the simulator's prediction for the same
  * compressed trace, policy and settings.
+ * BENCH_RUNTIME=docker plays them on containers instead of local processes;
+ * BENCH_GENERATED=1,2 adds generated traces (gen-1, gen-2 at BENCH_GENERATED_SCALE,
+ * 0.5), and BENCH_TRACES=gen-1 plays only those named.
  * Not a test: prints a table, asserts nothing.
  * Run: npm run bench -- scaling
  */
@@ -25,7 +28,9 @@ import { pino } from 'pino';
 import { round } from './lib/stats.js';
 import type { PolicyName } from '../../dispatcher/policy/index.js';
 import { simulate } from '../../dispatcher/simulator/simulate.js';
+import { generateTrace } from '../../dispatcher/simulator/generator.js';
 import { burstsTrace, compressTrace, stepTrace, type Trace } from '../../dispatcher/simulator/traces.js';
+import { defaultPolicyConfig } from '../../dispatcher/policy/index.js';
 import { eventsKey, type LoggedEvent } from '../../dispatcher/status-store.js';
 import { topologyFor } from '../../infra/protocol.js';
 import { RpcClient } from '../../infra/transport/rabbitmq/rpc-client.js';
@@ -50,14 +55,23 @@ interface Played {
 const played = (original: Trace, factor: number): Played => ({
   trace: compressTrace(original, factor),
   factor,
-  scaleDownWindowMs: Math.round(30_000 / factor),
+  scaleDownWindowMs: Math.round(defaultPolicyConfig.scaleDownStabilizationMs / factor),
 });
-const TRACES: Played[] = [played(stepTrace(), TIME_SCALE), played(burstsTrace(), TIME_SCALE)].filter((p) => only('BENCH_TRACES')?.includes(p.trace.name) ?? true);
+/** BENCH_GENERATED=1,2 adds generated traces gen-1 and gen-2 (dispatcher/simulator/generator.ts) at BENCH_GENERATED_SCALE (0.5: what this 2-core machine carries). */
+const GENERATED = only('BENCH_GENERATED')?.map(Number) ?? [];
+const GENERATED_SCALE = Number(process.env.BENCH_GENERATED_SCALE ?? 0.5);
+const TRACES: Played[] = [
+  played(stepTrace(), TIME_SCALE),
+  played(burstsTrace(), TIME_SCALE),
+  ...GENERATED.map((seed) => played(generateTrace(seed, { scale: GENERATED_SCALE }), TIME_SCALE)),
+].filter((p) => only('BENCH_TRACES')?.includes(p.trace.name) ?? true);
+/** BENCH_RUNTIME=docker plays them on a pool of containers (the worker image must be built: npm run image). */
+const RUNTIME = process.env.BENCH_RUNTIME === 'docker' ? 'docker' : 'process';
 const SERVICE_MS = 50;
 const TARGET_MS = 200;
 const POOL = { min: 1, max: 10, spares: 1, concurrency: 4, targetQueueLength: 5 };
-/** A cold local worker process, as test/bench/capacity.ts measures it (about 375 ms), for the simulator. */
-const PROCESS_START = { meanMs: 400, jitterMs: 100 };
+/** A cold start as test/bench/capacity.ts measures it, for the simulator: a local process about 375 ms, a container about 450-650 ms. */
+const START = RUNTIME === 'docker' ? { meanMs: 550, jitterMs: 150 } : { meanMs: 400, jitterMs: 100 };
 const logger = pino({ level: 'silent' });
 
 interface Measured {
@@ -120,7 +134,7 @@ async function readEvents(namespace: string): Promise<LoggedEvent[]> {
 async function runReal({ trace, scaleDownWindowMs }: Played, policy: PolicyName, arrivals: readonly Arrival[]): Promise<Measured> {
   const namespace = newNamespace().replace('test-', 'bench-scale-');
   const { child } = startDispatcher([
-    '--runtime', 'process', '--policy', policy, '--min', String(POOL.min), '--max', String(POOL.max), '--spares', String(POOL.spares),
+    '--runtime', RUNTIME, '--policy', policy, '--min', String(POOL.min), '--max', String(POOL.max), '--spares', String(POOL.spares),
     '--worker-concurrency', String(POOL.concurrency), '--target-wait-p95', `${TARGET_MS}ms`, '--target-queue-length', String(POOL.targetQueueLength),
     '--scale-down-window', `${scaleDownWindowMs}ms`, '--metrics-port', '0', '--namespace', namespace,
   ], { SHOAL_LOG_LEVEL: 'warn' });
@@ -168,7 +182,7 @@ function runSimulated({ trace, scaleDownWindowMs }: Played, policy: PolicyName):
     seed: SEED,
     spares: POOL.spares,
     service: { meanMs: SERVICE_MS },
-    startDelay: PROCESS_START,
+    startDelay: START,
     config: { min: POOL.min, max: POOL.max, concurrency: POOL.concurrency, targetWaitP95Ms: TARGET_MS, scaleDownStabilizationMs: scaleDownWindowMs, targetQueueLength: POOL.targetQueueLength },
   });
   return { requests: r.count, waitP95Ms: round(r.waitMs.p95, 0), overTargetPct: round(r.overTargetPct, 2), workerSeconds: round(r.workerSeconds, 0), scaleEvents: r.scaleEvents, maxWorkers: r.maxWorkers };
@@ -194,12 +208,12 @@ const table = [
 ];
 const widths = header.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
 console.log(
-  `scaling on a real pool (local processes; --min ${POOL.min} --max ${POOL.max} --spares ${POOL.spares}, ${POOL.concurrency} per worker, target p95 wait ${TARGET_MS} ms, ` +
+  `scaling on a real pool (${RUNTIME === 'docker' ? 'Docker containers' : 'local processes'}; --min ${POOL.min} --max ${POOL.max} --spares ${POOL.spares}, ${POOL.concurrency} per worker, target p95 wait ${TARGET_MS} ms, ` +
     `queue-length ${POOL.targetQueueLength}/worker, seed ${SEED}); traces played faster at the same rates, the scale-down window shortened alike:`,
 );
 for (const p of TRACES) console.log(`  ${p.trace.name}: ${p.factor}x faster, ${p.trace.durationMs / 1000} s, scale-down window ${p.scaleDownWindowMs / 1000} s`);
 for (const row of table) console.log(`  ${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')}`);
 writeFileSync(
-  new URL('./results/scaling.json', import.meta.url),
-  `${JSON.stringify({ benchmark: 'scaling on a real pool', seed: SEED, serviceMs: SERVICE_MS, targetWaitP95Ms: TARGET_MS, pool: POOL, rows }, null, 2)}\n`,
+  new URL(`./results/scaling${RUNTIME === 'docker' ? '-docker' : ''}${GENERATED.length > 0 ? '-generated' : ''}.json`, import.meta.url),
+  `${JSON.stringify({ benchmark: 'scaling on a real pool', runtime: RUNTIME, seed: SEED, serviceMs: SERVICE_MS, targetWaitP95Ms: TARGET_MS, pool: POOL, rows }, null, 2)}\n`,
 );
