@@ -150,20 +150,25 @@ export function oraclePolicy(bound: LowerBound, lookaheadMs: number): Policy {
 }
 
 /**
- * The best a policy that reacts can do: at `now` it asks for exactly what the
- * rate at `now` needs (no look-ahead, not even within the second), with no
- * measurement lag and no stabilization. It still waits out the start delay,
- * so what it misses no reactive policy can meet without warm headroom.
+ * What a policy that reacts could do with perfect measurements: at `now` it
+ * asks for what the rate at `now` needs (no look-ahead, not even within the
+ * second) plus what clears the backlog it sees within REACTIVE_DRAIN_MS, with
+ * no lag and no stabilization. It still waits out the start delay, so what it
+ * misses, no policy that only reacts can meet without warm headroom.
  */
 export function reactiveOraclePolicy(trace: Trace, bound: LowerBound, model: OracleModel = {}): Policy {
   const resolved = resolveModel(model);
-  return (_observation, pool, config, now) => {
-    const needed = now < trace.durationMs ? workersNeeded(trace.rate(now), resolved) : config.min;
+  return (observation, pool, config, now) => {
+    const rate = (now < trace.durationMs ? trace.rate(now) : 0) + observation.backlog / (REACTIVE_DRAIN_MS / 1000);
+    const needed = rate > 0 ? workersNeeded(rate, resolved) : config.min;
     const missingSpares = Math.max(0, bound.spares - pool.spares);
     const workers = Math.min(config.max, Math.max(config.min, needed) + missingSpares);
-    return { workers, steady: workers, reason: `reactive oracle: ${needed} for the rate now, ${missingSpares} spare(s) starting` };
+    return { workers, steady: workers, reason: `reactive oracle: ${needed} for the rate now and the backlog, ${missingSpares} spare(s) starting` };
   };
 }
+
+/** The reactive oracle clears a backlog within this long, as target-wait's default --backlog-drain. */
+const REACTIVE_DRAIN_MS = 500;
 
 /** The simulation settings the oracle depends on; undefined ones take the simulator's defaults. */
 export type OracleRunOptions = Omit<SimulationOptions, 'trace' | 'policyName' | 'policy'>;
@@ -199,7 +204,9 @@ export function runOracle(trace: Trace, options: OracleRunOptions = {}, quantile
   // policyName only labels the run inside simulate(); the decisions are the oracle's.
   // The oracle reads no observation, so they are refreshed rarely: measuring a p95 wait at every
   // tick was half the cost of a run at x100.
-  const result = simulate({ ...options, config: { ...options.config, ...UNBOUNDED }, metricsIntervalMs: ORACLE_METRICS_INTERVAL_MS, trace, policyName: 'target-wait', policy });
+  // The feasible oracle reads no observation, so they are refreshed rarely; the reactive one reads the backlog at every tick.
+  const metricsIntervalMs = kind === 'feasible' ? ORACLE_METRICS_INTERVAL_MS : 0;
+  const result = simulate({ ...options, config: { ...options.config, ...UNBOUNDED }, metricsIntervalMs, trace, policyName: 'target-wait', policy });
   return { bound, result };
 }
 
