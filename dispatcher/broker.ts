@@ -5,6 +5,7 @@ import { assertTopology } from '../infra/amqp/topology.js';
 import { errorMessage, ShoalError } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
 import { decodeControl, QUIT_ROUTING_KEY, type ControlMessage, type Topology } from '../infra/protocol.js';
+import { DeadLetterReplier } from './dead-letter-replies.js';
 import { rabbitQueueDepth } from '../infra/transport/rabbitmq/queue-depth.js';
 import type { DispatcherLink, MetricsGuard, QueueDepth } from '../infra/transport/types.js';
 
@@ -26,6 +27,7 @@ export interface DispatcherBrokerOptions {
 export class DispatcherBroker implements DispatcherLink {
   private connection: RecoveringChannelModel | undefined;
   private channel: ConfirmChannel | undefined;
+  private deadLetters: DeadLetterReplier | undefined;
   private closed = false;
 
   private constructor(private readonly options: DispatcherBrokerOptions) {}
@@ -63,6 +65,10 @@ export class DispatcherBroker implements DispatcherLink {
         logger.warn({ err: errorMessage(err) }, 'ignored a bad control message');
       }
     }, { noAck: true, consumerTag: 'dispatcher.control' });
+    // Callers of requests that no worker lived to answer get an error reply instead of a timeout.
+    void this.deadLetters?.close();
+    this.deadLetters = new DeadLetterReplier(model, topology, this.options.deliveryLimit, logger);
+    await this.deadLetters.start();
     this.channel = channel;
   }
 
@@ -84,6 +90,7 @@ export class DispatcherBroker implements DispatcherLink {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.deadLetters?.close();
     await this.channel?.close().catch(() => undefined);
     await this.connection?.close().catch(() => undefined);
   }
