@@ -12,11 +12,11 @@ import type { Policy, PolicyConfig } from './types.js';
  *   that it clears within that window on top of new arrivals. The steady-state
  *   need (arrivals alone) is what the scale-down window remembers, so the
  *   extra workers can go once the backlog has cleared.
- * - If the observed p95 wait is over target while work waits, the model says
- *   the pool is big enough and no capacity is on its way, the model is wrong
- *   about something (service time variance, uneven load): grow anyway, in
- *   proportion to the miss. Not while workers are starting: the observed wait
- *   is then the past the new workers are about to fix.
+ * - There is no correction from the observed p95 wait: it covers 10 s and
+ *   stays high long after a surge has been caught up with (a +7 correction
+ *   on a stale p95 made the pool flap on Docker). When the model is wrong
+ *   about a pool that is too small, the backlog grows, and saturation above
+ *   sizes the pool from that.
  * - Workers still starting count as capacity on its way (PoolView.starting),
  *   so a burst does not start duplicates.
  */
@@ -26,7 +26,7 @@ const SATURATION_SHARE_OF_TARGET = 0.25;
 export const targetWaitPolicy: Policy = (observation, pool, config) => {
   const current = pool.active + pool.starting;
   const inputs = describeInputs(observation);
-  const { serviceMs, backlog, arrivalRate, waitP95Ms } = observation;
+  const { serviceMs, backlog, arrivalRate } = observation;
   const target = config.targetWaitP95Ms;
 
   if (serviceMs === undefined || serviceMs <= 0) {
@@ -49,15 +49,6 @@ export const targetWaitPolicy: Policy = (observation, pool, config) => {
   let why = `${inputs}${lambda > arrivalRate ? `; saturated: ${Math.round(lambda)}/s arriving` : ''}; model needs ${needed} for p95 wait ${Number.isFinite(predictedMs) ? Math.round(predictedMs) : 'unbounded'} ms <= ${target} ms target`;
   if (backlog > 0 && needed > steady.workers) why += ` (${steady.workers} once the backlog is cleared)`;
 
-  if (waitP95Ms !== undefined && waitP95Ms > target && needed <= current && observation.backlogGrowth > 0 && pool.starting === 0) {
-    // Grow in proportion to the miss: half of current x (observed/target - 1), at least one.
-    const extra = Math.max(1, Math.ceil((current * (waitP95Ms / target - 1)) / 2));
-    return {
-      workers: current + extra,
-      steady: Math.max(steady.workers, current),
-      reason: `${inputs}; observed p95 wait ${Math.round(waitP95Ms)} ms > ${target} ms target with work waiting, although the model is satisfied: +${extra}`,
-    };
-  }
   const surge = overloaded ? Math.max(0, lambda - serving) : undefined;
   return { workers: needed, steady: Math.max(steady.workers, Math.min(needed, current)), reason: why, surge };
 };
