@@ -17,10 +17,16 @@ export interface ServiceModel {
   cv?: number;
 }
 
-/** Time from asking for a worker to it consuming: uniform in mean ± jitter. */
+/**
+ * Time from asking for a worker to it consuming: uniform in mean ± jitter,
+ * plus perConcurrentMs for every other worker starting at that moment (on a
+ * small host, containers that boot together share its cores: 6 at once took
+ * 7.7 s to consume on this project's 2-core machine, 1 took 0.45-0.65 s).
+ */
 export interface StartDelay {
   meanMs: number;
   jitterMs: number;
+  perConcurrentMs?: number;
 }
 
 export const simulationDefaults = {

@@ -31,6 +31,8 @@ export class PoolModel {
   private readonly freeSpare: SlotIndex;
   private regularActive = 0;
   private regularStarting = 0;
+  /** Workers of any role not consuming yet. */
+  private startingTotal = 0;
   private busy = 0;
   // Time-weighted count of regular (active + starting) workers, for the mean.
   private regularMs = 0;
@@ -40,6 +42,11 @@ export class PoolModel {
   constructor(readonly concurrency: number) {
     this.freeRegular = new SlotIndex(concurrency);
     this.freeSpare = new SlotIndex(concurrency);
+  }
+
+  /** Workers of any role still starting, the one just started included. */
+  get startingCount(): number {
+    return this.startingTotal;
   }
 
   /** Every live worker, in start order, as the control step sees it. */
@@ -72,6 +79,7 @@ export class PoolModel {
     const worker: SimWorker = { id, workerId: `w${id}`, role, state: 'starting', inFlight: 0, startedAt: now, removedAt: undefined };
     this.all.push(worker);
     this.live.add(worker);
+    this.startingTotal++;
     if (role === 'worker') this.countRegular(now, 0, +1);
     return worker;
   }
@@ -80,6 +88,7 @@ export class PoolModel {
   ready(worker: SimWorker, now: number): boolean {
     if (worker.state !== 'starting') return false;
     worker.state = 'active';
+    this.startingTotal--;
     if (worker.role === 'worker') this.countRegular(now, +1, -1);
     this.index(worker);
     return true;
@@ -129,6 +138,7 @@ export class PoolModel {
     if (worker.role !== 'worker' || (worker.state !== 'starting' && worker.state !== 'active')) return;
     if (worker.state === 'starting') {
       this.countRegular(now, 0, -1);
+      this.startingTotal--;
       this.remove(worker, now);
       return;
     }

@@ -101,7 +101,8 @@ export function simulate(options: SimulationOptions): SimulationResult {
 
   const startWorker = (role: WorkerRole) => {
     const worker = pool.start(role, now);
-    const delay = Math.max(0, uniform(startRandom, startDelay.meanMs - startDelay.jitterMs, startDelay.meanMs + startDelay.jitterMs));
+    const crowd = (startDelay.perConcurrentMs ?? 0) * (pool.startingCount - 1);
+    const delay = Math.max(0, uniform(startRandom, startDelay.meanMs - startDelay.jitterMs, startDelay.meanMs + startDelay.jitterMs) + crowd);
     schedule(now + delay, Kind.Ready, worker);
   };
 

@@ -202,3 +202,13 @@ describe('cluster-scale options', () => {
     expect(result.waitMs.p95).toBeLessThan(result.config.targetWaitP95Ms);
   });
 });
+
+describe('start delay', () => {
+  it('grows with the workers starting together, when the host is small (perConcurrentMs)', () => {
+    const trace = constantTrace(400, 20_000);
+    const alone = simulate({ trace, policyName: 'target-wait', spares: 0 });
+    const crowded = simulate({ trace, policyName: 'target-wait', spares: 0, startDelay: { meanMs: 450, jitterMs: 100, perConcurrentMs: 1000 } });
+    expect(crowded.overTargetPct).toBeGreaterThan(alone.overTargetPct);
+    expect(crowded.completed).toBe(crowded.count);
+  });
+});
