@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { removeNamespace, workerPids } from './broker.js';
 
 export interface CommandResult {
   code: number | null;
@@ -33,4 +34,14 @@ export async function exitOf(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
   const [code] = (await once(child, 'exit')) as [number | null];
   return code;
+}
+
+/** After a test of a process-runtime pool: SIGKILL the dispatcher if it still runs, then its worker processes, then the namespace. */
+export async function killProcessPool(dispatcher: ChildProcess | undefined, namespace: string): Promise<void> {
+  if (dispatcher && dispatcher.exitCode === null) {
+    dispatcher.kill('SIGKILL');
+    await exitOf(dispatcher);
+  }
+  for (const pid of workerPids(namespace)) process.kill(pid, 'SIGKILL');
+  await removeNamespace(namespace);
 }

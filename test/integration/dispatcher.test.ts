@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { newNamespace, removeNamespace, waitFor, workerPids } from '../helpers/broker.js';
-import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
+import { exitOf, killProcessPool, runCli, startDispatcher } from '../helpers/processes.js';
 import { EACH_TRANSPORT, poolConsumers, transportArgs } from '../helpers/transport.js';
 
 /** The dispatcher as a user runs it: a real process that starts worker processes. */
@@ -13,12 +13,7 @@ describe.each(EACH_TRANSPORT)('dispatcher with the local-process runtime (%s)', 
   let dispatcher: ChildProcess | undefined;
 
   afterEach(async () => {
-    if (dispatcher && dispatcher.exitCode === null) {
-      dispatcher.kill('SIGKILL');
-      await exitOf(dispatcher);
-    }
-    for (const pid of workerPids(namespace)) process.kill(pid, 'SIGKILL');
-    await removeNamespace(namespace);
+    await killProcessPool(dispatcher, namespace);
     dispatcher = undefined;
   });
 

@@ -5,8 +5,8 @@ import type { PoolStatus } from '../../dispatcher/status-store.js';
 import { topologyFor } from '../../infra/protocol.js';
 import { runLoad } from '../../producer/load.js';
 import type { LoadSummary } from '../../producer/summary.js';
-import { connectClient, consumerCount, newNamespace, removeNamespace, waitFor, workerPids } from '../helpers/broker.js';
-import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
+import { connectClient, consumerCount, newNamespace, waitFor, workerPids } from '../helpers/broker.js';
+import { exitOf, killProcessPool, runCli, startDispatcher } from '../helpers/processes.js';
 import { parseExposition, valueOf, type Exposition } from '../helpers/prometheus.js';
 
 /** Every metric of shoal's own (the process metrics prom-client adds are prefixed shoal_dispatcher_). */
@@ -35,12 +35,7 @@ describe('what shoal-status prints and what the dispatcher exports to Prometheus
   let dispatcher: ChildProcess | undefined;
 
   afterEach(async () => {
-    if (dispatcher && dispatcher.exitCode === null) {
-      dispatcher.kill('SIGKILL');
-      await exitOf(dispatcher);
-    }
-    for (const pid of workerPids(namespace)) process.kill(pid, 'SIGKILL');
-    await removeNamespace(namespace);
+    await killProcessPool(dispatcher, namespace);
     dispatcher = undefined;
   });
 
