@@ -1,13 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { topologyFor } from '../../infra/protocol.js';
 import { runLoad, type LoadPlan } from '../../producer/load.js';
-import type { DeliveryStats } from '../../infra/transport/types.js';
-import type { RpcCaller } from '../../infra/transport/types.js';
-import { consumerCount, waitFor } from './broker.js';
+import type { DeliveryStats, RpcCaller, TransportKind } from '../../infra/transport/types.js';
+import { waitFor } from './broker.js';
 import { expect } from 'vitest';
 import { docker, poolContainers } from './docker.js';
 import { exitOf, runCli, startDispatcher } from './processes.js';
+import { poolConsumers, transportArgs } from './transport.js';
 
 /** What a chaos run came to. `lost` must be 0: every call got a reply. */
 export interface Accounting {
@@ -68,12 +67,12 @@ export async function loadWithFaults(
 }
 
 /** A dispatcher running a static pool of worker containers. */
-export async function startContainerPool(namespace: string, workers: number, extraArgs: string[] = [], env: Record<string, string> = {}) {
+export async function startContainerPool(namespace: string, workers: number, extraArgs: string[] = [], env: Record<string, string> = {}, transport: TransportKind = 'rabbitmq') {
   const started = startDispatcher(
-    ['--runtime', 'docker', '--min', String(workers), '--max', String(workers), '--spares', '0', '--metrics-port', '0', '--drain-grace', '10s', '--namespace', namespace, ...extraArgs],
+    ['--runtime', 'docker', '--min', String(workers), '--max', String(workers), '--spares', '0', '--metrics-port', '0', '--drain-grace', '10s', '--namespace', namespace, ...transportArgs(transport), ...extraArgs],
     env,
   );
-  await waitFor(`${workers} consuming containers`, async () => (await consumerCount(topologyFor(namespace))) >= workers, 30_000);
+  await waitFor(`${workers} consuming containers`, async () => (await poolConsumers(namespace, transport)) >= workers, 30_000);
   return started;
 }
 
@@ -117,8 +116,8 @@ export async function loadWhileKillingWorkers(client: RpcCaller, namespace: stri
 }
 
 /** Sends quit to the pool: the dispatcher must exit 0 and leave no container of the pool behind. */
-export async function quitAndCheckNothingLeft(namespace: string, dispatcher: ChildProcess): Promise<void> {
-  await runCli('producer/quit.js', ['--namespace', namespace]);
+export async function quitAndCheckNothingLeft(namespace: string, dispatcher: ChildProcess, transport: TransportKind = 'rabbitmq'): Promise<void> {
+  await runCli('producer/quit.js', ['--namespace', namespace, ...transportArgs(transport)]);
   expect(await exitOf(dispatcher)).toBe(0);
   expect(await poolContainers(namespace)).toEqual([]);
 }
