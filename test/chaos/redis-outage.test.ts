@@ -1,24 +1,18 @@
-import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topologyFor } from '../../infra/protocol.js';
 import { connectClient, consumerCount, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
 import { alive, loadWithFaults, printAccounting, quitAndCheckNothingLeft } from '../helpers/chaos.js';
 import { runCli, startDispatcher } from '../helpers/processes.js';
+import { redisUp, sharedRedis, startRedis, stopRedis, type RedisServer } from '../helpers/redis.js';
 
-const redisUp = () => {
-  try {
-    return execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', '6379', 'ping'], { encoding: 'utf8' }).includes('PONG');
-  } catch {
-    return false;
-  }
-};
-const startRedis = () => execFileSync('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '--port', '6379', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+// Restarted with the setup's command line (infra/start-redis.sh), in the directory it ran in.
+let redis: RedisServer | undefined;
 
 describe('chaos: Redis stops during load', () => {
   let namespace: string;
   afterEach(async () => {
-    if (!redisUp()) startRedis();
+    if (redis && !redisUp(redis.port)) await startRedis(redis);
     await waitFor('Redis', () => redisUp());
     await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
     await removeNamespace(namespace);
@@ -26,14 +20,15 @@ describe('chaos: Redis stops during load', () => {
 
   it('the dispatcher scales on broker metrics alone, warns once, recovers when Redis returns; nothing lost', async () => {
     namespace = newNamespace();
+    redis = sharedRedis();
     const started = startDispatcher(['--runtime', 'docker', '--min', '1', '--max', '4', '--spares', '0', '--metrics-port', '0', '--namespace', namespace]);
     await waitFor('a consuming worker', async () => (await consumerCount(topologyFor(namespace))) === 1, 30_000);
     const client = await connectClient(namespace);
     try {
       const account = await loadWithFaults(client, { count: 2400, ratePerSec: 150, job: 'sleep', payload: { ms: 50 }, timeoutMs: 60_000 }, [300], async () => {
-        execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', '6379', 'shutdown', 'nosave'], { stdio: 'ignore' });
+        await stopRedis(redis!, 'shutdown nosave');
         await sleep(6000);
-        startRedis();
+        await startRedis(redis!);
       });
       printAccounting('Redis outage (6 s)', account);
       expect(account).toMatchObject({ sent: 2400, answered: 2400, ok: 2400, lost: 0, faults: 1 });

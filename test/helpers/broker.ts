@@ -29,6 +29,8 @@ export interface TestWorkerOptions {
   role?: 'worker' | 'spare';
   transport?: TransportKind;
   bullmq?: BullmqWorkerSettings;
+  /** BullMQ's Redis, when not the shared one (a private Redis a test restarts). */
+  redisUrl?: string;
 }
 
 export async function startWorker(namespace: string, workerId: string, options: TestWorkerOptions = {}): Promise<Worker> {
@@ -43,7 +45,7 @@ export async function startWorker(namespace: string, workerId: string, options: 
     handlers: { ...builtinJobs, ...options.handlers },
     logger: quietLogger,
     transport: options.transport ?? 'rabbitmq',
-    redisUrl: REDIS_URL,
+    redisUrl: options.redisUrl ?? REDIS_URL,
     bullmq: options.bullmq,
   });
   await worker.start();
