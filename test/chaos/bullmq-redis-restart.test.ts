@@ -8,6 +8,7 @@ import { poolContainers } from '../helpers/docker.js';
 import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
 import { ensurePersistent, redisUp, sharedRedis, startRedis, stopRedis, type RedisServer } from '../helpers/redis.js';
 import { poolConsumers } from '../helpers/transport.js';
+import { expectHeldThrough, redisOutageUnderLoad } from '../helpers/redis-outage.js';
 
 /**
  * On BullMQ, Redis is the queue. Run as infra/setup.sh runs it (AOF,
@@ -18,7 +19,7 @@ import { poolConsumers } from '../helpers/transport.js';
  * out. Jobs that Redis still lost would be added again by the client
  * (test/integration/bullmq-lost-jobs.test.ts); the count is printed.
  */
-describe('chaos: Redis restarted during a BullMQ load', () => {
+describe('chaos: Redis restarted or stopped during a BullMQ load', () => {
   let namespace: string;
   let redis: RedisServer | undefined;
   let dispatcher: ChildProcess | undefined;
@@ -56,6 +57,23 @@ describe('chaos: Redis restarted during a BullMQ load', () => {
 
     // The workers and the dispatcher came back too: the pool answers quit.
     await waitFor('3 BullMQ workers again', async () => (await poolConsumers(namespace, 'bullmq')) >= 3, 30_000);
+    expect(alive(started.child)).toBe(true);
+    await runCli('producer/quit.js', ['--namespace', namespace, '--transport', 'bullmq']);
+    expect(await exitOf(started.child)).toBe(0);
+    expect(await poolContainers(namespace)).toEqual([]);
+  });
+
+  it('Redis stopped for 6 s under a grown pool: the dispatcher holds its size and says so once; nothing lost', async () => {
+    namespace = newNamespace();
+    redis = sharedRedis();
+    ensurePersistent(redis);
+    const started = startDispatcher(['--transport', 'bullmq', '--runtime', 'docker', '--min', '1', '--max', '4', '--spares', '0', '--scale-down-window', '1s', '--metrics-port', '0', '--drain-grace', '10s', '--namespace', namespace]);
+    dispatcher = started.child;
+    await waitFor('a BullMQ worker', async () => (await poolConsumers(namespace, 'bullmq')) >= 1, 30_000);
+    client = await connectClient(namespace, 5, 'bullmq');
+    const running = async () => (await poolContainers(namespace)).filter((c) => c.State === 'running').length;
+    const result = await redisOutageUnderLoad(client, redis, running, 6000);
+    expectHeldThrough(result, started.output(), 1);
     expect(alive(started.child)).toBe(true);
     await runCli('producer/quit.js', ['--namespace', namespace, '--transport', 'bullmq']);
     expect(await exitOf(started.child)).toBe(0);
