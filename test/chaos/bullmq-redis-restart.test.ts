@@ -41,7 +41,7 @@ describe('chaos: Redis restarted or stopped during a BullMQ load', () => {
   it('shutdown and start mid-load (150 req/s of 20 ms jobs, a pool of 3 containers): every request answered, none lost', async () => {
     namespace = newNamespace();
     redis = sharedRedis();
-    ensurePersistent(redis); // as setup does for a Redis started without
+    await ensurePersistent(redis); // as setup does for a Redis started without
     const started = startDispatcher(['--transport', 'bullmq', '--runtime', 'docker', '--min', '3', '--max', '3', '--spares', '0', '--metrics-port', '0', '--drain-grace', '10s', '--namespace', namespace]);
     dispatcher = started.child;
     await waitFor('3 BullMQ workers', async () => (await poolConsumers(namespace, 'bullmq')) >= 3, 30_000);
@@ -66,7 +66,7 @@ describe('chaos: Redis restarted or stopped during a BullMQ load', () => {
   it('Redis stopped for 6 s under a grown pool: the dispatcher holds its size and says so once; nothing lost', async () => {
     namespace = newNamespace();
     redis = sharedRedis();
-    ensurePersistent(redis);
+    await ensurePersistent(redis);
     const started = startDispatcher(['--transport', 'bullmq', '--runtime', 'docker', '--min', '1', '--max', '4', '--spares', '0', '--scale-down-window', '1s', '--metrics-port', '0', '--drain-grace', '10s', '--namespace', namespace]);
     dispatcher = started.child;
     await waitFor('a BullMQ worker', async () => (await poolConsumers(namespace, 'bullmq')) >= 1, 30_000);

@@ -37,10 +37,16 @@ export function sharedRedis(): RedisServer {
   return { port: 6379, url: 'redis://127.0.0.1:6379', dir: redisConfig(6379, 'dir') };
 }
 
-/** Turns on AOF with appendfsync always on a running Redis, as infra/setup.sh does for one started without. */
-export function ensurePersistent(server: RedisServer): void {
+/**
+ * Turns on AOF with appendfsync always on a running Redis, as infra/setup.sh
+ * does for one started without, and waits for the first AOF rewrite: until it
+ * is written there is no AOF to restart from.
+ */
+export async function ensurePersistent(server: RedisServer): Promise<void> {
   if (redisConfig(server.port, 'appendonly') !== 'yes') cli(server.port, 'config', 'set', 'appendonly', 'yes');
   if (redisConfig(server.port, 'appendfsync') !== 'always') cli(server.port, 'config', 'set', 'appendfsync', 'always');
+  const rewriting = () => /aof_rewrite_(in_progress|scheduled):1/.test(cli(server.port, 'info', 'persistence'));
+  for (let i = 0; i < 100 && rewriting(); i++) await sleep(100);
 }
 
 /** Starts it with infra/start-redis.sh (the setup's command line) and waits until it answers. */
