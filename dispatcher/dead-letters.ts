@@ -10,22 +10,28 @@ import { JOB_NAME_PATTERN, topologyFor, type Topology } from '../infra/protocol.
 import { describeDeadLetter, formatDeadLetter, jobOf, requeueCopy } from './dead-letter-message.js';
 import { runMain } from '../infra/cli.js';
 import { publishMandatory } from '../infra/amqp/publish.js';
+import { redisSettings } from '../infra/redis.js';
+import { requireRedisFor, transportSettings } from '../infra/transport/settings.js';
+import { listFailed, requeueFailed } from './dead-letters-bullmq.js';
 
 /**
  * `shoal-dead`: looks at a pool's dead-letter queue (<ns>.dead) and moves dead
  * letters back to its request queue. Neither command can lose a message:
  * `list` returns everything it fetched, and `requeue` acks a dead letter only
- * after the broker has confirmed its copy in the request queue.
+ * after the broker has confirmed its copy in the request queue. With
+ * `--transport bullmq` both work on the queue's failed set (dead-letters-bullmq.ts).
  */
 const program = new Command('shoal-dead')
   .description("Inspect a pool's dead-letter queue, and move dead letters back to its request queue.")
   .option('--amqp-url <url>', 'broker URL (default amqp://guest:guest@127.0.0.1:5672)')
   .option('--namespace <name>', 'pool namespace (default shoal)')
+  .option('--transport <kind>', "rabbitmq (default: the dead-letter queue <ns>.dead) or bullmq (the queue's failed set)")
+  .option('--redis-url <url>', 'Redis, for --transport bullmq (default redis://127.0.0.1:6379)')
   .showHelpAfterError()
   // Usage errors (no command, unknown option) are bad input: exit 2, as ConfigError does. Subcommands inherit this.
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
-const connectionSettings = { amqpUrl: commonSettings.amqpUrl, namespace: commonSettings.namespace };
+const connectionSettings = { amqpUrl: commonSettings.amqpUrl, namespace: commonSettings.namespace, ...transportSettings, redisUrl: redisSettings.redisUrl };
 
 const listSettings = {
   ...connectionSettings,
@@ -55,7 +61,13 @@ program
   .option('--json', 'print JSON instead of one line per dead letter')
   .action(async (_opts: unknown, command: Command) => {
     const opts = command.optsWithGlobals<Record<string, unknown>>();
-    exitCode = await list(parseSettings(listSettings, process.env, opts), opts.json === true);
+    const config = parseSettings(listSettings, process.env, opts);
+    if (config.transport === 'bullmq') {
+      requireRedisFor(config.transport, config.redisUrl);
+      process.stdout.write(await listFailed(config, opts.json === true));
+      return;
+    }
+    exitCode = await list(config, opts.json === true);
   });
 
 program
@@ -70,7 +82,13 @@ program
     const all = opts.all === true;
     requireThat(!(all && opts.limit !== undefined), 'shoal-dead requeue takes --limit N or --all, not both');
     requireThat(all || config.limit !== undefined, 'shoal-dead requeue needs --limit N or --all: say how many dead letters to move');
-    exitCode = await requeue({ ...config, limit: all ? Infinity : config.limit! });
+    const limit = all ? Infinity : config.limit!;
+    if (config.transport === 'bullmq') {
+      requireRedisFor(config.transport, config.redisUrl);
+      process.stdout.write(await requeueFailed({ ...config, limit }));
+      return;
+    }
+    exitCode = await requeue({ ...config, limit });
   });
 
 // ---- list ----------------------------------------------------------------

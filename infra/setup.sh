@@ -53,10 +53,27 @@ start_rabbitmq() {
 
 start_redis() {
   if ! redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
-    log "starting Redis"
-    as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no >/dev/null
+    log "starting Redis (AOF, appendfsync always, in ${SHOAL_REDIS_DIR:-/var/lib/shoal-redis})"
+    as_root env SHOAL_REDIS_DIR="${SHOAL_REDIS_DIR:-/var/lib/shoal-redis}" bash infra/start-redis.sh >/dev/null
   fi
   wait_for "Redis" 30 sh -c 'redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG'
+  persist_redis
+}
+
+# BullMQ's queue lives in Redis: a Redis already running without persistence
+# (started by hand, or by an older setup) is switched to AOF with
+# appendfsync always in place rather than restarted. Its directory cannot
+# change while it runs (a protected config): the AOF goes where it already is.
+persist_redis() {
+  local cli=(redis-cli -h 127.0.0.1 -p 6379)
+  if [ "$("${cli[@]}" config get appendonly | tail -n 1)" != yes ]; then
+    log "Redis runs without persistence: CONFIG SET appendonly yes (AOF in $("${cli[@]}" config get dir | tail -n 1))"
+    "${cli[@]}" config set appendonly yes >/dev/null
+  fi
+  if [ "$("${cli[@]}" config get appendfsync | tail -n 1)" != always ]; then
+    log "Redis: CONFIG SET appendfsync always (a restart loses no confirmed request)"
+    "${cli[@]}" config set appendfsync always >/dev/null
+  fi
 }
 
 start_docker() {

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { errorMessage } from '../../infra/errors.js';
 import type { Logger } from '../../infra/log.js';
 import { workerReportSchema, type WorkerReport } from '../../infra/protocol.js';
 import { workerReportKey } from '../../infra/redis.js';
@@ -28,12 +29,19 @@ export class PoolMetricsSource implements MetricsSource {
 
   async sample(now: number): Promise<Sample> {
     const [queue, reports] = await Promise.all([this.queueSample(), this.workerReports()]);
-    return { at: now, queue, reports };
+    return { at: now, ...queue, reports };
   }
 
-  private async queueSample(): Promise<QueueSample> {
-    const depth = await this.guard.run('queue depth', () => this.options.link.queueDepth(this.guard));
-    return depth ?? { ready: 0, unacked: undefined, consumers: 0, publishRate: undefined, source: 'passive' };
+  /**
+   * The queue's depth, or why it is unknown. Not through the guard: there is
+   * no other source of it to scale on, and the autoscaler says so, once.
+   */
+  private async queueSample(): Promise<{ queue: QueueSample; blind?: string }> {
+    try {
+      return { queue: await this.options.link.queueDepth(this.guard) };
+    } catch (err) {
+      return { queue: { ready: 0, unacked: undefined, consumers: 0, publishRate: undefined, source: 'passive' }, blind: `queue depth unreadable (${errorMessage(err)})` };
+    }
   }
 
   private async workerReports(): Promise<WorkerReport[] | undefined> {

@@ -10,6 +10,12 @@ export interface Sample {
   queue: QueueSample;
   /** Worker reports from Redis; undefined while Redis is unavailable. */
   reports: WorkerReport[] | undefined;
+  /**
+   * Why the queue's depth could not be read, when it could not; `queue` is
+   * then a stand-in of zeros, not a figure. An empty queue that is really an
+   * unreadable one would shrink the pool, so the autoscaler holds it instead.
+   */
+  blind?: string;
 }
 
 /** The port through which the dispatcher measures: broker figures and worker reports. */

@@ -1,4 +1,4 @@
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topologyFor } from '../../infra/protocol.js';
@@ -7,14 +7,8 @@ import type { LoadSummary } from '../../producer/summary.js';
 import { connectClient, consumerCount, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
 import { alive, loadWithFaults, printAccounting, quitAndCheckNothingLeft } from '../helpers/chaos.js';
 import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
+import { redisUp, sharedRedis, startRedis, stopRedis, type RedisServer } from '../helpers/redis.js';
 
-const redisUp = () => {
-  try {
-    return execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', '6379', 'ping'], { encoding: 'utf8' }).includes('PONG');
-  } catch {
-    return false;
-  }
-};
 /** The dispatcher's scaling decisions from its JSON log: the message starts "<from> -> <to>:". */
 function scalingDecisions(log: string): { time: number; from: number; to: number }[] {
   return log.split('\n').flatMap((line) => {
@@ -23,7 +17,8 @@ function scalingDecisions(log: string): { time: number; from: number; to: number
   });
 }
 
-const startRedis = () => execFileSync('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '--port', '6379', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+// Restarted with the setup's command line (infra/start-redis.sh), in the directory it ran in.
+let redis: RedisServer | undefined;
 
 describe('chaos: Redis stops during load', () => {
   let namespace: string;
@@ -34,7 +29,7 @@ describe('chaos: Redis stops during load', () => {
       dispatcher.kill('SIGKILL');
       await exitOf(dispatcher);
     }
-    if (!redisUp()) startRedis();
+    if (redis && !redisUp(redis.port)) await startRedis(redis);
     await waitFor('Redis', () => redisUp());
     await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
     await removeNamespace(namespace);
@@ -42,6 +37,7 @@ describe('chaos: Redis stops during load', () => {
 
   it('the dispatcher scales up on broker metrics alone during the outage, warns once, recovers when Redis returns; nothing lost', async () => {
     namespace = newNamespace();
+    redis = sharedRedis();
     const started = startDispatcher(['--runtime', 'docker', '--min', '1', '--max', '4', '--spares', '0', '--metrics-port', '0', '--namespace', namespace]);
     dispatcher = started.child;
     await waitFor('a consuming worker', async () => (await consumerCount(topologyFor(namespace))) === 1, 30_000);
@@ -53,12 +49,12 @@ describe('chaos: Redis stops during load', () => {
       // more workers (150/s of 50 ms: 7.5 slots) comes only while Redis is down, so the scale-up it
       // causes can only have been decided on the broker's metrics.
       const account = await loadWithFaults(client, { count: 720, ratePerSec: 40, job: 'sleep', payload: { ms: 50 }, timeoutMs: 60_000 }, [120], async () => {
-        execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', '6379', 'shutdown', 'nosave'], { stdio: 'ignore' });
+        await stopRedis(redis!, 'shutdown nosave');
         outage.from = Date.now();
         const burstDone = runLoad(client, { count: 600, concurrency: 1000, ratePerSec: 150, job: 'sleep', payload: { ms: 50 }, timeoutMs: 60_000 });
         await sleep(6000);
         outage.to = Date.now();
-        startRedis();
+        await startRedis(redis!);
         burst = await burstDone;
       });
       printAccounting('Redis outage (6 s), light load throughout', account);

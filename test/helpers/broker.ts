@@ -29,6 +29,8 @@ export interface TestWorkerOptions {
   role?: 'worker' | 'spare';
   transport?: TransportKind;
   bullmq?: BullmqWorkerSettings;
+  /** BullMQ's Redis, when not the shared one (a private Redis a test restarts). */
+  redisUrl?: string;
 }
 
 export async function startWorker(namespace: string, workerId: string, options: TestWorkerOptions = {}): Promise<Worker> {
@@ -50,7 +52,7 @@ export function createWorker(namespace: string, workerId: string, options: TestW
     handlers: { ...builtinJobs, ...options.handlers },
     logger: quietLogger,
     transport: options.transport ?? 'rabbitmq',
-    redisUrl: REDIS_URL,
+    redisUrl: options.redisUrl ?? REDIS_URL,
     bullmq: options.bullmq,
   });
 }

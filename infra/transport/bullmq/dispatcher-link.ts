@@ -1,10 +1,22 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { ShoalError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ControlMessage } from '../../protocol.js';
 import type { DispatcherLink, MetricsGuard, QueueDepth } from '../types.js';
 import { publishControl, subscribeControl, type ControlSubscription } from './control.js';
 import { QUEUE_NAME, queueOptions, redisConnection, withRedisOnce } from './connection.js';
+
+/** A depth read that takes longer than this counts as failed (Redis hangs, or has gone). */
+const DEPTH_TIMEOUT_MS = 1000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ShoalError('REDIS_TIMEOUT', `${what}: no answer from Redis within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
 export interface BullmqDispatcherLinkOptions {
   redisUrl: string;
@@ -30,6 +42,8 @@ export class BullmqDispatcherLink implements DispatcherLink {
     private readonly namespace: string,
   ) {}
 
+  private reading: Promise<QueueDepth> | undefined;
+
   static async connect(options: BullmqDispatcherLinkOptions): Promise<BullmqDispatcherLink> {
     const { redisUrl, namespace, logger } = options;
     await withRedisOnce(redisUrl, `shoal dispatcher ${namespace} check`, (redis) => redis.ping());
@@ -50,7 +64,23 @@ export class BullmqDispatcherLink implements DispatcherLink {
     }
   }
 
+  /**
+   * Fails while Redis is away: BullMQ's connection would queue the commands
+   * until it is back (the tick would hang), and a reply of zeros would read as
+   * an empty queue. A read still waiting from an earlier tick (Redis went
+   * while it ran) is waited on again rather than sent twice.
+   */
   async queueDepth(guard: MetricsGuard): Promise<QueueDepth> {
+    const redis = (await this.queue.getBackend().client) as unknown as { status: string };
+    if (redis.status !== 'ready') throw new ShoalError('REDIS_UNREACHABLE', `Redis is not connected (${redis.status})`);
+    if (!this.reading) {
+      this.reading = this.readDepth(guard).finally(() => (this.reading = undefined));
+      this.reading.catch(() => undefined); // a read given up on by its tick may still fail later
+    }
+    return withTimeout(this.reading, DEPTH_TIMEOUT_MS, 'BullMQ job counts');
+  }
+
+  private async readDepth(guard: MetricsGuard): Promise<QueueDepth> {
     const [counts, consumers] = await Promise.all([
       this.queue.getJobCounts('wait', 'prioritized', 'delayed', 'active'),
       guard.run('BullMQ workers (CLIENT LIST)', () => this.queue.getWorkersCount()),

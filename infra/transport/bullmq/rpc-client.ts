@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { PublishError, ShoalError, TimeoutError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { encodeBoundedRequest, PROTOCOL_VERSION, replySchema, type Reply } from '../../protocol.js';
@@ -7,6 +8,7 @@ import { PendingCalls, type PendingCall } from '../pending-calls.js';
 import type { DeliveryStats, RpcCaller } from '../types.js';
 import { bullConnection, QUEUE_NAME, queueOptions, queuePrefix, withRedisOnce } from './connection.js';
 import { replyFromFailure, type RequestJobData } from './job-message.js';
+import { callsToCheck, keysExist, lostAfterCheck, type WatchedCall } from './lost-jobs.js';
 
 export interface BullmqRpcClientOptions {
   redisUrl: string;
@@ -16,7 +18,18 @@ export interface BullmqRpcClientOptions {
   maxBodyBytes: number;
   name: string;
   logger: Logger;
+  /** How often to check that the jobs of calls waiting at least this long still exist in Redis (default 2 s; lost-jobs.ts). */
+  lostJobCheckMs?: number;
 }
+
+interface QueuedCall extends PendingCall, WatchedCall {
+  job: string;
+  data: RequestJobData;
+  /** The last add of its job; a timed-out call removes the job once it has settled. */
+  added: Promise<unknown> | undefined;
+}
+
+const LOST_JOB_CHECK_MS = 2000;
 
 /** Failed jobs kept for inspection: the dead letters of this transport. */
 const FAILED_KEPT = 10_000;
@@ -30,6 +43,12 @@ const FAILED_KEPT = 10_000;
  * at once (their reply travelled in the event); failed jobs stay in the failed
  * set. A call that times out removes its job if no worker has taken it, so
  * an expired request is not run later.
+ *
+ * A job Redis no longer holds (it restarted without persistence) is added
+ * again under the same id, as the RabbitMQ client publishes again after a
+ * reconnect: every few seconds the client checks, in one pipeline, that the
+ * jobs of its older calls still exist (lost-jobs.ts). Adding a job id that
+ * exists is a no-op in BullMQ, so this cannot queue a request twice.
  */
 export class BullmqRpcClient implements RpcCaller {
   private readonly queue: Queue<RequestJobData>;
@@ -38,7 +57,9 @@ export class BullmqRpcClient implements RpcCaller {
   private sequence = 0;
   private closing: Promise<void> | undefined;
   readonly stats: DeliveryStats = { calls: 0, confirmed: 0, republished: 0, answered: 0, duplicatesSuppressed: 0, lateReplies: 0 };
-  private readonly pending = new PendingCalls<PendingCall>(this.stats);
+  private readonly pending = new PendingCalls<QueuedCall>(this.stats);
+  private readonly lostJobCheck: NodeJS.Timeout;
+  private checking = false;
 
   private constructor(private readonly options: BullmqRpcClientOptions, lastEventId: string) {
     const prefix = queuePrefix(options.namespace);
@@ -48,6 +69,8 @@ export class BullmqRpcClient implements RpcCaller {
     this.events.on('error', (err: Error) => options.logger.warn({ err: err.message }, 'BullMQ events error'));
     this.events.on('completed', ({ jobId, returnvalue }: { jobId: string; returnvalue: unknown }) => this.onCompleted(jobId, returnvalue));
     this.events.on('failed', ({ jobId, failedReason }: { jobId: string; failedReason: string }) => this.onReply(jobId, replyFromFailure(failedReason)));
+    const every = options.lostJobCheckMs ?? LOST_JOB_CHECK_MS;
+    this.lostJobCheck = setInterval(() => void this.addLostJobsAgain(every), every).unref();
   }
 
   static async connect(options: BullmqRpcClientOptions): Promise<BullmqRpcClient> {
@@ -68,31 +91,70 @@ export class BullmqRpcClient implements RpcCaller {
     const id = `${this.idPrefix}.${++this.sequence}`;
     const sentAt = Date.now();
     const deadline = sentAt + timeoutMs;
-    let added: Promise<unknown> | undefined;
+    const data: RequestJobData = { body: body.toString('utf8'), messageId: id, version: PROTOCOL_VERSION, sentAt, deadline };
+    let call: QueuedCall | undefined;
     const reply = new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.timeOut(id, new TimeoutError(`no reply to ${job} within ${timeoutMs}ms`));
         // Not taken yet: remove it, so nobody runs it for a caller that is gone. Taken: it is locked and stays.
         // After the add: a remove that overtook a slow add would find nothing, and the job would stay.
-        void added?.then(() => this.queue.remove(id)).catch(() => undefined);
+        void call?.added?.then(() => this.queue.remove(id)).catch(() => undefined);
       }, timeoutMs);
-      this.pending.add(id, { resolve, reject, timer });
+      call = { resolve, reject, timer, job, data, added: undefined, addedAt: undefined, misses: 0 };
+      this.pending.add(id, call);
     });
     // It may time out while the add is still under way, before the caller holds it: not an unhandled rejection.
     reply.catch(() => undefined);
     try {
-      added = this.queue.add(job, { body: body.toString('utf8'), messageId: id, version: PROTOCOL_VERSION, sentAt, deadline }, {
-        jobId: id,
-        attempts: this.options.deliveryLimit + 1,
-        removeOnComplete: true,
-        removeOnFail: { count: FAILED_KEPT },
-      });
-      await added;
+      await this.add(id, call!);
       this.stats.confirmed++;
     } catch (err) {
       this.pending.fail(id, new PublishError(`Redis did not take request ${id}: ${(err as Error).message}`, { cause: err, code: 'PUBLISH_FAILED' }));
     }
     return reply;
+  }
+
+  /** Adds (or adds again) the call's job; resolves once Redis has it. */
+  private async add(id: string, call: QueuedCall): Promise<void> {
+    call.addedAt = undefined;
+    call.added = this.queue.add(call.job, call.data, {
+      jobId: id,
+      attempts: this.options.deliveryLimit + 1,
+      removeOnComplete: true,
+      removeOnFail: { count: FAILED_KEPT },
+    });
+    await call.added;
+    call.addedAt = Date.now();
+    call.misses = 0;
+  }
+
+  /**
+   * Adds again the jobs of waiting calls that Redis no longer holds. One check
+   * at a time: during an outage it waits for Redis, and runs when it is back.
+   */
+  private async addLostJobsAgain(minAgeMs: number): Promise<void> {
+    if (this.checking || this.closing || this.pending.size === 0) return;
+    this.checking = true;
+    try {
+      const due = callsToCheck(this.pending.entries(), Date.now(), minAgeMs);
+      if (due.length === 0) return;
+      // BullMQ's Redis backend runs on an ioredis client made from our options (its own type is a narrower copy).
+      const redis = (await this.queue.getBackend().client) as unknown as Redis;
+      const exists = await keysExist(redis, due.map(([id]) => this.queue.toKey(id)));
+      const lost = lostAfterCheck(due, exists).filter(([id]) => this.pending.has(id));
+      if (lost.length === 0) return;
+      this.options.logger.warn({ requests: lost.length }, 'Redis no longer holds some waiting requests (did it restart without persistence?): adding them again');
+      await Promise.all(
+        lost.map(async ([id, call]) => {
+          this.stats.republished++;
+          await this.add(id, call).catch((err: unknown) => this.options.logger.warn({ id, err: (err as Error).message }, 'could not add a lost request again; the next check tries again'));
+        }),
+      );
+    } catch (err) {
+      this.options.logger.debug({ err: (err as Error).message }, 'lost-job check failed; trying again at the next one');
+    } finally {
+      this.checking = false;
+    }
   }
 
   private onCompleted(jobId: string, returnvalue: unknown): void {
@@ -109,6 +171,7 @@ export class BullmqRpcClient implements RpcCaller {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.pending.whenIdle();
+      clearInterval(this.lostJobCheck);
       await this.events.close().catch(() => undefined);
       await this.queue.close().catch(() => undefined);
     })();

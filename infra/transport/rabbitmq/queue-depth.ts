@@ -1,3 +1,4 @@
+import { ShoalError } from '../../errors.js';
 import type { MetricsGuard, QueueDepth } from '../types.js';
 
 export interface RabbitDepthOptions {
@@ -20,6 +21,8 @@ export async function rabbitQueueDepth(options: RabbitDepthOptions): Promise<Que
     options.guard.run('passive declare', options.passive),
     options.managementUrl ? options.guard.run('management API', () => readManagement(options.managementUrl!, options.queue)) : Promise.resolve(undefined),
   ]);
+  // Neither answered (the broker is down): zeros would read as an empty queue.
+  if (!passive && !management) throw new ShoalError('QUEUE_DEPTH_UNREADABLE', `neither a passive declare nor the management API gave the depth of ${options.queue}`);
   return {
     ready: passive?.ready ?? management?.ready ?? 0,
     unacked: management?.unacked,
