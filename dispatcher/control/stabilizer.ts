@@ -19,11 +19,6 @@ export class Stabilizer {
 
   constructor(private readonly config: PolicyConfig) {}
 
-  /** The steady-state needs the window still remembers (oldest first). */
-  get remembered(): readonly Recommendation[] {
-    return this.history;
-  }
-
   decide(sizing: Sizing, current: number, now: number): Decision {
     const { config } = this;
     const target = clamp(Math.ceil(sizing.workers), config.min, config.max);
