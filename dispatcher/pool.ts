@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { errorMessage } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
 import type { WorkerReport } from '../infra/protocol.js';
+import type { PoolEvent } from '../infra/pool-events.js';
 import type { ExitInfo, WorkerHandle, WorkerRole, WorkerRuntime } from '../infra/runtime/types.js';
 import type { Plan } from './control/control-step.js';
 import { pickVictims, poolView, type MemberView } from './control/members.js';
@@ -37,13 +38,7 @@ export interface Member {
   runtimeId: string;
 }
 
-export type PoolEvent =
-  | { type: 'started' | 'adopted' | 'draining'; workerId: string; role: WorkerRole }
-  /** `drain`: how the drain before the removal ended, and how long it took ('killed': at the grace). */
-  | { type: 'removed'; workerId: string; role: WorkerRole; drain?: { exitCode: number | null; reason: string; ms: number } }
-  /** `saturated`: the spare filled up on its own; otherwise the policy asked for more workers. */
-  | { type: 'promoted'; workerId: string; role: WorkerRole; saturated: boolean }
-  | { type: 'exited'; workerId: string; role: WorkerRole; exitCode: number | null; reason: string };
+export type { PoolEvent };
 
 /** How often the pool checks itself against the runtime's list. */
 const RESYNC_INTERVAL_MS = 5_000;

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Tick } from './autoscaler.js';
-import type { Member, PoolEvent } from './pool.js';
+import { eventsKey, type LoggedEvent } from '../infra/pool-events.js';
+import type { Member } from './pool.js';
 
 /** What `shoal-status` shows: written to Redis by the dispatcher on every tick. */
 export interface PoolStatus {
@@ -18,11 +19,7 @@ export interface PoolStatus {
   decisions: { at: number; reason: string }[];
 }
 
-/** One line of the pool's event log: decisions and worker lifecycle, for charts and post-mortems. */
-export type LoggedEvent = { at: number } & ({ type: 'decision'; from: number; to: number; reason: string } | PoolEvent);
-
 export const statusKey = (namespace: string) => `${namespace}:dispatcher:status`;
-export const eventsKey = (namespace: string) => `${namespace}:dispatcher:events`;
 const MAX_EVENTS = 5000;
 
 /** Writes status and events to Redis; losing Redis loses only these, never scaling. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { Redis } from 'ioredis';
-import { eventsKey, type LoggedEvent } from '../dispatcher/status-store.js';
+import { eventsKey, type LoggedEvent } from '../infra/pool-events.js';
 import cliProgress from 'cli-progress';
 import { createLogger } from '../infra/log.js';
 import { topologyFor } from '../infra/protocol.js';

@@ -1,4 +1,4 @@
-import type { LoggedEvent } from '../dispatcher/status-store.js';
+import type { LoggedEvent } from '../infra/pool-events.js';
 
 export interface PoolRow {
   /** Seconds since the run started. */

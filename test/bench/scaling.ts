@@ -31,7 +31,7 @@ import { simulate } from '../../dispatcher/simulator/simulate.js';
 import { generateTrace } from '../../dispatcher/simulator/generator.js';
 import { burstsTrace, compressTrace, stepTrace, type Trace } from '../../dispatcher/simulator/traces.js';
 import { defaultPolicyConfig } from '../../dispatcher/policy/index.js';
-import { eventsKey, type LoggedEvent } from '../../dispatcher/status-store.js';
+import { eventsKey, type LoggedEvent } from '../../infra/pool-events.js';
 import { topologyFor } from '../../infra/protocol.js';
 import { RpcClient } from '../../infra/transport/rabbitmq/rpc-client.js';
 import { AMQP_URL, REDIS_URL, consumerCount, newNamespace, removeNamespace, waitFor, workerPids } from '../helpers/broker.js';

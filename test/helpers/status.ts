@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
-import { eventsKey, statusKey, type LoggedEvent, type PoolStatus } from '../../dispatcher/status-store.js';
+import { statusKey, type PoolStatus } from '../../dispatcher/status-store.js';
+import { eventsKey, type LoggedEvent } from '../../infra/pool-events.js';
 import { REDIS_URL } from './broker.js';
 
 /** Reads the dispatcher's status from Redis, as `shoal-status` does. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LoggedEvent } from '../../dispatcher/status-store.js';
+import type { LoggedEvent } from '../../infra/pool-events.js';
 import { stepTrace, compressTrace } from '../../dispatcher/simulator/traces.js';
 import { simulate } from '../../dispatcher/simulator/simulate.js';
 import { arrivalsOf } from '../bench/lib/arrivals.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LoggedEvent } from '../../dispatcher/status-store.js';
+import type { LoggedEvent } from '../../infra/pool-events.js';
 import { replayPool } from '../../producer/pool-history.js';
 import { renderReport } from '../../producer/report.js';
 import { SummaryBuilder } from '../../producer/summary.js';

@@ -1,4 +1,4 @@
-import type { LoggedEvent } from '../../../dispatcher/status-store.js';
+import type { LoggedEvent } from '../../../infra/pool-events.js';
 
 export interface PoolAccount {
   /** Every worker, spares included, from its start to its removal, within the run (the simulator's definition). */
