@@ -36,12 +36,17 @@ export async function exitOf(child: ChildProcess): Promise<number | null> {
   return code;
 }
 
-/** After a test of a process-runtime pool: SIGKILL the dispatcher if it still runs, then its worker processes, then the namespace. */
-export async function killProcessPool(dispatcher: ChildProcess | undefined, namespace: string): Promise<void> {
+/** After a test of a process-runtime pool: SIGKILL the dispatcher if it still runs, then its worker processes. */
+export async function killDispatcherAndWorkers(dispatcher: ChildProcess | undefined, namespace: string): Promise<void> {
   if (dispatcher && dispatcher.exitCode === null) {
     dispatcher.kill('SIGKILL');
     await exitOf(dispatcher);
   }
   for (const pid of workerPids(namespace)) process.kill(pid, 'SIGKILL');
+}
+
+/** The same, and the namespace's queues and keys removed. */
+export async function killProcessPool(dispatcher: ChildProcess | undefined, namespace: string): Promise<void> {
+  await killDispatcherAndWorkers(dispatcher, namespace);
   await removeNamespace(namespace);
 }

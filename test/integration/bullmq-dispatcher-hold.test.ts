@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BullmqRpcClient } from '../../infra/transport/bullmq/rpc-client.js';
 import { newNamespace, quietLogger, waitFor, workerPids } from '../helpers/broker.js';
-import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
+import { exitOf, killDispatcherAndWorkers, runCli, startDispatcher } from '../helpers/processes.js';
 import { startPrivateRedis } from '../helpers/redis.js';
 import { expectHeldThrough, redisOutageUnderLoad } from '../helpers/redis-outage.js';
 
@@ -20,11 +20,7 @@ describe('the dispatcher on BullMQ while Redis is down', () => {
   let namespace = '';
 
   afterEach(async () => {
-    if (dispatcher && dispatcher.exitCode === null) {
-      dispatcher.kill('SIGKILL');
-      await exitOf(dispatcher);
-    }
-    for (const pid of workerPids(namespace)) process.kill(pid, 'SIGKILL');
+    await killDispatcherAndWorkers(dispatcher, namespace);
     await client?.close();
     await redis?.remove();
     dispatcher = client = redis = undefined;

@@ -7,7 +7,7 @@ import type { Reply } from '../../infra/protocol.js';
 import type { Worker } from '../../worker/worker.js';
 import { newNamespace, quietLogger, startWorker, waitFor, workerPids } from '../helpers/broker.js';
 import { loadWithFaults, printAccounting } from '../helpers/chaos.js';
-import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
+import { exitOf, killDispatcherAndWorkers, runCli, startDispatcher } from '../helpers/processes.js';
 import { startPrivateRedis, startRedis, stopRedis } from '../helpers/redis.js';
 
 /**
@@ -26,11 +26,7 @@ describe('BullMQ calls across a Redis restart', () => {
   let namespace = '';
 
   afterEach(async () => {
-    if (dispatcher && dispatcher.exitCode === null) {
-      dispatcher.kill('SIGKILL');
-      await exitOf(dispatcher);
-    }
-    for (const pid of workerPids(namespace)) process.kill(pid, 'SIGKILL');
+    await killDispatcherAndWorkers(dispatcher, namespace);
     dispatcher = undefined;
     await worker?.close();
     await client?.close();
