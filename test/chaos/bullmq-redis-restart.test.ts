@@ -2,11 +2,12 @@ import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RpcCaller } from '../../infra/transport/types.js';
-import { connectClient, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
+import { BullmqRpcClient } from '../../infra/transport/bullmq/rpc-client.js';
+import { connectClient, newNamespace, quietLogger, removeNamespace, waitFor } from '../helpers/broker.js';
 import { alive, loadWithFaults, printAccounting } from '../helpers/chaos.js';
 import { poolContainers } from '../helpers/docker.js';
 import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';
-import { ensurePersistent, redisUp, sharedRedis, startRedis, stopRedis, type RedisServer } from '../helpers/redis.js';
+import { ensurePersistent, redisUp, sharedRedis, startPrivateRedis, startRedis, stopRedis, type RedisServer } from '../helpers/redis.js';
 import { poolConsumers } from '../helpers/transport.js';
 import { expectHeldThrough, redisOutageUnderLoad } from '../helpers/redis-outage.js';
 
@@ -24,6 +25,7 @@ describe('chaos: Redis restarted or stopped during a BullMQ load', () => {
   let redis: RedisServer | undefined;
   let dispatcher: ChildProcess | undefined;
   let client: RpcCaller | undefined;
+  let privateRedis: Awaited<ReturnType<typeof startPrivateRedis>> | undefined;
 
   afterEach(async () => {
     if (redis && !redisUp(redis.port)) await startRedis(redis);
@@ -33,6 +35,8 @@ describe('chaos: Redis restarted or stopped during a BullMQ load', () => {
       await exitOf(dispatcher);
     }
     await client?.close();
+    await privateRedis?.remove();
+    privateRedis = undefined;
     await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
     await removeNamespace(namespace);
     dispatcher = client = undefined;
@@ -63,19 +67,22 @@ describe('chaos: Redis restarted or stopped during a BullMQ load', () => {
     expect(await poolContainers(namespace)).toEqual([]);
   });
 
+  // On a private Redis (its own port and directory, as test/integration/
+  // bullmq-dispatcher-hold.test.ts does for local processes): the containers
+  // reach it over host networking, and nobody else's runs lose their Redis.
   it('Redis stopped for 6 s under a grown pool: the dispatcher holds its size and says so once; nothing lost', async () => {
     namespace = newNamespace();
-    redis = sharedRedis();
-    await ensurePersistent(redis);
-    const started = startDispatcher(['--transport', 'bullmq', '--runtime', 'docker', '--min', '1', '--max', '4', '--spares', '0', '--scale-down-window', '1s', '--metrics-port', '0', '--drain-grace', '10s', '--namespace', namespace]);
+    const own = await startPrivateRedis();
+    privateRedis = own;
+    const started = startDispatcher(['--transport', 'bullmq', '--redis-url', own.url, '--runtime', 'docker', '--min', '1', '--max', '4', '--spares', '0', '--scale-down-window', '1s', '--metrics-port', '0', '--drain-grace', '10s', '--namespace', namespace]);
     dispatcher = started.child;
-    await waitFor('a BullMQ worker', async () => (await poolConsumers(namespace, 'bullmq')) >= 1, 30_000);
-    client = await connectClient(namespace, 5, 'bullmq');
+    client = await BullmqRpcClient.connect({ redisUrl: own.url, namespace, deliveryLimit: 5, maxBodyBytes: 1024 * 1024, name: 'shoal outage load', logger: quietLogger });
     const running = async () => (await poolContainers(namespace)).filter((c) => c.State === 'running').length;
-    const result = await redisOutageUnderLoad(client, redis, running, 6000);
+    await waitFor('a worker container', async () => (await running()) >= 1, 30_000);
+    const result = await redisOutageUnderLoad(client, own, running, 6000);
     expectHeldThrough(result, started.output(), 1);
     expect(alive(started.child)).toBe(true);
-    await runCli('producer/quit.js', ['--namespace', namespace, '--transport', 'bullmq']);
+    await runCli('producer/quit.js', ['--namespace', namespace, '--transport', 'bullmq', '--redis-url', own.url]);
     expect(await exitOf(started.child)).toBe(0);
     expect(await poolContainers(namespace)).toEqual([]);
   });
