@@ -20,6 +20,7 @@ import { chooseRuntime } from './runtime-choice.js';
 import { StatusStore, type PoolStatus } from './status-store.js';
 import { renderLivePage, type HistoryPoint } from './live-page.js';
 import { runMain } from '../infra/cli.js';
+import { onShutdownSignals, signalExitCode } from '../infra/signals.js';
 
 /** Ten minutes of one-second ticks for the live page. */
 /** Ten minutes of the live page at the default 250 ms interval. */
@@ -75,16 +76,13 @@ async function main(): Promise<void> {
     })();
     return shuttingDown;
   };
-  let interrupts = 0;
   let forceStop: () => Promise<unknown> = async () => undefined;
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => {
-    if (++interrupts > 1) {
-      logger.warn('second SIGINT: killing workers now; their unacked requests go back to the queue');
-      void forceStop().finally(() => process.exit(130));
-      return;
-    }
-    void shutdown('SIGINT');
+  onShutdownSignals({
+    graceful: (signal) => void shutdown(signal),
+    forced: (signal) => {
+      logger.warn({ signal }, 'second signal: killing workers now; their unacked requests go back to the queue');
+      void forceStop().finally(() => process.exit(signalExitCode(signal)));
+    },
   });
 
   // The Swarm runtime drains a chosen task with a control message, over the link connected right after.

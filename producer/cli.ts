@@ -13,6 +13,7 @@ import { writeReport } from './report.js';
 import { formatSummary, type CallOutcome } from './summary.js';
 import { RunTimeline } from './timeline.js';
 import { runMain } from '../infra/cli.js';
+import { onShutdownSignals } from '../infra/signals.js';
 
 /**
  * The producer CLI: sends N requests through the pool and reports latency.
@@ -79,13 +80,14 @@ async function main(): Promise<number> {
   };
 
   const interrupt = new AbortController();
-  const onSigint = () => {
-    if (interrupt.signal.aborted) process.exit(EXIT_INTERRUPTED);
-    interrupt.abort();
-    bar?.stop();
-    process.stderr.write(`interrupted: sending no more; waiting up to ${config.interruptGraceMs} ms for ${client.inFlight} replies in flight (Ctrl-C again to quit now)\n`);
-  };
-  process.on('SIGINT', onSigint);
+  const stopListening = onShutdownSignals({
+    graceful: () => {
+      interrupt.abort();
+      bar?.stop();
+      process.stderr.write(`interrupted: sending no more; waiting up to ${config.interruptGraceMs} ms for ${client.inFlight} replies in flight (Ctrl-C again to quit now)\n`);
+    },
+    forced: () => process.exit(EXIT_INTERRUPTED),
+  });
   const summary = await runLoad(client, {
     count: config.count,
     concurrency: config.concurrency,
@@ -100,7 +102,7 @@ async function main(): Promise<number> {
     // Calls still in flight are left out of the summary; closing would wait them out.
     if (client.inFlight > 0) process.stderr.write(`interrupted: ${client.inFlight} calls still in flight are not counted\n`);
   } else {
-    process.off('SIGINT', onSigint);
+    stopListening();
     await client.close();
   }
 

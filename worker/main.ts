@@ -7,11 +7,13 @@ import { loadJobHandlers } from './jobs.js';
 import { WorkerReporter } from './reporter.js';
 import { Worker } from './worker.js';
 import { runMain } from '../infra/cli.js';
+import { onShutdownSignals, signalExitCode } from '../infra/signals.js';
 
 /**
  * The worker process, as run inside each container. Configured by environment
  * (see worker/config.ts). Exits 0 after a graceful drain (SIGTERM, SIGINT, or
- * a drain/quit control message); a second SIGINT forces an immediate exit.
+ * a drain/quit control message); a second signal of either kind forces an
+ * immediate exit.
  */
 async function main(): Promise<void> {
   const config = parseWorkerConfig(process.env);
@@ -43,17 +45,13 @@ async function main(): Promise<void> {
       process.exit(0);
     })();
   });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1 && signal === 'SIGINT') {
-      logger.warn('second SIGINT: exiting now; unacked requests go back to the queue');
-      process.exit(130);
-    }
-    void worker.close(signal);
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  onShutdownSignals({
+    graceful: (signal) => void worker.close(signal),
+    forced: (signal) => {
+      logger.warn({ signal }, 'second signal: exiting now; unacked requests go back to the queue');
+      process.exit(signalExitCode(signal));
+    },
+  });
 
   await worker.start();
   // A drain that came while it started: it never consumed, and exits now without reporting.

@@ -44,6 +44,11 @@ export class ProcessRuntime implements WorkerRuntime {
     const child = spawn(process.execPath, [this.options.workerEntry ?? DEFAULT_WORKER_ENTRY], {
       env: { ...process.env, ...spec.env, SHOAL_WORKER_ID: spec.workerId, SHOAL_ROLE: spec.role, SHOAL_EXIT_WITH_PARENT: '1' },
       stdio: ['ignore', stdio, stdio],
+      // Its own process group: a Ctrl-C in the dispatcher's terminal reaches
+      // the dispatcher alone, which then drains each worker with one SIGTERM.
+      // Sharing the group, a worker would get SIGINT and then that SIGTERM, and
+      // a second signal forces a worker's exit (infra/signals.ts).
+      detached: true,
     });
     await once(child, 'spawn');
     const handle: WorkerHandle = { workerId: spec.workerId, role: spec.role, runtimeId: String(child.pid), running: true, startedAt: Date.now() };
