@@ -17,14 +17,11 @@ import { policies } from './policy/index.js';
 import { Pool, type PoolEvent } from './pool.js';
 import { DispatcherMetrics } from './prometheus.js';
 import { chooseRuntime } from './runtime-choice.js';
-import { StatusStore, type PoolStatus } from './status-store.js';
-import { renderLivePage, type HistoryPoint } from './live-page.js';
+import { StatusStore } from './status-store.js';
+import { renderLivePage } from './live-page.js';
+import { TickRecorder } from './tick-recorder.js';
 import { runMain } from '../infra/cli.js';
 import { onShutdownSignals, signalExitCode } from '../infra/signals.js';
-
-/** Ten minutes of one-second ticks for the live page. */
-/** Ten minutes of the live page at the default 250 ms interval. */
-const LIVE_HISTORY_TICKS = 2400;
 
 const program = new Command('shoal-dispatcher')
   .description('Run a self-sizing pool of shoal workers; drain and remove them on SIGINT, SIGTERM or quit.')
@@ -85,19 +82,19 @@ async function main(): Promise<void> {
     },
   });
 
-  // The Swarm runtime drains a chosen task with a control message, over the link connected right after.
-  let drainLink: DispatcherLink | undefined;
-  const runtime = await chooseRuntime(config, logger, {
-    requestDrain: async (workerId) => (drainLink ? drainLink.send({ type: 'drain', workerId }) : false),
+  // One child logger per component, so that their lines can be told apart.
+  const onQuit = () => void shutdown('quit');
+  const linkLogger = logger.child({ part: 'transport' });
+  const link: DispatcherLink = config.transport === 'bullmq'
+    ? await BullmqDispatcherLink.connect({ redisUrl: config.redisUrl, namespace: config.namespace, logger: linkLogger, onQuit })
+    : await DispatcherBroker.connect({ amqpUrl: config.amqpUrl, topology, deliveryLimit: config.deliveryLimit, logger: linkLogger, onQuit, managementUrl: config.managementUrl === 'off' ? undefined : config.managementUrl });
+  cleanups.push(() => link.close());
+  // The Swarm runtime drains a chosen task with a control message, over the link.
+  const runtime = await chooseRuntime(config, logger.child({ part: 'runtime' }), {
+    requestDrain: (workerId) => link.send({ type: 'drain', workerId }),
   });
   cleanups.push(() => runtime.close());
-  const onQuit = () => void shutdown('quit');
-  const link: DispatcherLink = config.transport === 'bullmq'
-    ? await BullmqDispatcherLink.connect({ redisUrl: config.redisUrl, namespace: config.namespace, logger, onQuit })
-    : await DispatcherBroker.connect({ amqpUrl: config.amqpUrl, topology, deliveryLimit: config.deliveryLimit, logger, onQuit, managementUrl: config.managementUrl === 'off' ? undefined : config.managementUrl });
-  drainLink = link;
-  cleanups.push(() => link.close());
-  const redis = config.redisUrl === 'off' ? undefined : createRedis(config.redisUrl, `shoal dispatcher ${config.namespace}`, logger);
+  const redis = config.redisUrl === 'off' ? undefined : createRedis(config.redisUrl, `shoal dispatcher ${config.namespace}`, logger.child({ part: 'redis' }));
   if (redis) {
     cleanups.push(() => redis.quit());
     await whenReady(redis); // commands fail fast while it connects: the first events would be lost
@@ -110,16 +107,20 @@ async function main(): Promise<void> {
     spares: config.spares,
     workerEnv: workerEnvironment(config),
     drainGraceMs: config.drainGraceMs,
-    logger,
+    logger: logger.child({ part: 'pool' }),
     promote: (workerId) => link.send({ type: 'promote', workerId }),
   });
   forceStop = () => Promise.allSettled(pool.workerIds.map((id) => runtime.remove(id)));
 
   const prometheus = new DispatcherMetrics();
-  let latestStatus: PoolStatus | undefined;
-  const history: HistoryPoint[] = [];
-  const live = { page: renderLivePage(config.namespace), status: () => ({ status: latestStatus, history }) };
-  const served = await prometheus.serve(config.metricsHost, config.metricsPort, live).catch((err: Error) => {
+  const store = redis ? new StatusStore(redis, config.namespace) : undefined;
+  const recorder = new TickRecorder({
+    settings: { namespace: config.namespace, policy: config.policy, targetWaitP95Ms: config.targetWaitP95Ms, min: config.min, max: config.max, spares: config.spares, runtime: runtime.kind },
+    members: () => pool.snapshot(),
+    prometheus,
+    store,
+  });
+  const served = await prometheus.serve(config.metricsHost, config.metricsPort, { page: renderLivePage(config.namespace), status: () => recorder.live() }).catch((err: Error) => {
     logger.warn({ err: err.message }, 'cannot serve Prometheus metrics; carrying on without them');
     return undefined;
   });
@@ -128,46 +129,17 @@ async function main(): Promise<void> {
     cleanups.push(() => new Promise((resolve) => (served.server as Server).close(resolve)));
   }
 
-  const status = redis ? new StatusStore(redis, config.namespace) : undefined;
-  pool.on('event', (event: PoolEvent) => void status?.appendEvent({ at: Date.now(), ...event }));
-  const decisions: PoolStatus['decisions'] = [];
+  pool.on('event', (event: PoolEvent) => void store?.appendEvent({ at: Date.now(), ...event }));
   const autoscaler = new Autoscaler({
     pool,
-    metrics: new PoolMetricsSource({ namespace: config.namespace, link, redis, logger }),
+    metrics: new PoolMetricsSource({ namespace: config.namespace, link, redis, logger: logger.child({ part: 'metrics' }) }),
     window: defaultWindowOptions,
     policy: policies[config.policy],
     config: policyConfig(config),
     promoteAfter: PROMOTE_AFTER_OBSERVATIONS,
     intervalMs: config.scaleIntervalMs,
-    logger,
-    onTick: (tick) => {
-      const members = pool.snapshot();
-      prometheus.record(tick, members);
-      if (tick.changed) {
-        decisions.unshift({ at: tick.at, reason: tick.decision.reason });
-        decisions.splice(20);
-        void status?.appendEvent({ at: tick.at, type: 'decision', from: tick.pool.active + tick.pool.starting, to: tick.decision.desired, reason: tick.decision.reason });
-      }
-      const counts = { regular: 0, spares: 0, draining: 0 };
-      for (const m of members) counts[m.state === 'draining' ? 'draining' : m.role === 'spare' ? 'spares' : 'regular']++;
-      history.push({ at: tick.at, ...counts, desired: tick.decision.desired, backlog: tick.observation.backlog, arrivalRate: tick.observation.arrivalRate, waitP95Ms: tick.observation.waitP95Ms ?? null });
-      if (history.length > LIVE_HISTORY_TICKS) history.shift();
-      latestStatus = {
-        at: tick.at,
-        namespace: config.namespace,
-        policy: config.policy,
-        targetWaitP95Ms: config.targetWaitP95Ms,
-        min: config.min,
-        max: config.max,
-        spares: config.spares,
-        runtime: runtime.kind,
-        observation: tick.observation,
-        desired: tick.decision.desired,
-        members,
-        decisions,
-      };
-      void status?.writeStatus(latestStatus);
-    },
+    logger: logger.child({ part: 'autoscaler' }),
+    onTick: (tick) => recorder.record(tick),
   });
   cleanups.push(() => pool.shutdown());
   cleanups.push(async () => autoscaler.stop());
