@@ -1,6 +1,7 @@
 import { byteSize, commonSettings, share, withUrlFiles, duration, integer, oneOf, optionalNumber, parseSettings, requireThat, text, url, type ParsedSettings } from '../infra/config.js';
 import { POLICY_NAMES, type PolicyConfig } from './policy/index.js';
 import { redisSettings } from '../infra/redis.js';
+import { LOG_LEVEL_ENV } from '../infra/log.js';
 import { bullmqWorkerSettings, requireRedisFor, transportSettings } from '../infra/transport/settings.js';
 
 export const dispatcherSettings = {
@@ -83,6 +84,7 @@ export function workerEnvironment(config: DispatcherConfig): Record<string, stri
     env.SHOAL_BULLMQ_MAX_STALLED = String(config.bullmqMaxStalledCount);
   }
   if (config.handlers !== '-') env.SHOAL_HANDLERS = config.handlers;
-  if (process.env.SHOAL_LOG_LEVEL) env.SHOAL_LOG_LEVEL = process.env.SHOAL_LOG_LEVEL;
+  const logLevel = process.env[LOG_LEVEL_ENV];
+  if (logLevel) env[LOG_LEVEL_ENV] = logLevel; // the workers log as their dispatcher does
   return env;
 }

@@ -198,7 +198,7 @@ async function publishConfirmed(channel: ConfirmChannel, queue: string, original
 
 /** Opens one confirm channel, runs `work` on it, and closes it (which also returns anything unacked). */
 async function withChannel(config: { amqpUrl: string; namespace: string }, work: (channel: ConfirmChannel) => Promise<number>): Promise<number> {
-  const logger: Logger = createLogger({ component: 'dead-letters' }, process.env.SHOAL_LOG_LEVEL ?? 'warn');
+  const logger: Logger = createLogger({ component: 'dead-letters' }, 'warn');
   let channel: ConfirmChannel | undefined;
   const connection: RecoveringChannelModel = await connectBroker({
     url: config.amqpUrl,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ValidationError } from './errors.js';
+import { ConfigError, ValidationError } from './errors.js';
 
 /**
  * Config is parsed once, from environment variables and CLI flags (flags win),
@@ -17,11 +17,7 @@ export interface Setting<T extends z.ZodType = z.ZodType> {
 export type Settings = Record<string, Setting>;
 export type ParsedSettings<S extends Settings> = { [K in keyof S]: z.output<S[K]['schema']> };
 
-export class ConfigError extends ValidationError {
-  constructor(readonly problems: string[]) {
-    super('BAD_CONFIG', `invalid configuration:\n  - ${problems.join('\n  - ')}`);
-  }
-}
+export { ConfigError };
 
 export function settingName(setting: Setting): string {
   return setting.flag ? `${setting.env} (${setting.flag})` : setting.env;

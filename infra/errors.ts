@@ -24,6 +24,13 @@ export class ValidationError extends ShoalError {
   }
 }
 
+/** Settings that cannot be used: each problem names the variable and the flag to fix. */
+export class ConfigError extends ValidationError {
+  constructor(readonly problems: string[]) {
+    super('BAD_CONFIG', `invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
 export class PermanentJobError extends ShoalError {
   constructor(message: string, options?: { cause?: unknown; code?: string }) {
     super(options?.code ?? 'JOB_FAILED', message, options);

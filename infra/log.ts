@@ -8,7 +8,12 @@ export type { Logger };
  * Readable on a TTY, one JSON object per line otherwise. Logs go to stderr so
  * that stdout stays free for a command's own output (summaries, --json).
  */
-export function createLogger(bindings: Record<string, unknown>, level = process.env.SHOAL_LOG_LEVEL ?? 'info'): Logger {
+/** The one setting that every command and worker reads for its log level. */
+export const LOG_LEVEL_ENV = 'SHOAL_LOG_LEVEL';
+
+/** `defaultLevel` applies when SHOAL_LOG_LEVEL is unset: 'warn' for one-shot CLIs whose stdout is the point. */
+export function createLogger(bindings: Record<string, unknown>, defaultLevel = 'info'): Logger {
+  const level = process.env[LOG_LEVEL_ENV] ?? defaultLevel;
   const stream = process.stderr.isTTY
     ? pretty({ destination: 2, sync: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' })
     : pino.destination({ fd: 2, sync: false });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from './errors.js';
+import { WORKER_ROLES } from './worker-role.js';
 
 /**
  * The message protocol, imported by both sides: requests, replies, control
@@ -226,7 +227,7 @@ export function controlRoutingKey(message: ControlMessage): string {
  */
 export const workerReportSchema = z.object({
   workerId: z.string(),
-  role: z.enum(['worker', 'spare']),
+  role: z.enum(WORKER_ROLES),
   state: z.enum(['active', 'draining']),
   inFlight: z.number(),
   processed: z.number(),

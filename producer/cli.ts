@@ -45,7 +45,7 @@ async function main(): Promise<number> {
   const opts = program.opts<Record<string, unknown>>();
   // commander sets progress=true unless --no-progress; only pass it when the user said so.
   const config = parseProducerConfig(process.env, { ...opts, progress: opts.progress === false ? false : undefined });
-  const logger = createLogger({ component: 'producer' }, process.env.SHOAL_LOG_LEVEL ?? 'warn');
+  const logger = createLogger({ component: 'producer' }, 'warn');
 
   const client = await connectCaller({
     transport: config.transport,

@@ -1,3 +1,4 @@
+import type { WorkerRole } from '../infra/worker-role.js';
 import type { LoggedEvent } from '../infra/pool-events.js';
 
 export interface PoolRow {
@@ -13,7 +14,7 @@ export interface PoolRow {
  * second over a run: regular workers, spares, and workers draining. Pure.
  */
 export function replayPool(events: readonly LoggedEvent[], startedAt: number, seconds: number): PoolRow[] {
-  const state = new Map<string, { role: 'worker' | 'spare'; draining: boolean }>();
+  const state = new Map<string, { role: WorkerRole; draining: boolean }>();
   const ordered = [...events].sort((a, b) => a.at - b.at);
   const rows: PoolRow[] = [];
   let next = 0;
@@ -33,7 +34,7 @@ export function replayPool(events: readonly LoggedEvent[], startedAt: number, se
   return rows;
 }
 
-function apply(state: Map<string, { role: 'worker' | 'spare'; draining: boolean }>, event: LoggedEvent): void {
+function apply(state: Map<string, { role: WorkerRole; draining: boolean }>, event: LoggedEvent): void {
   switch (event.type) {
     case 'started':
     case 'adopted':

@@ -27,7 +27,7 @@ async function main(): Promise<number> {
   const config = parseSettings({ ...commonSettings, ...redisSettings, ...transportSettings }, process.env, opts);
   requireRedisFor(config.transport, config.redisUrl);
   const topology = topologyFor(config.namespace);
-  const logger = createLogger({ component: 'end-client' }, process.env.SHOAL_LOG_LEVEL ?? 'warn');
+  const logger = createLogger({ component: 'end-client' }, 'warn');
   const message: ControlMessage = opts.drain ? { type: 'drain', workerId: opts.drain } : { type: 'quit' };
 
   const target = { transport: config.transport, amqpUrl: config.amqpUrl, redisUrl: config.redisUrl, topology, deliveryLimit: config.deliveryLimit, logger };

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { commonSettings, integer, oneOf, parseSettings, text, withUrlFiles, type ParsedSettings } from '../infra/config.js';
 import { redisSettings } from '../infra/redis.js';
+import { WORKER_ROLES } from '../infra/worker-role.js';
 import { bullmqWorkerSettings, requireRedisFor, transportSettings } from '../infra/transport/settings.js';
 
 /** Workers are configured by environment only: that is what a container gets. */
@@ -14,7 +15,7 @@ export const workerSettings = {
     schema: text({ default: `worker-${randomUUID().slice(0, 8)}`, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, hint: 'must be letters, digits, ".", "_" or "-"' }),
   },
   concurrency: { env: 'SHOAL_CONCURRENCY', schema: integer({ default: 4, min: 1, max: 1000 }) },
-  role: { env: 'SHOAL_ROLE', schema: oneOf(['worker', 'spare'], 'worker') },
+  role: { env: 'SHOAL_ROLE', schema: oneOf(WORKER_ROLES, 'worker') },
   handlers: { env: 'SHOAL_HANDLERS', schema: text({ default: '-' }) },
   reportIntervalMs: { env: 'SHOAL_REPORT_INTERVAL_MS', schema: integer({ default: 1000, min: 100, max: 60_000 }) },
 };

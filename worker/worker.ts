@@ -5,6 +5,7 @@ import type { ControlMessage, IncomingMessage, Topology, WorkerReport } from '..
 import { createConsumer, type BullmqWorkerSettings } from '../infra/transport/consumer.js';
 import type { RequestConsumer, RequestResult, TransportKind } from '../infra/transport/types.js';
 import type { JobHandlers } from './jobs.js';
+import type { WorkerRole } from '../infra/worker-role.js';
 import { RequestRunner } from './request-runner.js';
 
 export { isLastAttempt } from './request-runner.js';
@@ -31,7 +32,7 @@ export interface WorkerOptions {
   bullmq?: BullmqWorkerSettings;
 }
 
-export type WorkerRole = 'worker' | 'spare';
+export type { WorkerRole };
 /** What the worker says about itself: a worker report without ids and times. */
 export type WorkerStats = Omit<WorkerReport, 'workerId' | 'startedAt' | 'reportedAt'>;
 

@@ -4,7 +4,9 @@
  * of a Docker Swarm service (swarm.ts). Every adapter passes the same
  * contract tests (test/e2e/runtime-contract.test.ts).
  */
-export type WorkerRole = 'worker' | 'spare';
+import type { WorkerRole } from '../worker-role.js';
+
+export type { WorkerRole };
 
 export interface WorkerSpec {
   /** The id to give the worker; a runtime that names workers itself (Swarm) returns its own in the handle. */

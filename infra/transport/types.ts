@@ -1,4 +1,5 @@
 import type { ControlMessage, IncomingMessage, Reply } from '../protocol.js';
+import type { WorkerRole } from '../worker-role.js';
 
 /**
  * The transport seam: what the producer, the worker and the dispatcher need of
@@ -52,7 +53,6 @@ export interface RequestResult {
  */
 export type Deliver = (message: IncomingMessage, settle: (result: RequestResult) => Promise<void>) => Promise<void>;
 
-export type ConsumerRole = 'worker' | 'spare';
 
 export interface ConsumerCallbacks {
   deliver: Deliver;
@@ -63,7 +63,7 @@ export interface ConsumerCallbacks {
 /** The worker's side: consume requests, listen for control messages. */
 export interface RequestConsumer {
   /** Connects and starts consuming in the given role. */
-  start(role: ConsumerRole): Promise<void>;
+  start(role: WorkerRole): Promise<void>;
   /** A spare becomes a regular worker (RabbitMQ: a higher consumer priority; BullMQ: its full concurrency). */
   promote(): Promise<void>;
   /** Takes no new requests; what is in flight still settles. */

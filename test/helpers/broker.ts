@@ -11,6 +11,7 @@ import type { RpcCaller, TransportKind } from '../../infra/transport/types.js';
 import type { BullmqWorkerSettings } from '../../infra/transport/consumer.js';
 import { builtinJobs, type JobHandlers } from '../../worker/jobs.js';
 import { Worker } from '../../worker/worker.js';
+import type { WorkerRole } from '../../infra/worker-role.js';
 
 export const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 export const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -26,7 +27,7 @@ export interface TestWorkerOptions {
   concurrency?: number;
   deliveryLimit?: number;
   maxBodyBytes?: number;
-  role?: 'worker' | 'spare';
+  role?: WorkerRole;
   transport?: TransportKind;
   bullmq?: BullmqWorkerSettings;
   /** BullMQ's Redis, when not the shared one (a private Redis a test restarts). */

@@ -1,7 +1,8 @@
 import { UnrecoverableError, Worker as BullWorker, type Job } from 'bullmq';
 import { ShoalError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { ConsumerCallbacks, ConsumerRole, RequestConsumer, RequestResult } from '../types.js';
+import type { ConsumerCallbacks, RequestConsumer, RequestResult } from '../types.js';
+import type { WorkerRole } from '../../worker-role.js';
 import { subscribeControl, type ControlSubscription } from './control.js';
 import { bullConnection, QUEUE_NAME, queuePrefix, withRedisOnce } from './connection.js';
 import { jobToMessage, type RequestJobData } from './job-message.js';
@@ -55,12 +56,12 @@ export class BullmqConsumer implements RequestConsumer {
    * and the BullMQ Worker fetches jobs (run()) only if none has come. close()
    * waits for the start to settle, then closes what it opened.
    */
-  start(role: ConsumerRole): Promise<void> {
+  start(role: WorkerRole): Promise<void> {
     this.starting ??= this.connect(role);
     return this.starting;
   }
 
-  private async connect(role: ConsumerRole): Promise<void> {
+  private async connect(role: WorkerRole): Promise<void> {
     const { workerId, namespace, redisUrl, settings, logger } = this.options;
     if (this.stopped) return;
     await withRedisOnce(redisUrl, `shoal worker ${workerId} check`, (redis) => redis.ping());

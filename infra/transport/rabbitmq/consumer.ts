@@ -13,7 +13,8 @@ import {
   type Topology,
   workerRoutingPattern,
 } from '../../protocol.js';
-import type { ConsumerCallbacks, ConsumerRole, RequestConsumer, RequestResult } from '../types.js';
+import type { ConsumerCallbacks, RequestConsumer, RequestResult } from '../types.js';
+import type { WorkerRole } from '../../worker-role.js';
 
 export interface RabbitConsumerOptions {
   workerId: string;
@@ -31,7 +32,7 @@ export interface RabbitConsumerOptions {
  * Consumer priorities (x-priority): RabbitMQ gives a low-priority consumer
  * messages only while every higher-priority consumer is at its prefetch limit.
  */
-export const CONSUMER_PRIORITY: Record<ConsumerRole, number> = { worker: 10, spare: 0 };
+export const CONSUMER_PRIORITY: Record<WorkerRole, number> = { worker: 10, spare: 0 };
 
 /** Replies up to this size may take the consumer channel (see publishReply); larger ones are rare and confirmed. */
 const FAST_REPLY_MAX_BYTES = 64 * 1024;
@@ -57,7 +58,7 @@ export class RabbitConsumer implements RequestConsumer {
   private replyChannel: Promise<ConfirmChannel> | undefined;
   /** Reply addresses the broker has confirmed a reply to (one per caller channel): see publishReply. */
   private readonly provenReplyAddresses = new BoundedSet<string>(1024);
-  private role: ConsumerRole = 'worker';
+  private role: WorkerRole = 'worker';
   private stopped = false;
   /** Cancels a first connect still under way when a drain comes first (see stopConsuming). */
   private readonly connecting = new AbortController();
@@ -65,7 +66,7 @@ export class RabbitConsumer implements RequestConsumer {
   constructor(private readonly options: RabbitConsumerOptions, private readonly callbacks: ConsumerCallbacks) {}
 
   /** Rejects with code CANCELLED when stopConsuming() or close() came before the connection was ready. */
-  async start(role: ConsumerRole): Promise<void> {
+  async start(role: WorkerRole): Promise<void> {
     this.role = role;
     this.connection = await connectBroker({
       url: this.options.amqpUrl,
