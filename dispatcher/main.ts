@@ -7,7 +7,7 @@ import { topologyFor } from '../infra/protocol.js';
 import { createRedis, whenReady } from '../infra/redis.js';
 import { Autoscaler } from './autoscaler.js';
 import { DispatcherBroker } from './broker.js';
-import { parseDispatcherConfig, policyConfig, workerEnvironment } from './config.js';
+import { dispatcherSettings, parseDispatcherConfig, policyConfig, workerEnvironment } from './config.js';
 import { PoolMetricsSource } from './metrics/source.js';
 import { BullmqDispatcherLink } from '../infra/transport/index.js';
 import type { DispatcherLink } from '../infra/transport/types.js';
@@ -20,41 +20,13 @@ import { chooseRuntime } from './runtime-choice.js';
 import { StatusStore } from './status-store.js';
 import { renderLivePage } from './live-page.js';
 import { TickRecorder } from './tick-recorder.js';
-import { runMain } from '../infra/cli.js';
+import { addSettingFlags, runMain } from '../infra/cli.js';
 import { onShutdownSignals, signalExitCode } from '../infra/signals.js';
 
-const program = new Command('shoal-dispatcher')
-  .description('Run a self-sizing pool of shoal workers; drain and remove them on SIGINT, SIGTERM or quit.')
-  .option('--min <n>', 'fewest regular workers (default 1)')
-  .option('--max <n>', 'most regular workers (default 10; must be >= --min)')
-  .option('--spares <n>', 'warm spares kept on top, consuming at a low priority (default 1)')
-  .option('--policy <name>', 'target-wait (default), latency-threshold or queue-length')
-  .option('--target-wait-p95 <duration>', 'keep the p95 queue wait under this (default 200ms)')
-  .option('--scale-interval <duration>', 'how often to observe and decide (default 250ms)')
-  .option('--scale-down-window <duration>', 'no scale-down for this long after any increase, then only to the highest need of this window (default 5s)')
-  .option('--max-step-up <n>', 'workers added per decision at most, or the current count if larger (default 1000: --max is the guard)')
-  .option('--max-step-down <n>', 'workers that may go in one decision however small the pool (default 1)')
-  .option('--burst-memory <duration>', 'adaptive spares: keep warm headroom for the largest surge seen within this long (default 0s: off)')
-  .option('--scale-down-share <share>', 'share of the pool that may go in one decision, as the HPA\'s percent policy (default 0.5)')
-  .option('--backlog-drain <duration>', 'target-wait: clear an existing backlog within this (default 500ms)')
-  .option('--target-queue-length <n>', 'queue-length: messages per worker (default 5)')
-  .option('--runtime <kind>', 'auto, docker, swarm or process (default auto)')
-  .option('--amqp-url-secret <name>', 'swarm: a Swarm secret holding the broker URL, given to workers as a file instead of SHOAL_AMQP_URL')
-  .option('--redis-url-secret <name>', 'swarm: a Swarm secret holding the Redis URL, given to workers as a file instead of SHOAL_REDIS_URL')
-  .option('--worker-concurrency <n>', 'jobs each worker runs at once (default 4)')
-  .option('--drain-grace <duration>', 'how long a draining worker may take before it is killed (default 30s)')
-  .option('--handlers <module>', 'path of a module with custom job handlers, loaded by every worker (process runtime)')
-  .option('--image <name>', 'worker image for the Docker runtime (default shoal/worker:latest)')
-  .option('--worker-memory <size>', 'memory limit of each worker container (default 256m)')
-  .option('--worker-cpus <n>', 'CPU limit of each worker container (default 1)')
-  .option('--management-url <url>', 'RabbitMQ management API, or "off" (default http://guest:guest@127.0.0.1:15672)')
-  .option('--metrics-host <host>', 'where /metrics listens (default 127.0.0.1)')
-  .option('--metrics-port <port>', 'Prometheus /metrics port; 0 picks a free one (default 9464)')
-  .option('--transport <kind>', 'rabbitmq (default) or bullmq: what carries the requests; the workers get the same')
-  .option('--amqp-url <url>', 'broker URL (default amqp://guest:guest@127.0.0.1:5672)')
-  .option('--redis-url <url>', 'Redis for worker reports, status and events, or "off" (default redis://127.0.0.1:6379)')
-  .option('--namespace <name>', 'pool namespace: names its queues, exchanges and labels (default shoal)')
-  .showHelpAfterError();
+const program = addSettingFlags(
+  new Command('shoal-dispatcher').description('Run a self-sizing pool of shoal workers; drain and remove them on SIGINT, SIGTERM or quit.'),
+  dispatcherSettings,
+).showHelpAfterError();
 
 async function main(): Promise<void> {
   program.parse();

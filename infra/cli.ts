@@ -1,4 +1,5 @@
-import { ConfigError } from './config.js';
+import type { Command } from 'commander';
+import { ConfigError, describeSetting, type Settings } from './config.js';
 
 /**
  * Runs a command's main function. A number it resolves with is the exit code;
@@ -15,4 +16,20 @@ export function runMain(name: string, main: () => Promise<number | void>): void 
       process.exit(err instanceof ConfigError ? 2 : 1);
     },
   );
+}
+
+/**
+ * Adds a command's flags from its settings table, so that the flag, its
+ * variable, its default and its help come from one place. Settings without a
+ * flag or a help line are environment-only.
+ */
+export function addSettingFlags(command: Command, settings: Settings): Command {
+  for (const setting of Object.values(settings)) {
+    if (!setting.flag || !setting.help) continue;
+    const { placeholder, shownDefault } = describeSetting(setting);
+    const usage = placeholder ? `${setting.flag} ${placeholder}` : setting.flag;
+    const shown = shownDefault === undefined ? '' : `; default ${shownDefault}`;
+    command.option(usage, `${setting.help} (${setting.env}${shown})`);
+  }
+  return command;
 }

@@ -12,6 +12,8 @@ export interface Setting<T extends z.ZodType = z.ZodType> {
   env: string;
   flag?: string;
   schema: T;
+  /** The flag's help line; its default and variable are added from the schema (infra/cli.ts). */
+  help?: string;
 }
 
 export type Settings = Record<string, Setting>;
@@ -58,27 +60,50 @@ export function requireThat(ok: boolean, problem: string): void {
 
 // ---- setting kinds -------------------------------------------------------
 
+/** How a kind's value is written on a command line and its default shown in help, by schema. */
+const described = new WeakMap<z.ZodType, { placeholder: string; shownDefault?: string }>();
+
+function registerKind<T extends z.ZodType>(schema: T, placeholder: string, shownDefault?: string): T {
+  described.set(schema, { placeholder, shownDefault });
+  return schema;
+}
+
+/** A setting's placeholder (`<n>`, `<duration>`...) and its default as a person writes it, if it has one. */
+export function describeSetting(setting: Setting): { placeholder: string; shownDefault?: string } {
+  return described.get(setting.schema) ?? { placeholder: '<value>' };
+}
+
 export function integer(opts: { default: number; min?: number; max?: number }) {
   let schema = z.coerce.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' });
   if (opts.min !== undefined) schema = schema.min(opts.min, { error: `must be >= ${opts.min}` });
   if (opts.max !== undefined) schema = schema.max(opts.max, { error: `must be <= ${opts.max}` });
-  return schema.default(opts.default);
+  return registerKind(schema.default(opts.default), '<n>', String(opts.default));
 }
 
 /** A share between 0 and 1, e.g. 0.5. */
 export function share(opts: { default: number }) {
-  return z.coerce
+  const schema = z.coerce
     .number({ error: 'must be a number between 0 and 1' })
     .min(0, { error: 'must be >= 0' })
     .max(1, { error: 'must be <= 1' })
     .default(opts.default);
+  return registerKind(schema, '<share>', String(opts.default));
 }
 
 export function optionalNumber(opts: { min: number }) {
-  return z.coerce
+  const schema = z.coerce
     .number({ error: 'must be a number' })
     .min(opts.min, { error: `must be >= ${opts.min}` })
     .optional();
+  return registerKind(schema, '<n>');
+}
+
+export function number(opts: { default: number; min: number }) {
+  const schema = z.coerce
+    .number({ error: 'must be a number' })
+    .min(opts.min, { error: `must be >= ${opts.min}` })
+    .default(opts.default);
+  return registerKind(schema, '<n>', String(opts.default));
 }
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/;
@@ -92,9 +117,16 @@ export function parseDurationMs(value: string): number | undefined {
   return Math.round(Number(match[1]) * UNIT_MS[unit]);
 }
 
-export function duration(opts: { default: string; min?: number }) {
+/** 5000 -> "5s", 250 -> "250ms", 60000 -> "1m": as a person writes a duration. */
+export function formatDuration(ms: number): string {
+  if (ms > 0 && ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms > 0 && ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+export function duration(opts: { default: string | number; min?: number }) {
   const minMs = opts.min ?? 0;
-  return z
+  const schema = z
     .union([z.number(), z.string()])
     .default(opts.default)
     .transform((value, ctx) => {
@@ -109,6 +141,7 @@ export function duration(opts: { default: string; min?: number }) {
       }
       return ms;
     });
+  return registerKind(schema, '<duration>', typeof opts.default === 'number' ? formatDuration(opts.default) : opts.default);
 }
 
 const BYTES = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i;
@@ -122,7 +155,7 @@ export function parseBytes(value: string): number | undefined {
 }
 
 export function byteSize(opts: { default: string; min: number }) {
-  return z
+  const schema = z
     .string()
     .default(opts.default)
     .transform((value, ctx) => {
@@ -133,17 +166,19 @@ export function byteSize(opts: { default: string; min: number }) {
       }
       return bytes;
     });
+  return registerKind(schema, '<size>', opts.default);
 }
 
 export function text(opts: { default: string; pattern?: RegExp; hint?: string }) {
   let schema = z.string().min(1, { error: 'must not be empty' });
   if (opts.pattern) schema = schema.regex(opts.pattern, { error: opts.hint ?? `must match ${opts.pattern}` });
-  return schema.default(opts.default);
+  // "-" stands for "none" in several settings: not worth showing as a default.
+  return registerKind(schema.default(opts.default), '<text>', opts.default === '-' ? undefined : opts.default);
 }
 
 export function url(opts: { default: string; protocols: string[]; orLiteral?: string }) {
   const alternative = opts.orLiteral ? ` or "${opts.orLiteral}"` : '';
-  return z
+  const schema = z
     .string()
     .default(opts.default)
     .refine(
@@ -157,17 +192,19 @@ export function url(opts: { default: string; protocols: string[]; orLiteral?: st
       },
       { error: `must be a URL starting with ${opts.protocols.map((p) => `${p}://`).join(' or ')}${alternative}` },
     );
+  return registerKind(schema, '<url>', opts.default);
 }
 
 export function oneOf<const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) {
-  return z.enum(values, { error: `must be one of ${values.join(', ')}` }).default(fallback as never);
+  return registerKind(z.enum(values, { error: `must be one of ${values.join(', ')}` }).default(fallback as never), '<name>', fallback);
 }
 
 export function flag(fallback: boolean) {
-  return z
+  const schema = z
     .union([z.boolean(), z.enum(['1', '0', 'true', 'false', 'yes', 'no'])], { error: 'must be true or false' })
     .default(fallback)
     .transform((value) => value === true || value === '1' || value === 'true' || value === 'yes');
+  return registerKind(schema, '');
 }
 
 // ---- settings every component shares -------------------------------------
@@ -179,11 +216,13 @@ export const commonSettings = {
   amqpUrl: {
     env: 'SHOAL_AMQP_URL',
     flag: '--amqp-url',
+    help: 'broker URL',
     schema: url({ default: 'amqp://guest:guest@127.0.0.1:5672', protocols: ['amqp', 'amqps'] }),
   },
   namespace: {
     env: 'SHOAL_NAMESPACE',
     flag: '--namespace',
+    help: 'pool namespace: names its queues, exchanges, Redis keys and container labels',
     schema: text({
       default: 'shoal',
       pattern: NAMESPACE_PATTERN,
@@ -193,11 +232,13 @@ export const commonSettings = {
   deliveryLimit: {
     env: 'SHOAL_DELIVERY_LIMIT',
     flag: '--delivery-limit',
+    help: 'deliveries of one request before it is dead-lettered',
     schema: integer({ default: 5, min: 1, max: 100 }),
   },
   maxBodyBytes: {
     env: 'SHOAL_MAX_BODY_BYTES',
     flag: '--max-body-bytes',
+    help: 'largest request or reply body',
     schema: integer({ default: 1024 * 1024, min: 256, max: 64 * 1024 * 1024 }),
   },
 } satisfies Settings;

@@ -7,6 +7,7 @@ export const redisSettings = {
   redisUrl: {
     env: 'SHOAL_REDIS_URL',
     flag: '--redis-url',
+    help: 'Redis for worker reports, pool status and events (and the BullMQ queue), or "off"',
     // "off" runs without Redis: workers then send no reports.
     schema: url({ default: 'redis://127.0.0.1:6379', protocols: ['redis', 'rediss'], orLiteral: 'off' }),
   },

@@ -3,7 +3,7 @@ import { TRANSPORTS, type TransportKind } from './types.js';
 
 /** Which transport carries requests; every component of a pool must use the same one. */
 export const transportSettings = {
-  transport: { env: 'SHOAL_TRANSPORT', flag: '--transport', schema: oneOf(TRANSPORTS, 'rabbitmq') },
+  transport: { env: 'SHOAL_TRANSPORT', flag: '--transport', help: 'rabbitmq or bullmq: what carries the requests', schema: oneOf(TRANSPORTS, 'rabbitmq') },
 };
 
 /** BullMQ's stalled-job settings for workers (environment only; the dispatcher passes them on). */
