@@ -79,6 +79,8 @@ export function workerEnvironment(config: DispatcherConfig): Record<string, stri
     SHOAL_DELIVERY_LIMIT: String(config.deliveryLimit),
     SHOAL_MAX_BODY_BYTES: String(config.maxBodyBytes),
     SHOAL_TRANSPORT: config.transport,
+    // The worker cancels what it still runs shortly before this runs out (worker/cancellation.ts).
+    SHOAL_DRAIN_GRACE: String(config.drainGraceMs),
   };
   if (config.transport === 'bullmq') {
     env.SHOAL_BULLMQ_LOCK_DURATION = String(config.bullmqLockDurationMs);

@@ -27,6 +27,14 @@ export interface JobContext {
   redelivered: boolean;
   /** Epoch ms after which the caller has stopped waiting, if it said. */
   deadline: number | undefined;
+  /**
+   * Fires when the job should stop: its deadline passed, its caller cancelled
+   * it, or the worker's drain grace ran out. A handler that honours it (for
+   * example by passing it on to fetch or timers) stops early; the request is
+   * then acked, with a CANCELLED reply if its caller still waits. Ignoring it
+   * is safe: the job then runs to the end as before.
+   */
+  signal: AbortSignal;
 }
 
 export type JobHandler = (payload: unknown, context: JobContext) => unknown;
@@ -34,6 +42,7 @@ export type JobHandlers = Readonly<Record<string, JobHandler>>;
 
 const MAX_SLEEP_MS = 10 * 60_000;
 const MAX_CPU_ITERATIONS = 10_000_000;
+const CPU_SLICE = 1000;
 
 function parsePayload<T extends z.ZodType>(schema: T, payload: unknown, job: string): z.output<T> {
   const parsed = schema.safeParse(payload ?? {});
@@ -52,16 +61,23 @@ export const builtinJobs: JobHandlers = {
   /** Returns its payload: the cheapest round trip. */
   echo: (payload) => payload ?? null,
   /** Waits `ms` milliseconds: stands in for I/O-bound work. */
-  sleep: async (payload) => {
+  sleep: async (payload, context) => {
     const { ms } = parsePayload(sleepPayload, payload, 'sleep');
-    await sleep(ms);
+    await sleep(ms, undefined, { signal: context.signal });
     return { sleptMs: ms };
   },
   /** Hashes `iterations` times: real CPU-bound work. */
-  cpu: (payload) => {
+  cpu: async (payload, context) => {
     const { iterations } = parsePayload(cpuPayload, payload, 'cpu');
     let digest = Buffer.alloc(32);
-    for (let i = 0; i < iterations; i++) digest = createHash('sha256').update(digest).digest();
+    for (let i = 0; i < iterations; i++) {
+      digest = createHash('sha256').update(digest).digest();
+      // A slice of about a millisecond, then a turn of the event loop: the signal's timers and control messages get to run.
+      if (i % CPU_SLICE === CPU_SLICE - 1) {
+        await new Promise(setImmediate);
+        context.signal.throwIfAborted();
+      }
+    }
     return { iterations, digest: digest.toString('hex') };
   },
 };

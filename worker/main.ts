@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     deliveryLimit: config.deliveryLimit,
     concurrency: config.concurrency,
     maxBodyBytes: config.maxBodyBytes,
+    drainGraceMs: config.drainGraceMs,
     role: config.role,
     handlers,
     logger,

@@ -3,6 +3,7 @@ import type { Logger } from '../infra/log.js';
 import { decodeRequest, encodeReply, type IncomingMessage, type Reply } from '../infra/protocol.js';
 import type { RequestResult, Settle } from '../infra/transport/types.js';
 import { bucketIndex, emptyBuckets } from '../infra/wait-histogram.js';
+import { Cancellations, EXPIRY_GRACE_MS, type JobCancelled } from './cancellation.js';
 import type { JobHandlers } from './jobs.js';
 
 export interface RequestRunnerOptions {
@@ -14,13 +15,6 @@ export interface RequestRunnerOptions {
 }
 
 /**
- * The deadline comes from the producer's clock. The broker's own expiration is
- * exact; this check only stops work nobody waits for, so it allows for some
- * clock skew between hosts.
- */
-const EXPIRY_GRACE_MS = 1000;
-
-/**
  * What a worker does with one request, whatever transport carried it: check it
  * against the protocol, run its job, and say how to settle it and what to
  * reply. Keeps the counters and the queue-wait histogram of worker reports.
@@ -28,6 +22,8 @@ const EXPIRY_GRACE_MS = 1000;
 export class RequestRunner {
   readonly counters = { processed: 0, failed: 0, redelivered: 0, serviceMsTotal: 0 };
   readonly waitBuckets = emptyBuckets();
+  /** The signals of the jobs running now: the worker cancels them (see worker/cancellation.ts). */
+  readonly cancellations = new Cancellations();
 
   constructor(private readonly options: RequestRunnerOptions) {}
 
@@ -91,6 +87,7 @@ export class RequestRunner {
       return { settle: 'dead-letter', reply: { ...to, body: this.failure('UNKNOWN_JOB', `no handler for job "${request.job}"`, queuedMs, 0) } };
     }
 
+    const running = this.cancellations.begin(request.messageId, request.deadline, receivedAt);
     const started = performance.now();
     try {
       const result = await handler(request.payload, {
@@ -99,6 +96,7 @@ export class RequestRunner {
         deliveryCount: request.deliveryCount,
         redelivered: request.redelivered,
         deadline: request.deadline,
+        signal: running.signal,
       });
       const serviceMs = performance.now() - started;
       this.counters.processed++;
@@ -107,6 +105,8 @@ export class RequestRunner {
       return { settle: 'ack', reply: { ...to, body } };
     } catch (err) {
       const serviceMs = performance.now() - started;
+      // Whatever the handler threw once its signal fired, it stopped because it was told to.
+      if (running.signal.aborted) return this.cancelled(running.signal.reason as JobCancelled, to, queuedMs, serviceMs);
       if (err instanceof TransientJobError && !isLastAttempt(request.deliveryCount, deliveryLimit)) {
         logger.info({ messageId: request.messageId, err: err.message, deliveryCount: request.deliveryCount }, 'transient job failure; requeueing');
         return { settle: 'requeue' };
@@ -114,7 +114,20 @@ export class RequestRunner {
       logger.warn({ messageId: request.messageId, job: request.job, err: errorMessage(err) }, 'job failed; dead-lettering it');
       this.counters.failed++;
       return { settle: 'dead-letter', reply: { ...to, body: this.failure(errorCode(err), errorMessage(err), queuedMs, serviceMs) } };
+    } finally {
+      running.end();
     }
+  }
+
+  /**
+   * A job that stopped on its signal is done with: acked, never redelivered or
+   * dead-lettered. Its caller is told why (CANCELLED), unless it is gone: it
+   * cancelled the call itself, or its deadline passed (it has timed out).
+   */
+  private cancelled(reason: JobCancelled, to: { replyTo: string; correlationId: string }, queuedMs: number | null, serviceMs: number): Outcome {
+    this.counters.failed++;
+    this.options.logger.info({ correlationId: to.correlationId, code: reason.code, reason: reason.message }, 'job stopped on its signal; acking it');
+    return reason.callerGone ? { settle: 'ack' } : { settle: 'ack', reply: { ...to, body: this.failure(reason.code, reason.message, queuedMs, serviceMs) } };
   }
 
   private failure(code: string, message: string, queuedMs: number | null, serviceMs: number): Reply {

@@ -6,6 +6,7 @@ import { createConsumer, type BullmqWorkerSettings } from '../infra/transport/co
 import type { RequestConsumer, RequestResult, TransportKind } from '../infra/transport/types.js';
 import type { JobHandlers } from './jobs.js';
 import type { WorkerRole } from '../infra/worker-role.js';
+import { cancelAfterMs } from './cancellation.js';
 import { RequestRunner } from './request-runner.js';
 
 export { isLastAttempt } from './request-runner.js';
@@ -30,6 +31,8 @@ export interface WorkerOptions {
   /** BullMQ's Redis, and its stalled-job settings; only for the bullmq transport. */
   redisUrl?: string;
   bullmq?: BullmqWorkerSettings;
+  /** How long its runtime lets it drain; what still runs near the end is cancelled (worker/cancellation.ts). 0 or none: no limit. */
+  drainGraceMs?: number;
 }
 
 export type { WorkerRole };
@@ -138,11 +141,17 @@ export class Worker extends EventEmitter {
   private async drainAndClose(reason: string): Promise<void> {
     const { logger } = this.options;
     logger.info({ reason, inFlight: this.inFlight.size }, 'draining');
+    const graceMs = this.options.drainGraceMs ?? 0;
+    const cancelTimer = graceMs > 0 ? setTimeout(() => {
+      const cancelled = this.runner.cancellations.cancelAll();
+      if (cancelled > 0) logger.warn({ cancelled }, 'the drain grace is running out: cancelling the jobs still running');
+    }, cancelAfterMs(graceMs)) : undefined;
     await this.consumer.stopConsuming();
     // A start under way settles first (stopConsuming made it take no work, or cancelled
     // it), so that what it opened is closed below; deliveries it let in are waited for.
     await this.starting?.catch(() => undefined);
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    clearTimeout(cancelTimer);
     await this.consumer.close();
     logger.info({ processed: this.runner.counters.processed, failed: this.runner.counters.failed }, 'worker closed');
     this.emit('closed', reason);

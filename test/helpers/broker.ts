@@ -30,6 +30,8 @@ export interface TestWorkerOptions {
   role?: WorkerRole;
   transport?: TransportKind;
   bullmq?: BullmqWorkerSettings;
+  /** How long its runtime would let it drain: it cancels what still runs near the end. */
+  drainGraceMs?: number;
   /** BullMQ's Redis, when not the shared one (a private Redis a test restarts). */
   redisUrl?: string;
 }
@@ -55,6 +57,7 @@ export function createWorker(namespace: string, workerId: string, options: TestW
     transport: options.transport ?? 'rabbitmq',
     redisUrl: options.redisUrl ?? REDIS_URL,
     bullmq: options.bullmq,
+    drainGraceMs: options.drainGraceMs,
   });
 }
 

@@ -71,17 +71,24 @@ describe('a second shutdown signal forces the exit', () => {
     const started = startDispatcher(['--runtime', 'process', '--min', '1', '--max', '1', '--spares', '0', '--metrics-port', '0', '--redis-url', 'off', '--namespace', namespace]);
     processes.push(started.child);
     await waitFor('the pool to consume', async () => (await consumerCount(topologyFor(namespace))) === 1);
-    await heldCall(20_000, 3000); // the caller gives up; the worker runs on until killed
+    const { reply } = await heldCall(6000, 20_000);
 
     started.child.kill('SIGTERM');
     await waitFor('the drain to start', () => started.output().includes('shutting down: draining every worker'));
     await sleep(1000);
-    expect(started.child.exitCode).toBeNull(); // its worker still runs the 20 s job
+    expect(started.child.exitCode).toBeNull(); // its worker still runs the 6 s job
     expect(workerPids(namespace)).toHaveLength(1);
 
     started.child.kill('SIGTERM');
     expect(await exitOf(started.child)).toBe(143);
     expect(started.output()).toContain('second signal: killing workers now');
     await waitFor('its worker to be gone', () => workerPids(namespace).length === 0, 5000);
+    // Killed, it acked nothing: the request is served once a worker is back.
+    const replacement = await startWorker(namespace, 'w-after', { concurrency: 1 });
+    try {
+      expect(await reply).toMatchObject({ workerId: 'w-after' });
+    } finally {
+      await replacement.close('test over');
+    }
   });
 });

@@ -1,0 +1,68 @@
+import { ShoalError } from '../infra/errors.js';
+
+/**
+ * Why a running job's signal fired. `TIMEOUT`: its deadline passed, so its
+ * caller has given up. `CANCELLED`: its caller aborted the call, or the
+ * worker's drain grace ran out.
+ */
+export class JobCancelled extends ShoalError {
+  constructor(code: 'TIMEOUT' | 'CANCELLED', message: string, readonly callerGone: boolean) {
+    super(code, message);
+  }
+}
+
+/**
+ * The deadline comes from the producer's clock. The broker's own expiration is
+ * exact; the worker's checks only stop work nobody waits for, so they allow
+ * for some clock skew between hosts.
+ */
+export const EXPIRY_GRACE_MS = 1000;
+
+/**
+ * The AbortSignal of each job in flight, by message id: it fires at the
+ * request's deadline (with the clock-skew grace), when the caller cancels, or
+ * when the worker's drain grace runs out. A handler that honours it stops
+ * early; one that ignores it is unaffected.
+ */
+export class Cancellations {
+  private readonly running = new Map<string, AbortController>();
+
+  /** A signal for one job; call the returned `end` when it has settled. */
+  begin(messageId: string, deadline: number | undefined, now = Date.now()): { signal: AbortSignal; end: () => void } {
+    const controller = new AbortController();
+    const timer = deadline === undefined
+      ? undefined
+      : setTimeout(() => controller.abort(new JobCancelled('TIMEOUT', 'the request\'s deadline passed while it ran', true)), Math.max(0, deadline + EXPIRY_GRACE_MS - now));
+    timer?.unref();
+    this.running.set(messageId, controller);
+    return {
+      signal: controller.signal,
+      end: () => {
+        clearTimeout(timer);
+        if (this.running.get(messageId) === controller) this.running.delete(messageId);
+      },
+    };
+  }
+
+  /** The caller gave up on this request; returns whether this worker was running it. */
+  cancel(messageId: string): boolean {
+    const controller = this.running.get(messageId);
+    controller?.abort(new JobCancelled('CANCELLED', 'the caller cancelled the request', true));
+    return controller !== undefined;
+  }
+
+  /** The drain grace ran out: every job still running is cancelled, and its caller told so. */
+  cancelAll(): number {
+    for (const controller of this.running.values()) controller.abort(new JobCancelled('CANCELLED', 'the worker was stopping and its drain grace ran out', false));
+    return this.running.size;
+  }
+}
+
+/**
+ * When a draining worker cancels what it still runs: shortly before its
+ * runtime kills it at the end of the drain grace, so that each job can stop,
+ * reply and be acked in time. A second, or a fifth of a short grace.
+ */
+export function cancelAfterMs(drainGraceMs: number): number {
+  return drainGraceMs - Math.min(1000, drainGraceMs / 5);
+}
