@@ -57,10 +57,21 @@ export class PublishError extends ShoalError {
   }
 }
 
-/** A reply came back with ok=false. */
+/** The caller's AbortSignal fired before the reply came. */
+export class CancelledError extends ShoalError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CANCELLED', message, options);
+  }
+}
+
+/** A reply came back with ok=false: the worker's (or the dispatcher's) code and message. */
 export class RemoteJobError extends ShoalError {
-  constructor(code: string, message: string) {
+  /** The worker that answered ("dispatcher" or "bullmq" when they did); undefined when unknown. */
+  readonly workerId: string | undefined;
+
+  constructor(code: string, message: string, workerId?: string) {
     super(code, message);
+    this.workerId = workerId;
   }
 }
 

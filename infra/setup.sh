@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent setup for a fresh Debian machine: installs what is missing (Chromium
-# too, for the browser tests), starts RabbitMQ (with the management plugin), Redis
-# and the Docker engine, waits until each one answers, then installs npm
-# dependencies and builds.
+# too, for the browser tests, and python3-pika, for the protocol conformance
+# test), starts RabbitMQ (with the management plugin), Redis and the Docker
+# engine, waits until each one answers, then installs npm dependencies and builds.
 # Safe to run again and again: every step checks before it acts.
 set -euo pipefail
 
@@ -29,6 +29,8 @@ install_missing_packages() {
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   # Debian's Chromium, driven by playwright-core in the browser tests of the HTML report and live page.
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # Debian's pika, for the Python client of the protocol conformance test (test/conformance/client.py).
+  /usr/bin/python3 -c 'import pika' >/dev/null 2>&1 || missing+=(python3-pika)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]} with apt-get"
     as_root apt-get update -qq

@@ -4,10 +4,9 @@ import { Redis } from 'ioredis';
 import { eventsKey, type LoggedEvent } from '../infra/pool-events.js';
 import cliProgress from 'cli-progress';
 import { createLogger } from '../infra/log.js';
-import { topologyFor } from '../infra/protocol.js';
 import { runLoad } from './load.js';
 import { parseProducerConfig } from './config.js';
-import { connectCaller } from '../infra/transport/index.js';
+import { connect } from './client.js';
 import { replayPool } from './pool-history.js';
 import { writeReport } from './report.js';
 import { formatSummary, type CallOutcome } from './summary.js';
@@ -47,17 +46,18 @@ async function main(): Promise<number> {
   const config = parseProducerConfig(process.env, { ...opts, progress: opts.progress === false ? false : undefined });
   const logger = createLogger({ component: 'producer' }, 'warn');
 
-  const client = await connectCaller({
+  // The CLI calls the pool through the library's client, as an application does.
+  const client = await connect({
+    url: config.transport === 'bullmq' ? config.redisUrl : config.amqpUrl,
     transport: config.transport,
-    amqpUrl: config.amqpUrl,
-    redisUrl: config.redisUrl,
-    topology: topologyFor(config.namespace),
+    namespace: config.namespace,
     deliveryLimit: config.deliveryLimit,
     maxBodyBytes: config.maxBodyBytes,
     name: `shoal producer ${process.pid}`,
     logger,
-    initialMaxRetries: 3,
+    connectRetries: 3,
   });
+  const caller = { call: (job: string, payload: unknown, timeoutMs: number) => client.request(job, payload, { timeout: timeoutMs }) };
 
   // --each lines are their own progress, so the bar only shows without them.
   const bar = config.progress && process.stderr.isTTY && !config.json && !config.each
@@ -88,7 +88,7 @@ async function main(): Promise<number> {
     },
     forced: () => process.exit(EXIT_INTERRUPTED),
   });
-  const summary = await runLoad(client, {
+  const summary = await runLoad(caller, {
     count: config.count,
     concurrency: config.concurrency,
     ratePerSec: config.rate,

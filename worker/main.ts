@@ -1,11 +1,9 @@
 #!/usr/bin/env node
 import { createLogger } from '../infra/log.js';
 import { topologyFor } from '../infra/protocol.js';
-import { createRedis } from '../infra/redis.js';
 import { parseWorkerConfig } from './config.js';
 import { loadJobHandlers } from './jobs.js';
-import { WorkerReporter } from './reporter.js';
-import { Worker } from './worker.js';
+import { HostedWorker } from './hosted-worker.js';
 import { runMain } from '../infra/cli.js';
 import { onShutdownSignals, signalExitCode } from '../infra/signals.js';
 
@@ -19,7 +17,7 @@ async function main(): Promise<void> {
   const config = parseWorkerConfig(process.env);
   const logger = createLogger({ component: 'worker', workerId: config.workerId });
   const handlers = await loadJobHandlers(config.handlers === '-' ? undefined : config.handlers);
-  const worker = new Worker({
+  const worker = new HostedWorker({
     workerId: config.workerId,
     amqpUrl: config.amqpUrl,
     topology: topologyFor(config.namespace),
@@ -33,19 +31,10 @@ async function main(): Promise<void> {
     transport: config.transport,
     redisUrl: config.redisUrl,
     bullmq: { lockDurationMs: config.bullmqLockDurationMs, stalledIntervalMs: config.bullmqStalledIntervalMs, maxStalledCount: config.bullmqMaxStalledCount },
+    reports: config.redisUrl === 'off' ? undefined : { redisUrl: config.redisUrl, intervalMs: config.reportIntervalMs },
   });
-  const reporter =
-    config.redisUrl === 'off'
-      ? undefined
-      : new WorkerReporter(createRedis(config.redisUrl, `shoal worker ${config.workerId}`, logger), config.namespace,
-          config.workerId, () => worker.stats(), config.reportIntervalMs);
 
-  worker.once('closed', () => {
-    void (async () => {
-      await reporter?.close();
-      process.exit(0);
-    })();
-  });
+  void worker.closed.then(() => process.exit(0));
   onShutdownSignals({
     graceful: (signal) => void worker.close(signal),
     forced: (signal) => {
@@ -54,9 +43,8 @@ async function main(): Promise<void> {
     },
   });
 
+  // A drain that comes while it starts: it never consumes, never reports, and exits.
   await worker.start();
-  // A drain that came while it started: it never consumed, and exits now without reporting.
-  if (!worker.draining) reporter?.start();
   if (process.env.SHOAL_EXIT_WITH_PARENT === '1') exitWithParent(() => void worker.close('parent exited'));
 }
 
