@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
-import { replySchema, type Reply } from '../../infra/protocol.js';
+import type { Reply } from '../../infra/protocol.js';
 import { bullConnection, QUEUE_NAME, queueOptions, queuePrefix } from '../../infra/transport/bullmq/connection.js';
-import { replyFromFailure } from '../../infra/transport/bullmq/job-message.js';
 import { REDIS_URL, startWorker, waitFor } from './broker.js';
+import { recordJobEnds } from './raw-requests.js';
 import {
   body,
   countErrorCodes,
@@ -125,9 +125,7 @@ export async function runBullmqFuzz(namespace: string, seed: number, count: numb
   const queue = new Queue(QUEUE_NAME, queueOptions(REDIS_URL, namespace, 'shoal test fuzz'));
   const events = new QueueEvents(QUEUE_NAME, { connection: bullConnection(REDIS_URL, 'shoal test fuzz events'), prefix: queuePrefix(namespace) });
   const replies = new Map<string, Reply[]>();
-  const record = (id: string, reply: Reply) => replies.set(id, [...(replies.get(id) ?? []), reply]);
-  events.on('completed', ({ jobId, returnvalue }) => record(jobId, replySchema.parse(returnvalue)));
-  events.on('failed', ({ jobId, failedReason }) => record(jobId, replyFromFailure(failedReason)));
+  recordJobEnds(events, replies);
   try {
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     const jobs = sampleJobs(seed, count);

@@ -56,6 +56,16 @@ function record(replies: Map<string, Reply[]>, id: string, reply: Reply): void {
   replies.set(id, [...(replies.get(id) ?? []), reply]);
 }
 
+/** A job's end as a reply: a completion's return value, or a failure's reason; what is not a reply becomes NOT_A_REPLY. */
+export function recordJobEnds(events: QueueEvents, replies: Map<string, Reply[]>): void {
+  events.on('completed', ({ jobId, returnvalue }) => {
+    const parsed = replySchema.safeParse(returnvalue);
+    const notReply: Reply = { ok: false, error: { code: 'NOT_A_REPLY', message: JSON.stringify(returnvalue) }, workerId: '?', timings: { queuedMs: null, serviceMs: 0 } };
+    record(replies, jobId, parsed.success ? parsed.data : notReply);
+  });
+  events.on('failed', ({ jobId, failedReason }) => record(replies, jobId, replyFromFailure(failedReason)));
+}
+
 async function rabbitLine(namespace: string): Promise<RawLine> {
   const { requestQueue, deadQueue } = topologyFor(namespace);
   const { connection, channel } = await rawChannel();
@@ -85,8 +95,7 @@ async function bullmqLine(namespace: string): Promise<RawLine> {
   const events = new QueueEvents(QUEUE_NAME, { connection: bullConnection(REDIS_URL, 'shoal test raw events'), prefix: queuePrefix(namespace) });
   await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
   const replies = new Map<string, Reply[]>();
-  events.on('completed', ({ jobId, returnvalue }) => record(replies, jobId, replySchema.parse(returnvalue)));
-  events.on('failed', ({ jobId, failedReason }) => record(replies, jobId, replyFromFailure(failedReason)));
+  recordJobEnds(events, replies);
   return lineWith(replies, {
     async send({ id, body, version, data, attempts = 2 }) {
       const sentAt = Date.now();
