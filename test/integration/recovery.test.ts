@@ -71,7 +71,8 @@ describe.each(EACH_TRANSPORT)('recovering from dropped broker connections (%s)',
     expect(client.stats.calls).toBe(40);
     // RabbitMQ loses the reply address with the connection: the waiting calls are published again, and the
     // first reply wins. A BullMQ job keeps its id, and its completion event stays in the stream to be read.
-    if (transport === 'rabbitmq') expect(client.stats.republished).toBeGreaterThan(0);
+    // Nor does the BullMQ client's lost-job check add any again: that would mean a completion it failed to read.
+    expect(client.stats.republished > 0).toBe(transport === 'rabbitmq');
   });
 
   it("the worker's and the producer's connections both drop mid-load: both reconnect, every call answered once", async () => {
@@ -91,6 +92,8 @@ describe.each(EACH_TRANSPORT)('recovering from dropped broker connections (%s)',
     expect(summary).toMatchObject({ sent: 400, ok: 400, errors: 0, timedOut: 0 });
     expect([...answers.values()].every((n) => n === 1) && answers.size === 400).toBe(true);
     expect(client.stats.answered).toBe(400);
+    // BullMQ: no job added twice or run twice (the events reader resumed where it was; nothing was lost).
+    if (transport === 'bullmq') expect([client.stats.republished, worker.stats().processed]).toEqual([0, 400]);
     await waitFor('the worker to consume again', async () => (await poolConsumers(pool.namespace, transport)) === 1);
     expect(await client.call('echo', 'after', 5000)).toMatchObject({ ok: true, workerId: id });
   });
