@@ -70,6 +70,12 @@ export interface Request extends RequestBody {
 export interface IncomingMessage {
   content: Buffer;
   fields: { redelivered: boolean };
+  /**
+   * The delivery count at which the carrier itself gives up on the message,
+   * when it says so per message: a BullMQ job's own `attempts`, which the
+   * adder chose. Absent on RabbitMQ, where the queue's limit is the worker's.
+   */
+  deliveryLimit?: number | undefined;
   properties: {
     messageId?: string | undefined;
     correlationId?: string | undefined;

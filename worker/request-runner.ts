@@ -56,7 +56,10 @@ export class RequestRunner {
   }
 
   private async decide(msg: IncomingMessage, receivedAt: number): Promise<Outcome> {
-    const { logger, maxBodyBytes, deliveryLimit, workerId } = this.options;
+    const { logger, maxBodyBytes, workerId } = this.options;
+    // Whichever limit comes first: a BullMQ job added with fewer attempts than the worker's limit is
+    // not run again after its last one, so a requeue there would fail it with no reply but "requeued".
+    const deliveryLimit = Math.min(this.options.deliveryLimit, msg.deliveryLimit ?? Infinity);
     const decoded = decodeRequest(msg, maxBodyBytes);
     if (!decoded.ok) {
       // A newer protocol version may be served by an upgraded worker: give it a chance.

@@ -9,7 +9,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { newNamespace, removeNamespace } from '../helpers/broker.js';
-import { fuzzSeed, runFuzz } from '../helpers/fuzz.js';
+import { runFuzz } from '../helpers/fuzz.js';
+import { fuzzSeed } from '../helpers/fuzz-model.js';
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 10_000);
 const seed = fuzzSeed();

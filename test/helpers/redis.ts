@@ -96,3 +96,28 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * Drops connections of the shared Redis (CLIENT KILL ID), as a network fault
+ * would, leaving Redis itself running: only those whose client name `mine`
+ * picks, so a test drops nothing but what it created. Returns the names dropped.
+ */
+export function killRedisClients(mine: (name: string) => boolean, port = 6379): string[] {
+  const victims = redisClients(port).filter((c) => mine(c.name));
+  for (const { id } of victims) cli(port, 'client', 'kill', 'id', id);
+  return victims.map((c) => c.name);
+}
+
+/** Client names on the shared Redis that `mine` picks. */
+export function redisClientNames(mine: (name: string) => boolean, port = 6379): string[] {
+  return redisClients(port).map((c) => c.name).filter(mine);
+}
+
+/** The named connections of a Redis (CLIENT LIST). */
+function redisClients(port: number): { id: string; name: string }[] {
+  return cli(port, 'client', 'list').trim().split('\n').flatMap((line) => {
+    const id = /(?:^| )id=(\d+)/.exec(line)?.[1];
+    const name = /(?:^| )name=(\S*)/.exec(line)?.[1] ?? '';
+    return id !== undefined && name !== '' ? [{ id, name }] : [];
+  });
+}

@@ -1,75 +1,62 @@
-import type { GetMessage } from 'amqplib';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TransientJobError } from '../../infra/errors.js';
-import { encodeRequestBody, HEADER_VERSION, REPLY_TO_DIRECT, topologyFor } from '../../infra/protocol.js';
+import { encodeRequestBody, HEADER_VERSION, topologyFor } from '../../infra/protocol.js';
 import { rawChannel, waitFor } from '../helpers/broker.js';
 import { usePool } from '../helpers/fixture.js';
+import { openRawLine, type RawLine, type RawRequest } from '../helpers/raw-requests.js';
+import { EACH_TRANSPORT } from '../helpers/transport.js';
 
-/** Bad input is answered (when there is someone to answer) and dead-lettered; the worker stays up. */
-describe('poison and bad input', () => {
-  const pool = usePool();
+const json = (value: unknown) => JSON.stringify(value);
+const flaky = (attempts: { n: number }) => () => {
+  attempts.n++;
+  throw new TransientJobError('try again');
+};
 
-  async function deadLetters(count: number): Promise<GetMessage[]> {
-    const { connection, channel } = await rawChannel();
-    try {
-      const found: GetMessage[] = [];
-      await waitFor(`${count} dead letters`, async () => {
-        const msg = await channel.get(topologyFor(pool.namespace).deadQueue, { noAck: true });
-        if (msg) found.push(msg);
-        return found.length >= count;
-      });
-      return found;
-    } finally {
-      await connection.close();
-    }
-  }
+/**
+ * Bad input is answered with a clear error and dead-lettered (RabbitMQ: the
+ * DLQ; BullMQ: the failed set, as `shoal-dead --transport bullmq` reads it),
+ * never dropped silently; the worker stays up.
+ */
+describe.each(EACH_TRANSPORT)('poison and bad input (%s)', (transport) => {
+  const pool = usePool(transport);
+  let line: RawLine;
+  beforeEach(async () => {
+    line = await openRawLine(pool.namespace, transport);
+  });
+  afterEach(async () => {
+    await line.close();
+  });
+  /** RabbitMQ says why it dead-lettered; BullMQ's failed set keeps the error reply. */
+  const deathReason = (code: string, rabbitReason = 'rejected') => (transport === 'rabbitmq' ? rabbitReason : code);
 
-  it('dead-letters a malformed message without a replyTo, and keeps serving', async () => {
-    await pool.worker('sturdy');
-    const client = await pool.client();
-    const { connection, channel } = await rawChannel();
-    channel.sendToQueue(topologyFor(pool.namespace).requestQueue, Buffer.from('{not json'), { messageId: 'bad-1' });
-    await channel.waitForConfirms();
-    await connection.close();
+  it.each<[string, Omit<RawRequest, 'id'>, string]>([
+    ['malformed JSON', { body: '{oops' }, 'MALFORMED_JSON'],
+    ['a body that fails the schema (no job)', { body: json({ payload: 1 }) }, 'BAD_REQUEST'],
+    ['an unknown job', { body: json({ job: 'no-such-job', payload: null }) }, 'UNKNOWN_JOB'],
+    ['a bad protocol version', { body: json({ job: 'echo', payload: 1 }), version: 0 }, 'BAD_VERSION'],
+    // Requeued once for an upgraded worker, then answered on the last delivery the limit allows.
+    ['a newer protocol version', { body: json({ job: 'echo', payload: 1 }), version: 99 }, 'UNSUPPORTED_VERSION'],
+    ['an oversized body', { body: json({ job: 'echo', payload: 'x'.repeat(4096) }) }, 'BODY_TOO_LARGE'],
+  ])('answers %s with an error reply, dead-letters it once, and keeps serving', async (_what, request, code) => {
+    await pool.worker('sturdy', { maxBodyBytes: 1024, deliveryLimit: 1 });
+    await line.send({ id: 'c-1', ...request });
 
-    const [dead] = await deadLetters(1);
-    expect(dead?.content.toString()).toBe('{not json');
-    expect(dead?.properties.headers?.['x-first-death-reason']).toBe('rejected');
+    expect(await line.reply('c-1')).toMatchObject({ ok: false, error: { code }, workerId: 'sturdy' });
+    expect(await line.deadLetters(1)).toEqual([{ id: 'c-1', reason: deathReason(code) }]);
+    expect(line.replies.get('c-1')).toHaveLength(1);
+    const client = await pool.client(1);
     expect(await client.call('echo', 'alive', 5000)).toMatchObject({ ok: true, result: 'alive' });
   });
 
-  it.each([
-    ['malformed JSON', Buffer.from('{oops'), {}, 'MALFORMED_JSON'],
-    ['a body that fails the schema', Buffer.from(JSON.stringify({ payload: 1 })), {}, 'BAD_REQUEST'],
-    ['a newer protocol version', Buffer.from(JSON.stringify({ job: 'echo', payload: 1 })), { [HEADER_VERSION]: 99 }, 'UNSUPPORTED_VERSION'],
-    ['an oversized body', Buffer.from(JSON.stringify({ job: 'echo', payload: 'x'.repeat(4096) })), {}, 'BODY_TOO_LARGE'],
-  ])('answers %s with an error reply and dead-letters it', async (_what, body, headers, code) => {
-    await pool.worker('sturdy', { maxBodyBytes: 1024, deliveryLimit: 1 });
-    const { connection, channel } = await rawChannel();
-    try {
-      const replies: unknown[] = [];
-      await channel.consume(REPLY_TO_DIRECT, (msg) => msg && replies.push(JSON.parse(msg.content.toString())), { noAck: true });
-      channel.sendToQueue(topologyFor(pool.namespace).requestQueue, body, { correlationId: 'c-1', replyTo: REPLY_TO_DIRECT, headers });
-      await channel.waitForConfirms();
-      const [reply] = await waitFor('an error reply', () => replies.length > 0 && replies);
-      expect(reply).toMatchObject({ ok: false, error: { code }, workerId: 'sturdy' });
-    } finally {
-      await connection.close();
-    }
-    expect(await deadLetters(1)).toHaveLength(1);
-  });
-
   it('retries a transient failure up to the delivery limit, then answers with the error and dead-letters it', async () => {
-    let attempts = 0;
-    await pool.worker('flaky', {
-      deliveryLimit: 2,
-      handlers: { flaky: () => { attempts++; throw new TransientJobError('try again'); } },
-    });
+    const attempts = { n: 0 };
+    await pool.worker('flaky', { deliveryLimit: 2, handlers: { flaky: flaky(attempts) } });
     const client = await pool.client(2);
 
     expect(await client.call('flaky', null, 10_000)).toMatchObject({ ok: false, error: { code: 'JOB_TRANSIENT' } });
-    expect(attempts).toBe(3); // a delivery limit of 2 allows 3 deliveries
-    expect(await deadLetters(1)).toHaveLength(1);
+    expect(attempts.n).toBe(3); // a delivery limit of 2 allows 3 deliveries (BullMQ: attempts 3)
+    const dead = await line.deadLetters(1);
+    expect(dead.map((d) => d.reason)).toEqual([deathReason('JOB_TRANSIENT')]);
   });
 
   it('recovers when a transient failure clears before the limit', async () => {
@@ -80,6 +67,74 @@ describe('poison and bad input', () => {
     const client = await pool.client();
     expect(await client.call('flaky', null, 10_000)).toMatchObject({ ok: true, result: 2 });
     expect(attempts).toBe(3);
+  });
+});
+
+/** Faults only BullMQ can carry: a job's data and its attempts are whatever the adder wrote. */
+describe('poison and bad input, BullMQ jobs', () => {
+  const pool = usePool('bullmq');
+  let line: RawLine;
+  beforeEach(async () => {
+    line = await openRawLine(pool.namespace, 'bullmq');
+  });
+  afterEach(async () => {
+    await line.close();
+  });
+
+  it.each<[string, unknown]>([
+    ['an empty object', {}],
+    ['a bare string', '{"job":"echo"'],
+    ['null', null],
+    ['an array', [1, 2]],
+    ['a body that is not text', { body: { job: 'echo' }, messageId: 'm' }],
+  ])('answers a job whose data is %s with BAD_REQUEST and keeps it in the failed set', async (_what, data) => {
+    await pool.worker('sturdy', { deliveryLimit: 1 });
+    await line.send({ id: 'c-1', body: '', data });
+    expect(await line.reply('c-1')).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' }, workerId: 'sturdy' });
+    expect(await line.deadLetters(1)).toEqual([{ id: 'c-1', reason: 'BAD_REQUEST' }]);
+  });
+
+  it('serves a job with only a body: version, ids and times are optional', async () => {
+    await pool.worker('sturdy');
+    await line.send({ id: 'c-1', body: '', data: { body: json({ job: 'echo', payload: 'bare' }) } });
+    expect(await line.reply('c-1')).toMatchObject({ ok: true, result: 'bare' });
+  });
+
+  it("answers on a job's last attempt even when it allows fewer than the worker's delivery limit", async () => {
+    const attempts = { n: 0 };
+    await pool.worker('patient', { deliveryLimit: 5, handlers: { flaky: flaky(attempts) } });
+    await line.send({ id: 'newer', body: json({ job: 'echo', payload: 1 }), version: 99, attempts: 1 });
+    await line.send({ id: 'flaky', body: json({ job: 'flaky', payload: null }), attempts: 2 });
+
+    expect(await line.reply('newer')).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED_VERSION' }, workerId: 'patient' });
+    expect(await line.reply('flaky')).toMatchObject({ ok: false, error: { code: 'JOB_TRANSIENT' }, workerId: 'patient' });
+    expect(attempts.n).toBe(2);
+    const dead = await line.deadLetters(2);
+    expect(dead.map((d) => `${d.id} ${d.reason}`).sort()).toEqual(['flaky JOB_TRANSIENT', 'newer UNSUPPORTED_VERSION']);
+  });
+});
+
+/** Faults of AMQP's reply addressing: a BullMQ job is answered through itself, so it has no reply address to lack or to refuse. */
+describe('poison and bad input, RabbitMQ reply addresses', () => {
+  const pool = usePool('rabbitmq');
+  let line: RawLine;
+  beforeEach(async () => {
+    line = await openRawLine(pool.namespace, 'rabbitmq');
+  });
+  afterEach(async () => {
+    await line.close();
+  });
+
+  it('dead-letters a malformed message without a replyTo, and keeps serving', async () => {
+    await pool.worker('sturdy');
+    const client = await pool.client();
+    const { connection, channel } = await rawChannel();
+    channel.sendToQueue(topologyFor(pool.namespace).requestQueue, Buffer.from('{not json'), { messageId: 'bad-1' });
+    await channel.waitForConfirms();
+    await connection.close();
+
+    expect(await line.deadLetters(1)).toEqual([{ id: 'bad-1', reason: 'rejected' }]);
+    expect(await client.call('echo', 'alive', 5000)).toMatchObject({ ok: true, result: 'alive' });
   });
 
   it('survives a reply address the broker rejects: the request is retried, then dead-lettered, and other work goes on', async () => {
@@ -92,11 +147,10 @@ describe('poison and bad input', () => {
     await channel.waitForConfirms();
     await connection.close();
 
-    const [dead] = await deadLetters(1);
-    expect(dead?.properties.messageId).toBe('bad-reply-to');
-    expect(dead?.properties.headers?.['x-first-death-reason']).toBe('delivery_limit');
+    expect(await line.deadLetters(1)).toEqual([{ id: 'bad-reply-to', reason: 'delivery_limit' }]);
     expect(await client.call('echo', 'still here', 5000)).toMatchObject({ ok: true, result: 'still here', workerId: 'sturdy' });
   });
+
   it('does not ack a request whose reply a named reply queue refuses, even after earlier replies there went through', async () => {
     // A named reply queue that holds one message and refuses the next: only a confirm shows the refusal.
     await pool.worker('careful', { deliveryLimit: 1 });
@@ -112,9 +166,7 @@ describe('poison and bad input', () => {
     send('refused');
     await channel.waitForConfirms();
 
-    const [dead] = await deadLetters(1);
-    expect(dead?.properties.messageId).toBe('refused');
-    expect(dead?.properties.headers?.['x-first-death-reason']).toBe('delivery_limit');
+    expect(await line.deadLetters(1)).toEqual([{ id: 'refused', reason: 'delivery_limit' }]);
     await connection.close();
   });
 });

@@ -23,6 +23,12 @@ describe('BullMQ jobs as protocol messages', () => {
     expect(decoded).toMatchObject({ ok: true, request: { deliveryCount: 2, redelivered: true } });
   });
 
+  it("carry the job's own last delivery: attempts - 1, moved on by each stall (which uses up no attempt)", () => {
+    expect(jobToMessage(job()).deliveryLimit).toBe(0); // BullMQ's default: one attempt
+    expect(jobToMessage(job({ opts: { attempts: 3 } })).deliveryLimit).toBe(2);
+    expect(jobToMessage(job({ opts: { attempts: 3 }, attemptsMade: 1, stalledCounter: 1 })).deliveryLimit).toBe(3);
+  });
+
   it('keep the protocol checks: a bad body is refused with the same codes', () => {
     const bad = job({ data: { body: '{"job": "no spaces allowed"}', messageId: 'x', version: 1, sentAt: 1, deadline: 2 } });
     expect(decodeRequest(jobToMessage(bad), 1 << 20)).toMatchObject({ ok: false, code: 'BAD_REQUEST' });

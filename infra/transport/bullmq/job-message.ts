@@ -29,10 +29,13 @@ export const REPLY_VIA_JOB = 'bullmq:job';
 export function jobToMessage(job: Job<RequestJobData>): IncomingMessage {
   const data = job.data;
   // Deliveries before this one: failed attempts (retried) plus times it stalled (its worker died).
-  const deliveryCount = job.attemptsMade + (job.stalledCounter ?? 0);
+  const stalled = job.stalledCounter ?? 0;
+  const deliveryCount = job.attemptsMade + stalled;
   return {
     content: Buffer.from(typeof data?.body === 'string' ? data.body : JSON.stringify(data?.body ?? null)),
     fields: { redelivered: deliveryCount > 0 },
+    // BullMQ runs a job again only while attemptsMade + 1 < attempts (default 1); stalls do not use up attempts.
+    deliveryLimit: Math.max(0, (job.opts?.attempts ?? 1) - 1) + stalled,
     properties: {
       messageId: data?.messageId,
       correlationId: job.id,
