@@ -27,7 +27,9 @@ export function addSettingFlags(command: Command, settings: Settings): Command {
   for (const setting of Object.values(settings)) {
     if (!setting.flag || !setting.help) continue;
     const { placeholder, shownDefault } = describeSetting(setting);
-    const usage = placeholder ? `${setting.flag} ${placeholder}` : setting.flag;
+    const name = setting.short ? `${setting.short}, ${setting.flag}` : setting.flag;
+    const value = setting.placeholder ?? placeholder;
+    const usage = value ? `${name} ${value}` : name;
     const shown = shownDefault === undefined ? '' : `; default ${shownDefault}`;
     command.option(usage, `${setting.help} (${setting.env}${shown})`);
   }

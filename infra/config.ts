@@ -14,6 +14,10 @@ export interface Setting<T extends z.ZodType = z.ZodType> {
   schema: T;
   /** The flag's help line; its default and variable are added from the schema (infra/cli.ts). */
   help?: string;
+  /** A one-letter alias, e.g. "-n". */
+  short?: string;
+  /** What the value looks like in help, when the kind's own (<n>, <duration>...) says too little. */
+  placeholder?: string;
 }
 
 export type Settings = Record<string, Setting>;

@@ -5,13 +5,13 @@ import { eventsKey, type LoggedEvent } from '../infra/pool-events.js';
 import cliProgress from 'cli-progress';
 import { createLogger } from '../infra/log.js';
 import { runLoad } from './load.js';
-import { parseProducerConfig } from './config.js';
+import { parseProducerConfig, producerSettings } from './config.js';
 import { connect } from './client.js';
 import { replayPool } from './pool-history.js';
 import { writeReport } from './report.js';
 import { formatSummary, type CallOutcome } from './summary.js';
 import { RunTimeline } from './timeline.js';
-import { runMain } from '../infra/cli.js';
+import { addSettingFlags, runMain } from '../infra/cli.js';
 import { onShutdownSignals } from '../infra/signals.js';
 
 /**
@@ -21,23 +21,10 @@ import { onShutdownSignals } from '../infra/signals.js';
  * the summary so far and exits 130; a second Ctrl-C exits at once.
  */
 const EXIT_INTERRUPTED = 130;
-const program = new Command('shoal-producer')
-  .description('Send requests through a shoal pool and report their latency.')
-  .option('-n, --count <n>', 'requests to send (default 1000)')
-  .option('-c, --concurrency <n>', 'requests in flight at once (default 32)')
-  .option('-r, --rate <per-second>', 'pace requests to this rate (default: as fast as replies come)')
-  .option('-j, --job <name>', 'job to run: echo, sleep, cpu or a custom one (default echo)')
-  .option('-p, --payload <json>', `the job's payload as JSON, e.g. '{"ms":50}' for sleep`)
-  .option('-t, --timeout <duration>', 'give up on a request after this long, e.g. 5s (default 30s)')
-  .option('--each', "print each request's response time")
-  .option('--json', 'print the summary as JSON on stdout')
-  .option('--no-progress', 'no progress bar')
-  .option('--report <file.html>', "write an HTML report: latency, throughput and the pool's size over time")
-  .option('--transport <kind>', 'rabbitmq (default) or bullmq: what carries the requests')
-  .option('--redis-url <url>', "Redis: BullMQ's queue, and the dispatcher's event log for --report (default redis://127.0.0.1:6379)")
-  .option('--amqp-url <url>', 'broker URL (default amqp://guest:guest@127.0.0.1:5672)')
-  .option('--namespace <name>', 'pool namespace: names its queues and exchanges (default shoal)')
-  .showHelpAfterError();
+const program = addSettingFlags(
+  new Command('shoal-producer').description('Send requests through a shoal pool and report their latency.'),
+  producerSettings,
+).showHelpAfterError();
 
 async function main(): Promise<number> {
   program.parse();

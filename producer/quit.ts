@@ -6,25 +6,25 @@ import { sendControl } from '../infra/transport/index.js';
 import { requireRedisFor, transportSettings } from '../infra/transport/settings.js';
 import { createLogger } from '../infra/log.js';
 import { topologyFor, type ControlMessage } from '../infra/protocol.js';
-import { runMain } from '../infra/cli.js';
+import { addSettingFlags, runMain } from '../infra/cli.js';
 
 /**
  * The end-client: tells the whole pool to quit (every worker drains and exits,
  * and the dispatcher removes what it started), or drains a single worker.
  */
-const program = new Command('shoal-quit')
-  .description('Send quit to every worker and dispatcher of a pool, or drain one worker.')
-  .option('--drain <workerId>', 'drain just this worker instead of quitting the pool')
-  .option('--amqp-url <url>', 'broker URL (default amqp://guest:guest@127.0.0.1:5672)')
-  .option('--namespace <name>', 'pool namespace (default shoal)')
-  .option('--transport <kind>', 'rabbitmq (default) or bullmq: what the pool runs on')
-  .option('--redis-url <url>', 'Redis, for the bullmq transport (default redis://127.0.0.1:6379)')
-  .showHelpAfterError();
+const { amqpUrl, namespace, deliveryLimit } = commonSettings;
+const quitSettings = { amqpUrl, namespace, deliveryLimit: { env: deliveryLimit.env, schema: deliveryLimit.schema }, ...redisSettings, ...transportSettings };
+const program = addSettingFlags(
+  new Command('shoal-quit')
+    .description('Send quit to every worker and dispatcher of a pool, or drain one worker.')
+    .option('--drain <workerId>', 'drain just this worker instead of quitting the pool'),
+  quitSettings,
+).showHelpAfterError();
 
 async function main(): Promise<number> {
   program.parse();
-  const opts = program.opts<{ drain?: string; amqpUrl?: string; namespace?: string; transport?: string; redisUrl?: string }>();
-  const config = parseSettings({ ...commonSettings, ...redisSettings, ...transportSettings }, process.env, opts);
+  const opts = program.opts<{ drain?: string }>();
+  const config = parseSettings(quitSettings, process.env, opts);
   requireRedisFor(config.transport, config.redisUrl);
   const topology = topologyFor(config.namespace);
   const logger = createLogger({ component: 'end-client' }, 'warn');

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { dispatcherSettings, parseDispatcherConfig, policyConfig } from '../../dispatcher/config.js';
 import { defaultPolicyConfig } from '../../dispatcher/policy/index.js';
 import { addSettingFlags } from '../../infra/cli.js';
-import { formatDuration } from '../../infra/config.js';
+import { formatDuration, type Settings } from '../../infra/config.js';
+import { parseProducerConfig, producerSettings } from '../../producer/config.js';
 
 /** One table per command: its flags, variables, defaults and help come from its settings. */
 describe('the dispatcher settings table', () => {
@@ -34,5 +35,17 @@ describe('the dispatcher settings table', () => {
 
   it('writes durations as a person does', () => {
     expect([formatDuration(250), formatDuration(5000), formatDuration(60_000), formatDuration(0)]).toEqual(['250ms', '5s', '1m', '0ms']);
+  });
+});
+
+describe('the producer settings table', () => {
+  it('gives every flag a help line, and takes the short aliases and switches', () => {
+    const program = addSettingFlags(new Command('shoal-producer').exitOverride(), producerSettings);
+    const help = program.helpInformation();
+    for (const setting of Object.values(producerSettings as Settings)) if (setting.flag) expect(setting.help, setting.flag).toBeDefined();
+    expect(help).toContain('-n, --count <n>');
+    program.parse(['-n', '50', '-t', '2s', '--json', '--no-progress'], { from: 'user' });
+    const opts = program.opts<Record<string, unknown>>();
+    expect(parseProducerConfig({}, { ...opts, progress: opts.progress === false ? false : undefined })).toMatchObject({ count: 50, timeoutMs: 2000, json: true, progress: false });
   });
 });
