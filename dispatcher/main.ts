@@ -6,10 +6,10 @@ import { createLogger } from '../infra/log.js';
 import { topologyFor } from '../infra/protocol.js';
 import { createRedis, whenReady } from '../infra/redis.js';
 import { Autoscaler } from './autoscaler.js';
-import { DispatcherBroker } from './broker.js';
 import { parseDispatcherConfig, policyConfig, workerEnvironment } from './config.js';
 import { PoolMetricsSource } from './metrics/source.js';
 import { BullmqDispatcherLink } from '../infra/transport/index.js';
+import { RabbitDispatcherLink } from '../infra/transport/rabbitmq/dispatcher-link.js';
 import type { DispatcherLink } from '../infra/transport/types.js';
 import { defaultWindowOptions } from './metrics/window.js';
 import { PROMOTE_AFTER_OBSERVATIONS } from './control/control-step.js';
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   const onQuit = () => void shutdown('quit');
   const link: DispatcherLink = config.transport === 'bullmq'
     ? await BullmqDispatcherLink.connect({ redisUrl: config.redisUrl, namespace: config.namespace, logger, onQuit })
-    : await DispatcherBroker.connect({ amqpUrl: config.amqpUrl, topology, deliveryLimit: config.deliveryLimit, logger, onQuit, managementUrl: config.managementUrl === 'off' ? undefined : config.managementUrl });
+    : await RabbitDispatcherLink.connect({ amqpUrl: config.amqpUrl, topology, deliveryLimit: config.deliveryLimit, logger, onQuit, managementUrl: config.managementUrl === 'off' ? undefined : config.managementUrl });
   drainLink = link;
   cleanups.push(() => link.close());
   const redis = config.redisUrl === 'off' ? undefined : createRedis(config.redisUrl, `shoal dispatcher ${config.namespace}`, logger);
