@@ -1,7 +1,7 @@
 import type { RedisClient } from '../infra/redis.js';
 import type { Tick } from './autoscaler.js';
 import { eventsKey, type LoggedEvent } from '../infra/pool-events.js';
-import type { Member } from './pool.js';
+import type { Member } from './pool-member.js';
 
 /** What `shoal-status` shows: written to Redis by the dispatcher on every tick. */
 export interface PoolStatus {
