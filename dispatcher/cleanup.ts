@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import Docker from 'dockerode';
 import { commonSettings, parseSettings } from '../infra/config.js';
-import { LABEL_POOL, removePoolContainers } from '../infra/runtime/docker.js';
-import { removePoolServices } from '../infra/runtime/swarm.js';
+import { LABEL_POOL } from '../infra/runtime/docker.js';
+import { removePool } from '../infra/runtime/engine.js';
 import { runMain } from '../infra/cli.js';
 import { dispatcherSettings } from './config.js';
 
@@ -20,10 +19,7 @@ const program = new Command('shoal-cleanup')
 async function main(): Promise<number> {
   program.parse();
   const { namespace, dockerTimeoutMs } = parseSettings({ namespace: commonSettings.namespace, dockerTimeoutMs: dispatcherSettings.dockerTimeoutMs }, process.env, program.opts());
-  const docker = new Docker();
-  // Services first: a service whose containers were removed alone would start them again.
-  const services = await removePoolServices(docker, namespace, dockerTimeoutMs);
-  const containers = await removePoolContainers(docker, namespace, dockerTimeoutMs);
+  const { services, containers } = await removePool(namespace, dockerTimeoutMs);
   process.stdout.write(`removed ${services.removed} service(s) and ${containers.removed} container(s) of pool "${namespace}"\n`);
   for (const { name, error } of services.failed) process.stderr.write(`shoal-cleanup: could not remove service ${name}: ${error}\n`);
   for (const { name, error } of containers.failed) process.stderr.write(`shoal-cleanup: could not remove container ${name}: ${error}\n`);

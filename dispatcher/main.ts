@@ -6,10 +6,10 @@ import { createLogger } from '../infra/log.js';
 import { topologyFor } from '../infra/protocol.js';
 import { createRedis, whenReady } from '../infra/redis.js';
 import { Autoscaler } from './autoscaler.js';
-import { DispatcherBroker } from './broker.js';
 import { dispatcherSettings, parseDispatcherConfig, policyConfig, workerEnvironment } from './config.js';
 import { PoolMetricsSource } from './metrics/source.js';
 import { BullmqDispatcherLink } from '../infra/transport/index.js';
+import { RabbitDispatcherLink } from '../infra/transport/rabbitmq/dispatcher-link.js';
 import type { DispatcherLink } from '../infra/transport/types.js';
 import { defaultWindowOptions } from './metrics/window.js';
 import { PROMOTE_AFTER_OBSERVATIONS } from './control/control-step.js';
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   const linkLogger = logger.child({ part: 'transport' });
   const link: DispatcherLink = config.transport === 'bullmq'
     ? await BullmqDispatcherLink.connect({ redisUrl: config.redisUrl, namespace: config.namespace, logger: linkLogger, onQuit })
-    : await DispatcherBroker.connect({ amqpUrl: config.amqpUrl, topology, deliveryLimit: config.deliveryLimit, logger: linkLogger, onQuit, managementUrl: config.managementUrl === 'off' ? undefined : config.managementUrl });
+    : await RabbitDispatcherLink.connect({ amqpUrl: config.amqpUrl, topology, deliveryLimit: config.deliveryLimit, logger: linkLogger, onQuit, managementUrl: config.managementUrl === 'off' ? undefined : config.managementUrl });
   cleanups.push(() => link.close());
   // The Swarm runtime drains a chosen task with a control message, over the link.
   const runtime = await chooseRuntime(config, logger.child({ part: 'runtime' }), {

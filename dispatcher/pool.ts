@@ -4,10 +4,13 @@ import { errorMessage } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
 import type { WorkerReport } from '../infra/protocol.js';
 import type { PoolEvent } from '../infra/pool-events.js';
-import type { ExitInfo, WorkerHandle, WorkerRole, WorkerRuntime } from '../infra/runtime/types.js';
+import type { ExitInfo, WorkerRole, WorkerRuntime } from '../infra/runtime/types.js';
 import type { Plan } from './control/control-step.js';
 import { pickVictims, poolView, type MemberView } from './control/members.js';
 import type { PoolView } from './policy/types.js';
+import { drainGraceMs, drainThenRemove } from './pool-drain.js';
+import { member, type Member } from './pool-member.js';
+import { StartBackoff } from './start-backoff.js';
 
 export interface PoolOptions {
   runtime: WorkerRuntime;
@@ -27,43 +30,22 @@ export interface PoolOptions {
   startupGraceMs?: number;
 }
 
-export type MemberState = 'starting' | 'active' | 'draining';
-
-export interface Member {
-  workerId: string;
-  role: WorkerRole;
-  state: MemberState;
-  inFlight: number;
-  startedAt: number;
-  runtimeId: string;
-}
-
-export type { PoolEvent };
+export type { Member, PoolEvent };
 
 /** How often the pool checks itself against the runtime's list. */
 const RESYNC_INTERVAL_MS = 5_000;
 
-/** The drain grace of a worker that is still starting: see retire(). */
-export const STARTING_DRAIN_GRACE_MS = 5_000;
-
-/** A worker that lived shorter than this counts as a failed start. */
-const HEALTHY_LIFETIME_MS = 10_000;
-
-/**
- * Backoff between restarts after consecutive failed starts, so a worker that
- * cannot start (bad image, bad config) does not crash-loop the host.
- */
-export function restartDelayMs(consecutiveFailures: number): number {
-  if (consecutiveFailures <= 0) return 0;
-  return Math.min(30_000, 500 * 2 ** (consecutiveFailures - 1));
-}
+export { STARTING_DRAIN_GRACE_MS } from './pool-drain.js';
+export { restartDelayMs } from './start-backoff.js';
 
 /**
  * Owns the workers of one pool through a WorkerRuntime: keeps `size` regular
- * workers and `spares` warm spares, replaces ones that die, promotes a spare
- * that starts taking work, and scales down by draining the least busy worker
- * (it finishes and acks what it holds) before removing it. Emits 'event' with
- * a PoolEvent for every change.
+ * workers and `spares` warm spares, replaces ones that die (with a backoff:
+ * start-backoff.ts), and carries out the control step's plans: it promotes the
+ * spares the plan names and drains the workers it names (pool-drain.ts: they
+ * finish and ack what they hold) before removing them. Which spare to promote
+ * and who leaves are the control step's decisions (control/), not the pool's.
+ * Emits 'event' with a PoolEvent for every change.
  */
 export class Pool extends EventEmitter {
   private readonly byId = new Map<string, Member>();
@@ -71,9 +53,8 @@ export class Pool extends EventEmitter {
   private unsubscribe: (() => void) | undefined;
   private reconciling: Promise<void> = Promise.resolve();
   private retryTimer: NodeJS.Timeout | undefined;
-  private failures = 0;
-  /** No new worker starts before this time: the backoff after failed starts, whoever asks. */
-  private backoffUntil = 0;
+  /** No new worker starts before it has passed: the backoff after failed starts, whoever asks. */
+  private readonly backoff = new StartBackoff();
   private stopping: Promise<void> | undefined;
   private starting: Promise<void> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -212,7 +193,7 @@ export class Pool extends EventEmitter {
       ...Array<WorkerRole>(Math.max(0, this.size - regular.length)).fill('worker'),
       ...Array<WorkerRole>(Math.max(0, this.options.spares - spares.length)).fill('spare'),
     ];
-    const waitMs = this.backoffUntil - Date.now();
+    const waitMs = this.backoff.waitMs(Date.now());
     if (toStart.length > 0 && waitMs > 0) {
       this.scheduleRetry(waitMs); // the autoscaler asks every tick; the backoff still holds
     } else {
@@ -235,9 +216,7 @@ export class Pool extends EventEmitter {
       this.emit('event', { type: 'started', workerId, role } satisfies PoolEvent);
       return true;
     } catch (err) {
-      this.failures++;
-      const delay = restartDelayMs(this.failures);
-      this.backoffUntil = Date.now() + delay;
+      const delay = this.backoff.startFailed(Date.now());
       this.options.logger.error({ err: errorMessage(err), retryInMs: delay }, 'could not start a worker');
       this.scheduleRetry(delay);
       return false;
@@ -251,10 +230,7 @@ export class Pool extends EventEmitter {
     this.emit('event', { type: 'exited', workerId: info.workerId, role: gone.role, exitCode: info.exitCode, reason: info.reason } satisfies PoolEvent);
     this.track(this.options.runtime.remove(info.workerId).catch(() => undefined));
     if (this.stopping) return;
-    const lived = Date.now() - gone.startedAt;
-    this.failures = lived < HEALTHY_LIFETIME_MS ? this.failures + 1 : 0;
-    const delay = restartDelayMs(this.failures);
-    this.backoffUntil = Date.now() + delay;
+    const delay = this.backoff.exited(Date.now() - gone.startedAt, Date.now());
     this.options.logger.warn({ workerId: info.workerId, exitCode: info.exitCode, reason: info.reason, restartInMs: delay }, 'worker exited; replacing it');
     this.scheduleRetry(delay);
   }
@@ -283,25 +259,13 @@ export class Pool extends EventEmitter {
    */
   private retire(target: Member): void {
     const starting = target.state === 'starting';
-    const graceMs = starting ? Math.min(this.options.drainGraceMs, STARTING_DRAIN_GRACE_MS) : this.options.drainGraceMs;
+    const graceMs = drainGraceMs(starting, this.options.drainGraceMs);
     target.state = 'draining';
     this.emit('event', { type: 'draining', workerId: target.workerId, role: target.role } satisfies PoolEvent);
     this.track((async () => {
-      const drainStarted = Date.now();
-      let drain: { exitCode: number | null; reason: string; ms: number } | undefined;
-      try {
-        const info = await this.options.runtime.drain(target.workerId, graceMs);
-        drain = { exitCode: info.exitCode, reason: info.reason, ms: Date.now() - drainStarted };
-        this.options.logger.info({ workerId: target.workerId, exitCode: info.exitCode, reason: info.reason, inFlightAtDrain: target.inFlight, starting, ms: drain.ms }, 'worker drained');
-      } catch (err) {
-        this.options.logger.warn({ workerId: target.workerId, err: errorMessage(err) }, 'drain failed; removing the worker');
-      } finally {
-        await this.options.runtime.remove(target.workerId).catch((err: unknown) =>
-          this.options.logger.error({ workerId: target.workerId, err: errorMessage(err) }, 'could not remove a worker; `npm run cleanup` removes what is left'),
-        );
-        this.byId.delete(target.workerId);
-        this.emit('event', { type: 'removed', workerId: target.workerId, role: target.role, drain } satisfies PoolEvent);
-      }
+      const drain = await drainThenRemove(this.options.runtime, target, graceMs, starting, this.options.logger);
+      this.byId.delete(target.workerId);
+      this.emit('event', { type: 'removed', workerId: target.workerId, role: target.role, drain } satisfies PoolEvent);
     })());
   }
 
@@ -330,8 +294,4 @@ export class Pool extends EventEmitter {
     })();
     return this.stopping;
   }
-}
-
-function member(handle: WorkerHandle, state: MemberState): Member {
-  return { workerId: handle.workerId, role: handle.role, state, inFlight: 0, startedAt: handle.startedAt, runtimeId: handle.runtimeId };
 }

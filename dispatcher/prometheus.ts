@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Tick } from './autoscaler.js';
-import type { Member } from './pool.js';
+import type { Member } from './pool-member.js';
 
 /** The dispatcher's Prometheus metrics and live page (bound to localhost by default). */
 export class DispatcherMetrics {

@@ -1,10 +1,7 @@
-import Docker from 'dockerode';
 import { ShoalError } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
-import { DockerRuntime, type ContainerRuntimeOptions } from '../infra/runtime/docker.js';
-import { engineCall } from '../infra/runtime/engine-timeout.js';
+import { engineAddress, openEngineRuntime, type EngineRuntimeOptions } from '../infra/runtime/engine.js';
 import { ProcessRuntime } from '../infra/runtime/process.js';
-import { SwarmRuntime } from '../infra/runtime/swarm.js';
 import type { WorkerRuntime } from '../infra/runtime/types.js';
 import type { DispatcherConfig } from './config.js';
 
@@ -23,46 +20,32 @@ export async function chooseRuntime(config: DispatcherConfig, logger: Logger, ne
     logger.info({ runtime: 'process' }, 'running workers as local processes');
     return new ProcessRuntime();
   }
-  const docker = new Docker();
-  // A socket that accepts and never answers must not hold the start up (dockerode's typings offer ping() no abort signal).
-  const reachable = await engineCall('ping', config.dockerTimeoutMs, () => docker.ping()).then(() => undefined, (err: Error) => err);
-  if (reachable instanceof Error) {
-    if (config.runtime === 'docker' || config.runtime === 'swarm') {
-      throw new ShoalError(
-        'DOCKER_UNREACHABLE',
-        `--runtime ${config.runtime} was asked for, but the Docker engine does not answer (${where()}): ${reachable.message}. ` +
-          'Start it (npm run setup starts dockerd here) or use --runtime process.',
-      );
-    }
-    logger.info({ runtime: 'process', reason: reachable.message }, `no Docker engine answers at ${where()}; running workers as local processes`);
-    return new ProcessRuntime();
-  }
-  if (config.runtime === 'swarm') return swarmRuntime(docker, config, logger, needs);
-  const runtime = new DockerRuntime(containerOptions(docker, config, logger));
-  await runtime.requireImage();
-  await runtime.watch();
-  logger.info({ runtime: 'docker', image: config.image }, 'running workers as Docker containers');
-  return runtime;
-}
-
-async function swarmRuntime(docker: Docker, config: DispatcherConfig, logger: Logger, needs: RuntimeNeeds): Promise<WorkerRuntime> {
-  await SwarmRuntime.requireManager(docker, config.dockerTimeoutMs);
-  const runtime = new SwarmRuntime({
-    ...containerOptions(docker, config, logger),
+  const kind = config.runtime === 'swarm' ? 'swarm' : 'docker';
+  const opened = await openEngineRuntime(kind, containerOptions(config, logger), {
     requestDrain: needs.requestDrain,
     amqpUrlSecret: config.amqpUrlSecret === '-' ? undefined : config.amqpUrlSecret,
     redisUrlSecret: config.redisUrlSecret === '-' ? undefined : config.redisUrlSecret,
   });
-  await runtime.requireImage();
-  await runtime.watch();
-  logger.info({ runtime: 'swarm', image: config.image }, 'running workers as the tasks of Docker Swarm services');
-  return runtime;
+  if ('unreachable' in opened) {
+    const reason = opened.unreachable.message;
+    if (config.runtime === 'docker' || config.runtime === 'swarm') {
+      throw new ShoalError(
+        'DOCKER_UNREACHABLE',
+        `--runtime ${config.runtime} was asked for, but the Docker engine does not answer (${engineAddress()}): ${reason}. ` +
+          'Start it (npm run setup starts dockerd here) or use --runtime process.',
+      );
+    }
+    logger.info({ runtime: 'process', reason }, `no Docker engine answers at ${engineAddress()}; running workers as local processes`);
+    return new ProcessRuntime();
+  }
+  if (kind === 'swarm') logger.info({ runtime: 'swarm', image: config.image }, 'running workers as the tasks of Docker Swarm services');
+  else logger.info({ runtime: 'docker', image: config.image }, 'running workers as Docker containers');
+  return opened.runtime;
 }
 
 /** What the Docker and the Swarm runtime share: the pool, the image, each worker's limits and drain grace. */
-function containerOptions(docker: Docker, config: DispatcherConfig, logger: Logger): ContainerRuntimeOptions {
+function containerOptions(config: DispatcherConfig, logger: Logger): EngineRuntimeOptions {
   return {
-    docker,
     namespace: config.namespace,
     image: config.image,
     memoryBytes: config.workerMemoryBytes,
@@ -71,8 +54,4 @@ function containerOptions(docker: Docker, config: DispatcherConfig, logger: Logg
     logger,
     engineTimeoutMs: config.dockerTimeoutMs,
   };
-}
-
-function where(): string {
-  return process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
 }

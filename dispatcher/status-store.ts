@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis.js';
 import type { Tick } from './autoscaler.js';
 import { eventsKey, type LoggedEvent } from '../infra/pool-events.js';
-import type { Member } from './pool.js';
+import type { Member } from './pool-member.js';
 
 /** What `shoal-status` shows: written to Redis by the dispatcher on every tick. */
 export interface PoolStatus {
@@ -24,7 +24,7 @@ const MAX_EVENTS = 5000;
 
 /** Writes status and events to Redis; losing Redis loses only these, never scaling. */
 export class StatusStore {
-  constructor(private readonly redis: Redis, private readonly namespace: string) {}
+  constructor(private readonly redis: RedisClient, private readonly namespace: string) {}
 
   async writeStatus(status: PoolStatus): Promise<void> {
     await this.redis.set(statusKey(this.namespace), JSON.stringify(status), 'PX', 15_000).catch(() => undefined);

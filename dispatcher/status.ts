@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { Redis } from 'ioredis';
 import { commonSettings, ConfigError, parseSettings } from '../infra/config.js';
-import { redisSettings } from '../infra/redis.js';
+import { readRedisOnce, redisSettings } from '../infra/redis.js';
 import { statusKey, type PoolStatus } from './status-store.js';
 import { runMain } from '../infra/cli.js';
 
@@ -34,20 +33,14 @@ async function main(): Promise<number> {
   const opts = program.opts<Record<string, unknown>>();
   const config = parseSettings({ namespace: commonSettings.namespace, ...redisSettings }, process.env, opts);
   if (config.redisUrl === 'off') throw new ConfigError(['SHOAL_REDIS_URL (--redis-url) must be set: the status lives in Redis']);
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
-  try {
-    await redis.connect();
-    const raw = await redis.get(statusKey(config.namespace));
-    if (!raw) {
-      process.stderr.write(`no running dispatcher for pool "${config.namespace}" (no status in Redis)\n`);
-      return 1;
-    }
-    const status = JSON.parse(raw) as PoolStatus;
-    process.stdout.write(opts.json ? `${raw}\n` : `${formatStatus(status, Date.now())}\n`);
-    return 0;
-  } finally {
-    redis.disconnect();
+  const raw = await readRedisOnce(config.redisUrl, (redis) => redis.get(statusKey(config.namespace)));
+  if (!raw) {
+    process.stderr.write(`no running dispatcher for pool "${config.namespace}" (no status in Redis)\n`);
+    return 1;
   }
+  const status = JSON.parse(raw) as PoolStatus;
+  process.stdout.write(opts.json ? `${raw}\n` : `${formatStatus(status, Date.now())}\n`);
+  return 0;
 }
 
 runMain('shoal-status', main);

@@ -1,3 +1,4 @@
+import { readRedisOnce, type RedisClient } from './redis.js';
 import type { WorkerRole } from './runtime/types.js';
 
 /**
@@ -21,3 +22,11 @@ export type LoggedEvent = { at: number } & ({ type: 'decision'; from: number; to
 
 /** The Redis list of a pool's events, newest first. */
 export const eventsKey = (namespace: string) => `${namespace}:dispatcher:events`;
+
+/** The pool's event log from Redis, oldest first; empty if it cannot be read. */
+export async function readPoolEvents(redisUrl: string, namespace: string): Promise<LoggedEvent[]> {
+  if (redisUrl === 'off') return [];
+  const read = async (redis: RedisClient) =>
+    (await redis.lrange(eventsKey(namespace), 0, -1)).map((line) => JSON.parse(line) as LoggedEvent).reverse();
+  return readRedisOnce(redisUrl, read, { commandTimeout: 2000 }).catch(() => []);
+}

@@ -13,6 +13,9 @@ export const redisSettings = {
   },
 };
 
+/** The client the adapters hand out; product code names it by this type and does not import ioredis itself. */
+export type RedisClient = Redis;
+
 /** A name Redis takes for CLIENT SETNAME, which refuses spaces (ioredis ignores the refusal, leaving the connection unnamed). */
 export function redisClientName(name: string): string {
   return name.replace(/\s+/g, '-');
@@ -42,6 +45,20 @@ export function createRedis(redisUrl: string, name: string, logger: Logger): Red
     down = false;
   });
   return redis;
+}
+
+/**
+ * For a command that reads once and exits (shoal-status, the producer's report):
+ * connects (rejecting when Redis cannot be reached), runs `read`, disconnects.
+ */
+export async function readRedisOnce<T>(redisUrl: string, read: (redis: RedisClient) => Promise<T>, options: { commandTimeout?: number } = {}): Promise<T> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, ...options });
+  try {
+    await redis.connect();
+    return await read(redis);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** Waits until the client is connected, at most `timeoutMs`; without Redis, carries on. */

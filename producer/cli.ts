@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { Redis } from 'ioredis';
-import { eventsKey, type LoggedEvent } from '../infra/pool-events.js';
+import { readPoolEvents } from '../infra/pool-events.js';
 import cliProgress from 'cli-progress';
 import { createLogger } from '../infra/log.js';
 import { runLoad } from './load.js';
@@ -112,21 +111,6 @@ async function main(): Promise<number> {
   }
   if (interrupted) return EXIT_INTERRUPTED;
   return summary.ok === summary.sent ? 0 : 1;
-}
-
-/** The dispatcher's event log from Redis, oldest first; empty if it cannot be read. */
-async function readPoolEvents(redisUrl: string, namespace: string): Promise<LoggedEvent[]> {
-  if (redisUrl === 'off') return [];
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: 2000 });
-  try {
-    await redis.connect();
-    const raw = await redis.lrange(eventsKey(namespace), 0, -1);
-    return raw.map((line) => JSON.parse(line) as LoggedEvent).reverse();
-  } catch {
-    return [];
-  } finally {
-    redis.disconnect();
-  }
 }
 
 runMain('shoal-producer', main);

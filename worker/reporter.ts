@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { WorkerReport } from '../infra/protocol.js';
-import { workerReportKey } from '../infra/redis.js';
+import { workerReportKey, type RedisClient } from '../infra/redis.js';
 import type { WorkerStats } from './worker.js';
 
 /**
@@ -14,7 +13,7 @@ export class WorkerReporter {
   private readonly key: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     namespace: string,
     private readonly workerId: string,
     private readonly stats: () => WorkerStats,

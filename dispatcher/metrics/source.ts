@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis';
 import { errorMessage } from '../../infra/errors.js';
 import type { Logger } from '../../infra/log.js';
 import { workerReportSchema, type WorkerReport } from '../../infra/protocol.js';
-import { workerReportKey } from '../../infra/redis.js';
+import { workerReportKey, type RedisClient } from '../../infra/redis.js';
 import type { DispatcherLink } from '../../infra/transport/types.js';
 import { SourceGuard } from './guard.js';
 import type { MetricsSource, QueueSample, Sample } from './types.js';
@@ -12,7 +11,7 @@ export interface PoolMetricsOptions {
   /** The request queue's depth comes from the transport (RabbitMQ: passive declare and management API; BullMQ: job counts). */
   link: Pick<DispatcherLink, 'queueDepth'>;
   /** Undefined runs on queue figures alone. */
-  redis: Redis | undefined;
+  redis: RedisClient | undefined;
   logger: Logger;
 }
 

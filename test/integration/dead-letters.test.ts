@@ -1,6 +1,7 @@
 import type { GetMessage, Message } from 'amqplib';
 import { describe, expect, it } from 'vitest';
-import { describeDeadLetter, previewBody, requeueCopy } from '../../dispatcher/dead-letter-message.js';
+import { describeDeadLetter, requeueCopy } from '../../infra/amqp/dead-letter-message.js';
+import { previewBody } from '../../infra/dead-letter-summary.js';
 import type { JobContext } from '../../worker/jobs.js';
 import { HEADER_SENT_AT, HEADER_VERSION, REPLY_TO_DIRECT, topologyFor } from '../../infra/protocol.js';
 import { rawChannel, waitFor } from '../helpers/broker.js';

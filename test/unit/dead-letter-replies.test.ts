@@ -1,6 +1,6 @@
 import type { Message } from 'amqplib';
 import { describe, expect, it } from 'vitest';
-import { replyOwedFor } from '../../dispatcher/dead-letter-replies.js';
+import { replyOwedFor } from '../../infra/transport/rabbitmq/dead-letter-replies.js';
 import { replySchema } from '../../infra/protocol.js';
 
 /** A dead letter as the broker hands it out: the reason is in x-first-death-reason. */

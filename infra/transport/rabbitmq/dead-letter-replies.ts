@@ -1,8 +1,8 @@
 import type { Channel, ChannelModel, Message } from 'amqplib';
-import { errorMessage } from '../infra/errors.js';
-import type { Logger } from '../infra/log.js';
-import { encodeReply, HEADER_VERSION, PROTOCOL_VERSION, type Reply, type Topology } from '../infra/protocol.js';
-import { describeDeadLetter } from './dead-letter-message.js';
+import { errorMessage } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { encodeReply, HEADER_VERSION, PROTOCOL_VERSION, type Reply, type Topology } from '../../protocol.js';
+import { describeDeadLetter } from '../../amqp/dead-letter-message.js';
 
 /** The code a caller gets for a request that no worker ever answered within the delivery limit. */
 export const DELIVERY_LIMIT_CODE = 'DELIVERY_LIMIT';

@@ -1,15 +1,15 @@
 import type { ChannelModel, ConfirmChannel, RecoveringChannelModel } from 'amqplib';
-import { publishControl } from '../infra/amqp/control.js';
-import { connectBroker } from '../infra/amqp/connection.js';
-import { assertTopology } from '../infra/amqp/topology.js';
-import { errorMessage, ShoalError } from '../infra/errors.js';
-import type { Logger } from '../infra/log.js';
-import { decodeControl, QUIT_ROUTING_KEY, type ControlMessage, type Topology } from '../infra/protocol.js';
+import { publishControl } from '../../amqp/control.js';
+import { connectBroker } from '../../amqp/connection.js';
+import { assertTopology } from '../../amqp/topology.js';
+import { errorMessage, ShoalError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { decodeControl, QUIT_ROUTING_KEY, type ControlMessage, type Topology } from '../../protocol.js';
 import { DeadLetterReplier } from './dead-letter-replies.js';
-import { rabbitQueueDepth } from '../infra/transport/rabbitmq/queue-depth.js';
-import type { DispatcherLink, MetricsGuard, QueueDepth } from '../infra/transport/types.js';
+import { rabbitQueueDepth } from './queue-depth.js';
+import type { DispatcherLink, MetricsGuard, QueueDepth } from '../types.js';
 
-export interface DispatcherBrokerOptions {
+export interface RabbitDispatcherLinkOptions {
   amqpUrl: string;
   topology: Topology;
   deliveryLimit: number;
@@ -24,23 +24,23 @@ export interface DispatcherBrokerOptions {
  * the pool's topology, listens for `quit`, sends control messages to workers,
  * and reads the queue depth with a passive declare.
  */
-export class DispatcherBroker implements DispatcherLink {
+export class RabbitDispatcherLink implements DispatcherLink {
   private connection: RecoveringChannelModel | undefined;
   private channel: ConfirmChannel | undefined;
   private deadLetters: DeadLetterReplier | undefined;
   private closed = false;
 
-  private constructor(private readonly options: DispatcherBrokerOptions) {}
+  private constructor(private readonly options: RabbitDispatcherLinkOptions) {}
 
-  static async connect(options: DispatcherBrokerOptions): Promise<DispatcherBroker> {
-    const broker = new DispatcherBroker(options);
-    broker.connection = await connectBroker({
+  static async connect(options: RabbitDispatcherLinkOptions): Promise<RabbitDispatcherLink> {
+    const link = new RabbitDispatcherLink(options);
+    link.connection = await connectBroker({
       url: options.amqpUrl,
       name: `shoal dispatcher ${options.topology.requestQueue}`,
       logger: options.logger,
-      setup: (model) => broker.setup(model),
+      setup: (model) => link.setup(model),
     });
-    return broker;
+    return link;
   }
 
   private async setup(model: ChannelModel): Promise<void> {

@@ -1,0 +1,61 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * `npm run depcheck` (dependency-cruiser, part of `npm test`) against a small
+ * tree that breaks each rule once: the check must fail and name every
+ * violation. (That the real tree passes is what `npm test` itself checks.)
+ */
+describe('the dependency check', () => {
+  let dir: string;
+
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'shoal-depcheck-'));
+    const files: Record<string, string> = {
+      'tsconfig.json': JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext' } }),
+      'package.json': JSON.stringify({ name: 'fixture', type: 'module' }),
+      'dispatcher/pool.ts': "import amqp from 'amqplib';\nexport const pool = amqp;\n",
+      'producer/cli.ts': "import { pool } from '../dispatcher/pool.js';\nexport const cli = pool;\n",
+      'worker/worker.ts': "import type { Redis } from 'ioredis';\nimport { pool } from '../dispatcher/pool.js';\nexport const worker: Redis | typeof pool = pool;\n",
+      'infra/adapter.ts': "import Docker from 'dockerode';\nimport { cli } from '../producer/cli.js';\nexport const adapter = [Docker, cli];\n",
+      'infra/clean.ts': "import amqp from 'amqplib';\nexport const clean = amqp;\n",
+    };
+    for (const name of ['amqplib', 'dockerode', 'ioredis']) {
+      files[`node_modules/${name}/package.json`] = JSON.stringify({ name, main: 'index.js', types: 'index.d.ts' });
+      files[`node_modules/${name}/index.js`] = 'module.exports = {};\n';
+      files[`node_modules/${name}/index.d.ts`] = name === 'ioredis' ? 'export interface Redis {}\n' : 'declare const x: unknown;\nexport default x;\n';
+    }
+    for (const [file, text] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+      writeFileSync(path.join(dir, file), text);
+    }
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('fails and names each import that crosses a layer or reaches a raw client outside infra/', async () => {
+    const depcruise = path.join(root, 'node_modules/.bin/depcruise');
+    const config = path.join(root, '.dependency-cruiser.cjs');
+    const { code, output } = await new Promise<{ code: number; output: string }>((resolve) => {
+      execFile(depcruise, ['--config', config, 'producer', 'worker', 'dispatcher', 'infra'], { cwd: dir }, (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, output: stdout + stderr });
+      });
+    });
+    expect(code).not.toBe(0);
+    const violations = output.split('\n').filter((line) => line.includes('error ')).map((line) => line.trim()).sort();
+    expect(violations).toEqual([
+      'error clients-do-not-import-the-dispatcher: producer/cli.ts → dispatcher/pool.ts',
+      'error clients-do-not-import-the-dispatcher: worker/worker.ts → dispatcher/pool.ts',
+      'error infra-is-below-the-product: infra/adapter.ts → producer/cli.ts',
+      'error raw-clients-only-in-infra: dispatcher/pool.ts → node_modules/amqplib/index.js',
+      // a type-only import counts too
+      'error raw-clients-only-in-infra: worker/worker.ts → node_modules/ioredis/index.js',
+    ]);
+  });
+});
