@@ -211,17 +211,23 @@ export const controlSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('drain'), workerId: z.string().min(1) }),
   /** A warm spare that started taking work becomes a regular worker: raise its consumer priority. */
   z.object({ type: z.literal('promote'), workerId: z.string().min(1) }),
+  /** The caller aborted this request: whichever worker runs it stops it, and one that gets it later skips it. */
+  z.object({ type: z.literal('cancel'), messageId: z.string().min(1) }),
 ]);
 export type ControlMessage = z.infer<typeof controlSchema>;
 
 export const QUIT_ROUTING_KEY = 'quit';
+/** Every worker binds it: a cancel goes to all of them, since any one may hold the request. */
+export const CANCEL_ROUTING_KEY = 'cancel';
 /** Each worker binds `*.<workerId>`: messages addressed to it alone. */
 export function workerRoutingPattern(workerId: string): string {
   return `*.${workerId}`;
 }
 
 export function controlRoutingKey(message: ControlMessage): string {
-  return message.type === 'quit' ? QUIT_ROUTING_KEY : `${message.type}.${message.workerId}`;
+  if (message.type === 'quit') return QUIT_ROUTING_KEY;
+  if (message.type === 'cancel') return CANCEL_ROUTING_KEY;
+  return `${message.type}.${message.workerId}`;
 }
 
 // ---- worker reports ------------------------------------------------------

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { CancelledError, RemoteJobError } from '../infra/errors.js';
+import { RemoteJobError } from '../infra/errors.js';
 import { checkNamespace, durationMs, integerIn, transportForUrl, type Duration } from '../infra/library-options.js';
 import type { Logger } from '../infra/log.js';
 import { topologyFor, type Reply } from '../infra/protocol.js';
@@ -31,7 +31,7 @@ export type ResultOf<H, J extends keyof H> = H[J] extends (...args: never[]) => 
 export interface CallOptions {
   /** How long to wait for the reply; also the request's expiry in the queue. Default: the client's (30s). */
   timeout?: Duration;
-  /** Aborting stops the wait: the call rejects with a CancelledError (code CANCELLED). */
+  /** Aborting rejects the call with a CancelledError (code CANCELLED) and cancels the request: the worker running it sees its handler's signal fire, and one that gets it later skips it. */
   signal?: AbortSignal;
 }
 
@@ -105,18 +105,9 @@ export class ShoalClient<H extends JobMap<H> = AnyJobs> {
   request<J extends JobName<H>>(job: J, ...args: CallArgs<PayloadOf<H, J>>): Promise<Reply> {
     const [payload, options = {}] = args;
     const timeoutMs = options.timeout === undefined ? this.defaultTimeoutMs : durationMs(options.timeout, 'timeout');
-    const { signal } = options;
-    const cancelled = () => new CancelledError(`${job}: the caller cancelled the call`, { cause: signal?.reason });
-    if (signal?.aborted) return Promise.reject(cancelled());
-    // The protocol wants a payload key: a call without one sends null.
-    const reply = this.caller.call(job, payload === undefined ? null : payload, timeoutMs);
-    if (!signal) return reply;
-    // The caller stops waiting; the request itself is not withdrawn, and its reply, should it come, is dropped as late.
-    return new Promise<Reply>((resolve, reject) => {
-      const onAbort = () => reject(cancelled());
-      signal.addEventListener('abort', onAbort, { once: true });
-      reply.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-    });
+    // The protocol wants a payload key: a call without one sends null. An aborted signal
+    // rejects the call with CANCELLED and cancels the request in the pool (worker/cancellation.ts).
+    return this.caller.call(job, payload === undefined ? null : payload, timeoutMs, options.signal);
   }
 
   /** Counts of what happened on the wire (calls, confirms, republishes, late and duplicate replies). */

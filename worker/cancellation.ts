@@ -1,3 +1,4 @@
+import { BoundedSet } from '../infra/bounded-set.js';
 import { ShoalError } from '../infra/errors.js';
 
 /**
@@ -18,6 +19,9 @@ export class JobCancelled extends ShoalError {
  */
 export const EXPIRY_GRACE_MS = 1000;
 
+/** How many early cancels a worker remembers: far more than a queue's backlog of cancelled calls in practice. */
+const CANCELLED_IDS_KEPT = 10_000;
+
 /**
  * The AbortSignal of each job in flight, by message id: it fires at the
  * request's deadline (with the clock-skew grace), when the caller cancels, or
@@ -26,6 +30,8 @@ export const EXPIRY_GRACE_MS = 1000;
  */
 export class Cancellations {
   private readonly running = new Map<string, AbortController>();
+  /** Cancelled before this worker ran them: still queued, or held by another worker. */
+  private readonly cancelledEarly = new BoundedSet<string>(CANCELLED_IDS_KEPT);
 
   /** A signal for one job; call the returned `end` when it has settled. */
   begin(messageId: string, deadline: number | undefined, now = Date.now()): { signal: AbortSignal; end: () => void } {
@@ -44,11 +50,24 @@ export class Cancellations {
     };
   }
 
-  /** The caller gave up on this request; returns whether this worker was running it. */
+  /**
+   * The caller gave up on this request. Every worker hears it: the one that
+   * runs it stops it, and the others remember it, so that whoever is handed
+   * it later skips it. Returns whether this worker was running it.
+   */
   cancel(messageId: string): boolean {
     const controller = this.running.get(messageId);
-    controller?.abort(new JobCancelled('CANCELLED', 'the caller cancelled the request', true));
-    return controller !== undefined;
+    if (!controller) {
+      this.cancelledEarly.add(messageId);
+      return false;
+    }
+    controller.abort(new JobCancelled('CANCELLED', 'the caller cancelled the request', true));
+    return true;
+  }
+
+  /** Whether its caller cancelled it before it reached this worker: it is acked without running. */
+  cancelledBefore(messageId: string): boolean {
+    return this.cancelledEarly.has(messageId);
   }
 
   /** The drain grace ran out: every job still running is cancelled, and its caller told so. */

@@ -84,6 +84,12 @@ export class RequestRunner {
       return { settle: 'dead-letter' };
     }
 
+    if (this.cancellations.cancelledBefore(request.messageId)) {
+      // Its caller aborted the call while it was queued, and is gone: nobody waits for a reply.
+      logger.debug({ messageId: request.messageId }, 'request cancelled before it ran; acking it');
+      return { settle: 'ack' };
+    }
+
     const handler = Object.hasOwn(this.options.handlers, request.job) ? this.options.handlers[request.job] : undefined;
     if (!handler) {
       this.counters.failed++;

@@ -124,6 +124,12 @@ export class Worker extends EventEmitter {
   }
 
   private onControl(control: ControlMessage): void {
+    if (control.type === 'cancel') {
+      // Broadcast to every worker of the pool: most do not hold it.
+      const running = this.runner.cancellations.cancel(control.messageId);
+      if (running) this.options.logger.info({ messageId: control.messageId }, 'the caller cancelled a running job');
+      return;
+    }
     this.options.logger.info({ control: control.type }, 'control message');
     if (control.type === 'promote') void this.promote();
     else void this.close(control.type);

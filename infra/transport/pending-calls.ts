@@ -74,6 +74,17 @@ export class PendingCalls<C extends PendingCall> {
     this.fail(id, err);
   }
 
+  /**
+   * Its caller aborted it: fails it with `err`, and remembers the id as a
+   * timed-out one, so that a reply that comes anyway counts as late. Returns
+   * whether it still waited.
+   */
+  abort(id: string, err: Error): boolean {
+    if (!this.calls.has(id)) return false;
+    this.timeOut(id, err);
+    return true;
+  }
+
   /** Resolves once no call waits any more. */
   async whenIdle(): Promise<void> {
     if (this.calls.size > 0) await once(this.idle, 'idle');

@@ -29,7 +29,11 @@ export interface DeliveryStats {
 
 /** The producer's side: one request in, its reply out. */
 export interface RpcCaller {
-  call(job: string, payload: unknown, timeoutMs: number): Promise<Reply>;
+  /**
+   * Sends one request and resolves with its reply. An aborted `signal` rejects
+   * the call with CANCELLED and cancels the request in the pool (worker/cancellation.ts).
+   */
+  call(job: string, payload: unknown, timeoutMs: number, signal?: AbortSignal): Promise<Reply>;
   readonly stats: DeliveryStats;
   readonly inFlight: number;
   /** Waits for calls in flight to settle, then disconnects. */

@@ -3,7 +3,7 @@ import { connectCaller, sendControl } from '../../infra/transport/index.js';
 import { QUEUE_NAME, queueOptions } from '../../infra/transport/bullmq/connection.js';
 import { TRANSPORTS, type TransportKind } from '../../infra/transport/types.js';
 import { topologyFor, type ControlMessage } from '../../infra/protocol.js';
-import { AMQP_URL, closeConnection, consumerCount, findConnection, quietLogger, REDIS_URL } from './broker.js';
+import { AMQP_URL, closeConnection, consumerCount, findConnection, quietLogger, rawChannel, REDIS_URL } from './broker.js';
 import { killRedisClients } from './redis.js';
 
 /** Every transport, for describe.each: the same tests run once on each. */
@@ -20,6 +20,24 @@ export async function poolConsumers(namespace: string, transport: TransportKind)
   const queue = new Queue(QUEUE_NAME, queueOptions(REDIS_URL, namespace, 'shoal test probe'));
   try {
     return await queue.getWorkersCount();
+  } finally {
+    await queue.close();
+  }
+}
+
+/** Requests waiting in the pool's queue, not yet handed to a worker. */
+export async function queuedRequests(namespace: string, transport: TransportKind): Promise<number> {
+  if (transport === 'rabbitmq') {
+    const { channel, connection } = await rawChannel();
+    try {
+      return (await channel.checkQueue(topologyFor(namespace).requestQueue)).messageCount;
+    } finally {
+      await connection.close();
+    }
+  }
+  const queue = new Queue(QUEUE_NAME, queueOptions(REDIS_URL, namespace, 'shoal test probe'));
+  try {
+    return await queue.getWaitingCount();
   } finally {
     await queue.close();
   }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { JobContext } from '../../worker/jobs.js';
 import { waitFor } from '../helpers/broker.js';
 import { usePool } from '../helpers/fixture.js';
-import { EACH_TRANSPORT } from '../helpers/transport.js';
+import { EACH_TRANSPORT, queuedRequests } from '../helpers/transport.js';
 
 /**
  * The handler's AbortSignal (worker/cancellation.ts) fires when the request's
@@ -61,6 +61,46 @@ describe.each(EACH_TRANSPORT)('cancelling a running job (%s)', (transport) => {
     await sleep(500);
     expect(seen.runs).toBe(1);
     expect(next.stats().inFlight).toBe(0);
+  });
+
+  it('when the caller aborts: the running handler stops, the call rejects with CANCELLED, and the request is acked once', async () => {
+    const { seen, handler } = watchful(20_000);
+    const worker = await pool.worker('w', { handlers: { watchful: handler } });
+    const client = await pool.client();
+    const abort = new AbortController();
+    const call = client.call('watchful', null, 30_000, abort.signal).then(() => 'replied', (err: { code?: string }) => err.code);
+    await waitFor('the job to run', () => seen.runs === 1);
+    abort.abort();
+    expect(await call).toBe('CANCELLED');
+    await waitFor('the handler to stop', () => worker.stats().inFlight === 0, 10_000);
+    expect(seen).toMatchObject({ runs: 1, reason: 'CANCELLED' });
+    await sleep(500);
+    expect(seen.runs).toBe(1);
+    expect(worker.stats()).toMatchObject({ processed: 0, failed: 1, redelivered: 0 });
+    expect(client.stats.lateReplies).toBe(0); // the caller is gone: no reply was sent
+  });
+
+  it('a call aborted while its request waits in the queue is never run', async () => {
+    const { seen, handler } = watchful(20_000);
+    const blocker = async () => {
+      await sleep(1500);
+      return 'done';
+    };
+    const worker = await pool.worker('w', { handlers: { watchful: handler, blocker }, concurrency: 1 });
+    const client = await pool.client();
+    const busy = client.call('blocker', null, 30_000);
+    await waitFor('the worker to be busy', () => worker.stats().inFlight === 1);
+    const abort = new AbortController();
+    const queued = client.call('watchful', null, 30_000, abort.signal).then(() => 'replied', (err: { code?: string }) => err.code);
+    await waitFor('the request to be queued', async () => client.stats.confirmed === 2 && (await queuedRequests(pool.namespace, transport)) === 1);
+    await sleep(200);
+    abort.abort();
+    expect(await queued).toBe('CANCELLED');
+    expect(await busy).toMatchObject({ ok: true, result: 'done' });
+    await waitFor('the cancelled request to be taken and skipped', async () => worker.stats().inFlight === 0 && (await queuedRequests(pool.namespace, transport)) === 0, 10_000);
+    await sleep(300);
+    expect(seen.runs).toBe(0);
+    expect(worker.stats()).toMatchObject({ processed: 1, redelivered: 0 });
   });
 
   it('built-in sleep and cpu honour the signal; a handler that ignores it runs to the end', async () => {

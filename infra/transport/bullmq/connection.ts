@@ -33,6 +33,11 @@ export function quitChannel(namespace: string): string {
   return `${namespace}:control:quit`;
 }
 
+/** Where cancels go: every worker of the pool listens, since any one may hold the request. */
+export function cancelChannel(namespace: string): string {
+  return `${namespace}:control:cancel`;
+}
+
 export function workerControlChannel(namespace: string, workerId: string): string {
   return `${namespace}:control:worker:${workerId}`;
 }

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { decodeControl, encodeControl, type ControlMessage } from '../../protocol.js';
-import { quitChannel, redisConnection, workerControlChannel } from './connection.js';
+import { cancelChannel, quitChannel, redisConnection, workerControlChannel } from './connection.js';
 
 /**
  * Control messages over Redis pub/sub: at most once, to whoever is subscribed
@@ -11,7 +11,7 @@ import { quitChannel, redisConnection, workerControlChannel } from './connection
  * pool's quit channel, drain and promote to the named worker's own channel.
  */
 export async function publishControl(redis: Redis, namespace: string, message: ControlMessage): Promise<{ routed: boolean }> {
-  const channel = message.type === 'quit' ? quitChannel(namespace) : workerControlChannel(namespace, message.workerId);
+  const channel = message.type === 'quit' ? quitChannel(namespace) : message.type === 'cancel' ? cancelChannel(namespace) : workerControlChannel(namespace, message.workerId);
   const receivers = await redis.publish(channel, encodeControl(message));
   return { routed: receivers > 0 };
 }
@@ -43,7 +43,7 @@ export async function subscribeControl(
       logger.warn({ err: errorMessage(err) }, 'ignored a bad control message');
     }
   });
-  const channels = workerId === undefined ? [quitChannel(namespace)] : [quitChannel(namespace), workerControlChannel(namespace, workerId)];
+  const channels = workerId === undefined ? [quitChannel(namespace)] : [quitChannel(namespace), cancelChannel(namespace), workerControlChannel(namespace, workerId)];
   const close = async () => void (await subscriber.quit().catch(() => subscriber.disconnect()));
   await subscriber.subscribe(...channels).catch(async (err: unknown) => {
     await close();

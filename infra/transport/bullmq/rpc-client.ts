@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { PublishError, ShoalError, TimeoutError, ValidationError } from '../../errors.js';
+import { Redis } from 'ioredis';
+import { errorMessage, PublishError, ShoalError, TimeoutError, ValidationError } from '../../errors.js';
+import { callCancelled, onCallAborted } from '../abort-call.js';
+import { publishControl } from './control.js';
 import type { Logger } from '../../log.js';
 import { encodeBoundedRequest, PROTOCOL_VERSION, replySchema, type Reply } from '../../protocol.js';
 import { PendingCalls, type PendingCall } from '../pending-calls.js';
 import type { DeliveryStats, RpcCaller } from '../types.js';
-import { bullConnection, QUEUE_NAME, queueOptions, queuePrefix, withRedisOnce } from './connection.js';
+import { bullConnection, QUEUE_NAME, queueOptions, queuePrefix, redisConnection, withRedisOnce } from './connection.js';
 import { replyFromFailure, type RequestJobData } from './job-message.js';
 import { callsToCheck, keysExist, lostAfterCheck, type WatchedCall } from './lost-jobs.js';
 
@@ -60,6 +62,7 @@ export class BullmqRpcClient implements RpcCaller {
   private readonly pending = new PendingCalls<QueuedCall>(this.stats);
   private readonly lostJobCheck: NodeJS.Timeout;
   private checking = false;
+  private publisher: Redis | undefined;
 
   private constructor(private readonly options: BullmqRpcClientOptions, lastEventId: string) {
     const prefix = queuePrefix(options.namespace);
@@ -84,8 +87,9 @@ export class BullmqRpcClient implements RpcCaller {
     return this.pending.size;
   }
 
-  async call(job: string, payload: unknown, timeoutMs: number): Promise<Reply> {
+  async call(job: string, payload: unknown, timeoutMs: number, signal?: AbortSignal): Promise<Reply> {
     if (this.closing) throw new ShoalError('CLIENT_CLOSED', 'the client is closed');
+    if (signal?.aborted) throw callCancelled(job, signal);
     const body = encodeBoundedRequest(job, payload, this.options.maxBodyBytes);
     this.stats.calls++;
     const id = `${this.idPrefix}.${++this.sequence}`;
@@ -105,6 +109,13 @@ export class BullmqRpcClient implements RpcCaller {
     });
     // It may time out while the add is still under way, before the caller holds it: not an unhandled rejection.
     reply.catch(() => undefined);
+    onCallAborted(signal, reply, () => {
+      if (!this.pending.abort(id, callCancelled(job, signal!))) return;
+      // Not taken yet: remove it (after the add, as on a timeout). Taken: the worker running it hears the cancel.
+      void call?.added?.then(() => this.queue.remove(id)).catch(() => undefined);
+      publishControl(this.cancelPublisher(), this.options.namespace, { type: 'cancel', messageId: id })
+        .catch((err: unknown) => this.options.logger.debug({ messageId: id, err: errorMessage(err) }, 'could not send a cancel'));
+    });
     try {
       await this.add(id, call!);
       this.stats.confirmed++;
@@ -168,10 +179,20 @@ export class BullmqRpcClient implements RpcCaller {
     if (this.pending.has(jobId) || jobId.startsWith(this.idPrefix)) this.pending.answer(jobId, reply);
   }
 
+  /** The connection cancels go out on, opened at the first one: most clients never cancel. */
+  private cancelPublisher(): Redis {
+    if (!this.publisher) {
+      this.publisher = new Redis(redisConnection(this.options.redisUrl, `${this.options.name} cancels`));
+      this.publisher.on('error', (err: Error) => this.options.logger.debug({ err: err.message }, 'cancel publisher error'));
+    }
+    return this.publisher;
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.pending.whenIdle();
       clearInterval(this.lostJobCheck);
+      await this.publisher?.quit().catch(() => this.publisher?.disconnect());
       await this.events.close().catch(() => undefined);
       await this.queue.close().catch(() => undefined);
     })();

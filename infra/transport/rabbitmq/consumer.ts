@@ -8,7 +8,7 @@ import {
   decodeControl,
   HEADER_VERSION,
   PROTOCOL_VERSION,
-  QUIT_ROUTING_KEY,
+  CANCEL_ROUTING_KEY, QUIT_ROUTING_KEY,
   REPLY_TO_DIRECT,
   type Topology,
   workerRoutingPattern,
@@ -97,6 +97,7 @@ export class RabbitConsumer implements RequestConsumer {
 
     const control = await channel.assertQueue('', { exclusive: true, autoDelete: true });
     await channel.bindQueue(control.queue, topology.controlExchange, QUIT_ROUTING_KEY);
+    await channel.bindQueue(control.queue, topology.controlExchange, CANCEL_ROUTING_KEY);
     await channel.bindQueue(control.queue, topology.controlExchange, workerRoutingPattern(workerId));
     await channel.consume(control.queue, (msg) => msg && this.onControl(msg), { noAck: true, consumerTag: `${workerId}.control` });
     await this.openReplyChannel(model);

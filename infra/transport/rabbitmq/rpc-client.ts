@@ -3,7 +3,9 @@ import { once } from 'node:events';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage, Message, RecoveringChannelModel } from 'amqplib';
 import { connectBroker } from '../../amqp/connection.js';
 import { assertTopology } from '../../amqp/topology.js';
-import { PublishError, ShoalError, TimeoutError } from '../../errors.js';
+import { errorMessage, PublishError, ShoalError, TimeoutError } from '../../errors.js';
+import { publishControl } from '../../amqp/control.js';
+import { callCancelled, onCallAborted } from '../abort-call.js';
 import type { Logger } from '../../log.js';
 import { PendingCalls, type PendingCall } from '../pending-calls.js';
 import type { DeliveryStats, RpcCaller } from '../types.js';
@@ -126,15 +128,17 @@ export class RpcClient implements RpcCaller {
    * Sends one request and resolves with its reply (ok or not). Rejects with a
    * TimeoutError, a PublishError (nacked or unroutable) or a ValidationError.
    */
-  async call(job: string, payload: unknown, timeoutMs: number): Promise<Reply> {
+  async call(job: string, payload: unknown, timeoutMs: number, signal?: AbortSignal): Promise<Reply> {
     if (this.closing) throw new ShoalError('CLIENT_CLOSED', 'the client is closed');
+    if (signal?.aborted) throw callCancelled(job, signal);
     const body = encodeBoundedRequest(job, payload, this.options.maxBodyBytes);
     this.stats.calls++;
     const id = `${this.idPrefix}.${++this.sequence}`;
     const deadline = Date.now() + timeoutMs;
     await this.readyChannel(deadline);
+    if (signal?.aborted) throw callCancelled(job, signal); // aborted while it waited for a channel: never sent
 
-    return new Promise<Reply>((resolve, reject) => {
+    const reply = new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.timeOut(id, new TimeoutError(`no reply to ${job} within ${timeoutMs}ms`));
       }, Math.max(0, deadline - Date.now()));
@@ -142,6 +146,19 @@ export class RpcClient implements RpcCaller {
       this.pending.add(id, call);
       this.publish(id, call);
     });
+    onCallAborted(signal, reply, () => {
+      if (this.pending.abort(id, callCancelled(job, signal!))) this.sendCancel(id);
+    });
+    return reply;
+  }
+
+  /** Tells every worker of the pool that the request was cancelled; at most once, like any control message. */
+  private sendCancel(messageId: string): void {
+    const channel = this.channel;
+    if (!channel) return; // no channel now: its deadline still bounds the request
+    publishControl(channel, this.options.topology, { type: 'cancel', messageId }).catch((err: unknown) =>
+      this.options.logger.debug({ messageId, err: errorMessage(err) }, 'could not send a cancel'),
+    );
   }
 
   /** Publishes (or publishes again) one pending call on the current channel. */
