@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { ValidationError } from './errors.js';
+import { fastReply, fastRequestBody, JOB_NAME_PATTERN } from './protocol-checks.js';
+
+export { JOB_NAME_PATTERN };
 
 /**
  * The message protocol, imported by both sides: requests, replies, control
@@ -42,8 +45,6 @@ export function topologyFor(namespace: string): Topology {
 }
 
 // ---- requests ------------------------------------------------------------
-
-export const JOB_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 export const requestBodySchema = z.object({
   job: z.string().regex(JOB_NAME_PATTERN, { error: 'job must be a name of letters, digits, ".", "_", ":" or "-"' }),
@@ -100,40 +101,44 @@ export function decodeRequest(msg: IncomingMessage, maxBodyBytes: number): Decod
   const { properties } = msg;
   const replyTo = properties.replyTo || undefined;
   const correlationId = properties.correlationId || undefined;
-  const headers = properties.headers ?? {};
+  const headers = properties.headers ?? NO_HEADERS;
   const deliveryCount = numberOrUndefined(headers[HEADER_DELIVERY_COUNT]) ?? 0;
-  const fail = (code: string, message: string): DecodedRequest => ({ ok: false, code, message, replyTo, correlationId, deliveryCount });
 
-  if (!replyTo) return fail('MISSING_REPLY_TO', 'request has no replyTo property');
-  if (!correlationId) return fail('MISSING_CORRELATION_ID', 'request has no correlationId property');
+  if (!replyTo) return refused('MISSING_REPLY_TO', 'request has no replyTo property', replyTo, correlationId, deliveryCount);
+  if (!correlationId) return refused('MISSING_CORRELATION_ID', 'request has no correlationId property', replyTo, correlationId, deliveryCount);
   if (msg.content.length > maxBodyBytes) {
-    return fail('BODY_TOO_LARGE', `request body is ${msg.content.length} bytes; the limit is ${maxBodyBytes}`);
+    return refused('BODY_TOO_LARGE', `request body is ${msg.content.length} bytes; the limit is ${maxBodyBytes}`, replyTo, correlationId, deliveryCount);
   }
-  const version = Number(headers[HEADER_VERSION] ?? PROTOCOL_VERSION);
-  if (!Number.isInteger(version) || version < 1) return fail('BAD_VERSION', `bad protocol version ${String(headers[HEADER_VERSION])}`);
+  const rawVersion = headers[HEADER_VERSION] ?? PROTOCOL_VERSION;
+  const version = rawVersion === PROTOCOL_VERSION ? PROTOCOL_VERSION : Number(rawVersion);
+  if (!Number.isInteger(version) || version < 1) return refused('BAD_VERSION', `bad protocol version ${String(rawVersion)}`, replyTo, correlationId, deliveryCount);
   if (version > PROTOCOL_VERSION) {
-    return fail('UNSUPPORTED_VERSION', `protocol version ${version} is newer than this worker's ${PROTOCOL_VERSION}`);
+    return refused('UNSUPPORTED_VERSION', `protocol version ${version} is newer than this worker's ${PROTOCOL_VERSION}`, replyTo, correlationId, deliveryCount);
   }
 
   let json: unknown;
   try {
     json = JSON.parse(msg.content.toString('utf8'));
   } catch (err) {
-    return fail('MALFORMED_JSON', `request body is not JSON: ${(err as Error).message}`);
+    return refused('MALFORMED_JSON', `request body is not JSON: ${(err as Error).message}`, replyTo, correlationId, deliveryCount);
   }
-  const body = requestBodySchema.safeParse(json);
-  if (!body.success) {
-    return fail('BAD_REQUEST', `request body does not match the schema: ${z.prettifyError(body.error).replace(/\n/g, '; ')}`);
+  // The hand-written check takes the valid bodies; zod words what is wrong with the others.
+  let body = fastRequestBody(json);
+  if (!body) {
+    const parsed = requestBodySchema.safeParse(json);
+    if (!parsed.success) {
+      return refused('BAD_REQUEST', `request body does not match the schema: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`, replyTo, correlationId, deliveryCount);
+    }
+    body = parsed.data;
   }
 
   const sentAt = numberOrUndefined(headers[HEADER_SENT_AT]);
-  const ttl = numberOrUndefined(properties.expiration);
-  const deadline = numberOrUndefined(headers[HEADER_DEADLINE]) ?? (sentAt !== undefined && ttl !== undefined ? sentAt + ttl : undefined);
+  const deadline = numberOrUndefined(headers[HEADER_DEADLINE]) ?? deadlineFromExpiration(sentAt, properties.expiration);
   return {
     ok: true,
     request: {
-      job: body.data.job,
-      payload: body.data.payload,
+      job: body.job,
+      payload: body.payload,
       messageId: properties.messageId || correlationId,
       correlationId,
       replyTo,
@@ -146,7 +151,20 @@ export function decodeRequest(msg: IncomingMessage, maxBodyBytes: number): Decod
   };
 }
 
+const NO_HEADERS: Record<string, unknown> = Object.freeze({});
+
+function refused(code: string, message: string, replyTo: string | undefined, correlationId: string | undefined, deliveryCount: number): DecodedRequest {
+  return { ok: false, code, message, replyTo, correlationId, deliveryCount };
+}
+
+/** For requests without a deadline header: publish time plus the expiration, if both are known. */
+function deadlineFromExpiration(sentAt: number | undefined, expiration: unknown): number | undefined {
+  const ttl = numberOrUndefined(expiration);
+  return sentAt !== undefined && ttl !== undefined ? sentAt + ttl : undefined;
+}
+
 function numberOrUndefined(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
   if (value === undefined || value === null || value === '') return undefined;
   const n = Number(value);
   return Number.isFinite(n) ? n : undefined;
@@ -180,7 +198,21 @@ export function encodeReply(reply: Reply): Buffer {
 }
 
 export function decodeReply(content: Buffer): Reply {
-  return decodeJson(content, replySchema, 'MALFORMED_REPLY', 'reply');
+  let json: unknown;
+  try {
+    json = JSON.parse(content.toString('utf8'));
+  } catch (err) {
+    throw new ValidationError('MALFORMED_REPLY', `reply is not JSON: ${(err as Error).message}`);
+  }
+  return fastReply(json) ?? checked(json, replySchema, 'MALFORMED_REPLY', 'reply');
+}
+
+/** A parsed JSON value as a Reply if it is one (the hand-written check; see protocol-checks.ts), else undefined. */
+export function replyOf(json: unknown): Reply | undefined {
+  const fast = fastReply(json);
+  if (fast) return fast;
+  const parsed = replySchema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** Parses and validates a JSON message, or throws a ValidationError with `code` saying what is wrong. */
@@ -191,6 +223,10 @@ function decodeJson<T extends z.ZodType>(content: Buffer, schema: T, code: strin
   } catch (err) {
     throw new ValidationError(code, `${what} is not JSON: ${(err as Error).message}`);
   }
+  return checked(json, schema, code, what);
+}
+
+function checked<T extends z.ZodType>(json: unknown, schema: T, code: string, what: string): z.output<T> {
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw new ValidationError(code, `${what} does not match the schema: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`);
   return parsed.data;

@@ -1,6 +1,6 @@
 import { errorCode, errorMessage, TransientJobError } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
-import { decodeRequest, encodeReply, type IncomingMessage, type Reply } from '../infra/protocol.js';
+import { decodeRequest, encodeReply, type IncomingMessage, type Reply, type Request } from '../infra/protocol.js';
 import type { RequestResult, Settle } from '../infra/transport/types.js';
 import { bucketIndex, emptyBuckets } from '../infra/wait-histogram.js';
 import type { JobHandlers } from './jobs.js';
@@ -31,8 +31,16 @@ export class RequestRunner {
 
   constructor(private readonly options: RequestRunnerOptions) {}
 
-  async run(msg: IncomingMessage, receivedAt = Date.now()): Promise<RequestResult> {
-    const outcome = await this.decide(msg, receivedAt);
+  /**
+   * A synchronous job (echo, or any handler that returns a plain value) is
+   * answered synchronously: no promise per request where none is needed.
+   */
+  run(msg: IncomingMessage, receivedAt = Date.now()): RequestResult | Promise<RequestResult> {
+    const outcome = this.decide(msg, receivedAt);
+    return isPromise(outcome) ? outcome.then((o) => this.result(o)) : this.result(outcome);
+  }
+
+  private result(outcome: Outcome): RequestResult {
     return outcome.reply ? this.encoded(outcome.settle, outcome.reply) : { settle: outcome.settle };
   }
 
@@ -59,7 +67,7 @@ export class RequestRunner {
     }
   }
 
-  private async decide(msg: IncomingMessage, receivedAt: number): Promise<Outcome> {
+  private decide(msg: IncomingMessage, receivedAt: number): Outcome | Promise<Outcome> {
     const { logger, maxBodyBytes, deliveryLimit, workerId } = this.options;
     const decoded = decodeRequest(msg, maxBodyBytes);
     if (!decoded.ok) {
@@ -92,35 +100,53 @@ export class RequestRunner {
     }
 
     const started = performance.now();
+    const context = { messageId: request.messageId, workerId, deliveryCount: request.deliveryCount, redelivered: request.redelivered, deadline: request.deadline };
+    let returned: unknown;
     try {
-      const result = await handler(request.payload, {
-        messageId: request.messageId,
-        workerId,
-        deliveryCount: request.deliveryCount,
-        redelivered: request.redelivered,
-        deadline: request.deadline,
-      });
-      const serviceMs = performance.now() - started;
-      this.counters.processed++;
-      this.counters.serviceMsTotal += serviceMs;
-      const body: Reply = { ok: true, result: result ?? null, workerId, timings: { queuedMs, serviceMs }, ...(redelivered ? { redelivered } : {}) };
-      return { settle: 'ack', reply: { ...to, body } };
+      returned = handler(request.payload, context);
     } catch (err) {
-      const serviceMs = performance.now() - started;
-      if (err instanceof TransientJobError && !isLastAttempt(request.deliveryCount, deliveryLimit)) {
-        logger.info({ messageId: request.messageId, err: err.message, deliveryCount: request.deliveryCount }, 'transient job failure; requeueing');
-        return { settle: 'requeue' };
-      }
-      logger.warn({ messageId: request.messageId, job: request.job, err: errorMessage(err) }, 'job failed; dead-lettering it');
-      this.counters.failed++;
-      return { settle: 'dead-letter', reply: { ...to, body: this.failure(errorCode(err), errorMessage(err), queuedMs, serviceMs) } };
+      return this.failed(request, to, err, queuedMs, performance.now() - started);
     }
+    if (!isPromise(returned)) return this.succeeded(returned, to, queuedMs, performance.now() - started, redelivered);
+    return returned.then(
+      (result) => this.succeeded(result, to, queuedMs, performance.now() - started, redelivered),
+      (err: unknown) => this.failed(request, to, err, queuedMs, performance.now() - started),
+    );
+  }
+
+  private succeeded(result: unknown, to: ReplyAddress, queuedMs: number | null, serviceMs: number, redelivered: boolean): Outcome {
+    this.counters.processed++;
+    this.counters.serviceMsTotal += serviceMs;
+    // Microseconds are precision enough, and a short number is cheaper to write.
+    const timings = { queuedMs, serviceMs: Math.round(serviceMs * 1000) / 1000 };
+    const body: Reply = redelivered
+      ? { ok: true, result: result ?? null, workerId: this.options.workerId, timings, redelivered }
+      : { ok: true, result: result ?? null, workerId: this.options.workerId, timings };
+    return { settle: 'ack', reply: { replyTo: to.replyTo, correlationId: to.correlationId, body } };
+  }
+
+  private failed(request: Request, to: ReplyAddress, err: unknown, queuedMs: number | null, serviceMs: number): Outcome {
+    const { logger, deliveryLimit } = this.options;
+    if (err instanceof TransientJobError && !isLastAttempt(request.deliveryCount, deliveryLimit)) {
+      logger.info({ messageId: request.messageId, err: err.message, deliveryCount: request.deliveryCount }, 'transient job failure; requeueing');
+      return { settle: 'requeue' };
+    }
+    logger.warn({ messageId: request.messageId, job: request.job, err: errorMessage(err) }, 'job failed; dead-lettering it');
+    this.counters.failed++;
+    return { settle: 'dead-letter', reply: { ...to, body: this.failure(errorCode(err), errorMessage(err), queuedMs, serviceMs) } };
   }
 
   private failure(code: string, message: string, queuedMs: number | null, serviceMs: number): Reply {
     return { ok: false, error: { code, message }, workerId: this.options.workerId, timings: { queuedMs, serviceMs } };
   }
 }
+
+interface ReplyAddress {
+  replyTo: string;
+  correlationId: string;
+}
+
+const isPromise = <T>(value: unknown): value is Promise<T> => typeof (value as Promise<T> | undefined)?.then === 'function';
 
 /** What to do with a request before its reply is encoded. */
 interface Outcome {

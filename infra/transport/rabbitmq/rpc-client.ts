@@ -38,6 +38,8 @@ interface PublishedCall extends PendingCall {
   body: Buffer;
   sentAt: number;
   deadline: number;
+  /** Built once: a republish sends the same. */
+  headers: Record<string, number>;
   /** The channel it was last published on; its replies die with that channel. */
   channel: ConfirmChannel | undefined;
   confirmed: boolean;
@@ -78,7 +80,7 @@ export class RpcClient implements RpcCaller {
   private writable: Promise<unknown> | undefined;
   private closing: Promise<void> | undefined;
   readonly stats: DeliveryStats = { calls: 0, confirmed: 0, republished: 0, answered: 0, duplicatesSuppressed: 0, lateReplies: 0 };
-  private readonly pending = new PendingCalls<PublishedCall>(this.stats);
+  private readonly pending = new PendingCalls<PublishedCall>(this.stats, (_id, call) => new TimeoutError(`no reply to ${call.job} within ${call.timeoutMs}ms`));
 
   private constructor(private readonly options: RpcClientOptions) {}
 
@@ -125,21 +127,31 @@ export class RpcClient implements RpcCaller {
   /**
    * Sends one request and resolves with its reply (ok or not). Rejects with a
    * TimeoutError, a PublishError (nacked or unroutable) or a ValidationError.
+   * Not async: with a channel ready (nearly always) it publishes at once,
+   * without the extra promises an async function and an await cost per call.
    */
-  async call(job: string, payload: unknown, timeoutMs: number): Promise<Reply> {
-    if (this.closing) throw new ShoalError('CLIENT_CLOSED', 'the client is closed');
-    const body = encodeBoundedRequest(job, payload, this.options.maxBodyBytes);
+  call(job: string, payload: unknown, timeoutMs: number): Promise<Reply> {
+    let body: Buffer;
+    try {
+      if (this.closing) throw new ShoalError('CLIENT_CLOSED', 'the client is closed');
+      body = encodeBoundedRequest(job, payload, this.options.maxBodyBytes);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     this.stats.calls++;
     const id = `${this.idPrefix}.${++this.sequence}`;
+    const startedAt = performance.now();
     const deadline = Date.now() + timeoutMs;
-    await this.readyChannel(deadline);
+    if (this.channel && !this.writable) return this.send(id, job, body, timeoutMs, deadline, startedAt);
+    return this.readyChannel(deadline).then(() => this.send(id, job, body, timeoutMs, deadline, startedAt));
+  }
 
+  private send(id: string, job: string, body: Buffer, timeoutMs: number, deadline: number, startedAt: number): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.timeOut(id, new TimeoutError(`no reply to ${job} within ${timeoutMs}ms`));
-      }, Math.max(0, deadline - Date.now()));
-      const call: PublishedCall = { job, body, sentAt: Date.now(), deadline, channel: undefined, confirmed: false, nacks: 0, resolve, reject, timer };
-      this.pending.add(id, call);
+      const sentAt = Date.now();
+      const headers = { [HEADER_VERSION]: PROTOCOL_VERSION, [HEADER_SENT_AT]: sentAt, [HEADER_DEADLINE]: deadline };
+      const call: PublishedCall = { job, body, sentAt, deadline, headers, channel: undefined, confirmed: false, nacks: 0, resolve, reject, timeoutMs };
+      this.pending.add(id, call, startedAt);
       this.publish(id, call);
     });
   }
@@ -166,7 +178,7 @@ export class RpcClient implements RpcCaller {
           persistent: true,
           mandatory: true,
           contentType: 'application/json',
-          headers: { [HEADER_VERSION]: PROTOCOL_VERSION, [HEADER_SENT_AT]: call.sentAt, [HEADER_DEADLINE]: call.deadline },
+          headers: call.headers,
         },
         (err: unknown) => this.onConfirm(id, call, channel, err),
       );
