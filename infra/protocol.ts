@@ -96,6 +96,22 @@ export function encodeBoundedRequest(job: string, payload: unknown, maxBodyBytes
   return body;
 }
 
+/**
+ * A request's headers, as few as the protocol allows (amqplib's header
+ * encoding was the largest single cost of a publish):
+ * - `shoal-protocol` only from version 2 on: a request without it is version 1;
+ * - `shoal-sent-at`, the publish time, which with the message's expiration
+ *   (its time to live, set at the same moment) gives the caller's deadline;
+ * - `shoal-deadline` only where that sum would be wrong: on a request published
+ *   again (say after a reconnect), whose expiration is what is left.
+ */
+export function requestHeaders(sentAt: number, deadline: number | undefined): Record<string, number> {
+  const headers: Record<string, number> = { [HEADER_SENT_AT]: sentAt };
+  if (deadline !== undefined) headers[HEADER_DEADLINE] = deadline;
+  if (PROTOCOL_VERSION !== 1) headers[HEADER_VERSION] = PROTOCOL_VERSION;
+  return headers;
+}
+
 /** Checks a delivery against the protocol. Never throws: bad input is a result. */
 export function decodeRequest(msg: IncomingMessage, maxBodyBytes: number): DecodedRequest {
   const { properties } = msg;

@@ -6,8 +6,6 @@ import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import {
   decodeControl,
-  HEADER_VERSION,
-  PROTOCOL_VERSION,
   QUIT_ROUTING_KEY,
   REPLY_TO_DIRECT,
   type Topology,
@@ -35,9 +33,6 @@ export const CONSUMER_PRIORITY: Record<ConsumerRole, number> = { worker: 10, spa
 
 /** Replies up to this size may take the consumer channel (see settle); larger ones are rare and confirmed. */
 const FAST_REPLY_MAX_BYTES = 64 * 1024;
-
-/** Every reply says its protocol version; one object for all (amqplib only reads it). */
-const REPLY_HEADERS: Readonly<Record<string, unknown>> = Object.freeze({ [HEADER_VERSION]: PROTOCOL_VERSION });
 
 const SETTLED = Promise.resolve();
 
@@ -212,7 +207,7 @@ export class RabbitConsumer implements RequestConsumer {
     if (this.canReplyAtOnce(reply.replyTo, reply.encoded)) {
       let settle = result.settle;
       try {
-        channel.publish('', reply.replyTo, reply.encoded, { correlationId: reply.correlationId, headers: REPLY_HEADERS });
+        channel.publish('', reply.replyTo, reply.encoded, { correlationId: reply.correlationId });
       } catch (err) {
         settle = this.cannotReply(err);
       }
@@ -254,7 +249,7 @@ export class RabbitConsumer implements RequestConsumer {
     if (!this.model) throw new Error('not connected');
     const channel = await this.openReplyChannel(this.model);
     await new Promise<void>((resolve, reject) => {
-      channel.publish('', replyTo, body, { correlationId, headers: REPLY_HEADERS }, (err: unknown) =>
+      channel.publish('', replyTo, body, { correlationId }, (err: unknown) =>
         err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
       );
     });

@@ -10,11 +10,8 @@ import type { DeliveryStats, RpcCaller } from '../types.js';
 import {
   decodeReply,
   encodeBoundedRequest,
-  HEADER_DEADLINE,
-  HEADER_SENT_AT,
-  HEADER_VERSION,
-  PROTOCOL_VERSION,
   REPLY_TO_DIRECT,
+  requestHeaders,
   type Reply,
   type Topology,
 } from '../../protocol.js';
@@ -38,8 +35,8 @@ interface PublishedCall extends PendingCall {
   body: Buffer;
   sentAt: number;
   deadline: number;
-  /** Built once: a republish sends the same. */
-  headers: Record<string, number>;
+  /** Whether it has been published once: later publishes are republishes. */
+  published: boolean;
   /** The channel it was last published on; its replies die with that channel. */
   channel: ConfirmChannel | undefined;
   confirmed: boolean;
@@ -148,9 +145,7 @@ export class RpcClient implements RpcCaller {
 
   private send(id: string, job: string, body: Buffer, timeoutMs: number, deadline: number, startedAt: number): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
-      const sentAt = Date.now();
-      const headers = { [HEADER_VERSION]: PROTOCOL_VERSION, [HEADER_SENT_AT]: sentAt, [HEADER_DEADLINE]: deadline };
-      const call: PublishedCall = { job, body, sentAt, deadline, headers, channel: undefined, confirmed: false, nacks: 0, resolve, reject, timeoutMs };
+      const call: PublishedCall = { job, body, sentAt: Date.now(), deadline, published: false, channel: undefined, confirmed: false, nacks: 0, resolve, reject, timeoutMs };
       this.pending.add(id, call, startedAt);
       this.publish(id, call);
     });
@@ -160,8 +155,12 @@ export class RpcClient implements RpcCaller {
   private publish(id: string, call: PublishedCall): void {
     const channel = this.channel;
     if (!channel) return; // setup() publishes it on the next channel
-    const ttl = call.deadline - Date.now();
+    // The first publish says when it was sent and its time to live, which give the deadline
+    // (requestHeaders); a later one sends less time to live, so it names the deadline too.
+    const first = !call.published;
+    const ttl = call.deadline - (first ? call.sentAt : Date.now());
     if (ttl <= 0) return; // its timer is about to fire
+    call.published = true;
     call.channel = channel;
     try {
       const accepted = channel.publish(
@@ -178,7 +177,7 @@ export class RpcClient implements RpcCaller {
           persistent: true,
           mandatory: true,
           contentType: 'application/json',
-          headers: call.headers,
+          headers: requestHeaders(call.sentAt, first ? undefined : call.deadline),
         },
         (err: unknown) => this.onConfirm(id, call, channel, err),
       );
