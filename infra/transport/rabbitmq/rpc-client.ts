@@ -176,7 +176,6 @@ export class RpcClient implements RpcCaller {
           expiration: String(ttl),
           persistent: true,
           mandatory: true,
-          contentType: 'application/json',
           headers: requestHeaders(call.sentAt, first ? undefined : call.deadline),
         },
         (err: unknown) => this.onConfirm(id, call, channel, err),
