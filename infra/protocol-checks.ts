@@ -33,12 +33,18 @@ export function fastReply(json: unknown): FastReply | undefined {
   const { queuedMs, serviceMs } = timings;
   if (!isFiniteNumber(serviceMs) || !(queuedMs === null || isFiniteNumber(queuedMs))) return undefined;
   if (redelivered !== undefined && typeof redelivered !== 'boolean') return undefined;
-  const base = { workerId, timings: { queuedMs, serviceMs }, ...(redelivered === undefined ? {} : { redelivered }) };
-  if (ok === true) return 'result' in json ? { ok: true, result: json.result, ...base } : undefined;
+  const checkedTimings = { queuedMs, serviceMs };
+  if (ok === true) {
+    if (!('result' in json)) return undefined;
+    return redelivered === undefined
+      ? { ok: true, result: json.result, workerId, timings: checkedTimings }
+      : { ok: true, result: json.result, workerId, timings: checkedTimings, redelivered };
+  }
   if (ok !== false || !isObject(json.error)) return undefined;
   const { code, message } = json.error;
   if (typeof code !== 'string' || typeof message !== 'string') return undefined;
-  return { ok: false, error: { code, message }, ...base };
+  const error = { code, message };
+  return redelivered === undefined ? { ok: false, error, workerId, timings: checkedTimings } : { ok: false, error, workerId, timings: checkedTimings, redelivered };
 }
 
 /** The shape of protocol.ts's Reply, repeated here so that this module needs no zod. */

@@ -8,8 +8,9 @@ export { JOB_NAME_PATTERN };
  * The message protocol, imported by both sides: requests, replies, control
  * messages and the names of the broker objects of one pool.
  *
- * Versioning: every message carries `shoal-protocol` in its headers. A worker
- * serves every version up to its own. A request from a newer producer is
+ * Versioning: a request carries `shoal-protocol` in its headers from version 2
+ * on; one without it is version 1 (see requestHeaders). A worker serves every
+ * version up to its own. A request from a newer producer is
  * requeued (so that an upgraded worker can take it during a rollout) until the
  * delivery limit, then answered with UNSUPPORTED_VERSION.
  */
@@ -17,7 +18,7 @@ export const PROTOCOL_VERSION = 1;
 export const HEADER_VERSION = 'shoal-protocol';
 /** Publish time in epoch milliseconds (the AMQP timestamp only has seconds). */
 export const HEADER_SENT_AT = 'shoal-sent-at';
-/** When the caller stops waiting, in epoch milliseconds; survives a republish, unlike the relative expiration. */
+/** When the caller stops waiting, in epoch milliseconds; sent on a republish, whose relative expiration is what is left. */
 export const HEADER_DEADLINE = 'shoal-deadline';
 /** Set by quorum queues: how many times the message was delivered before. */
 export const HEADER_DELIVERY_COUNT = 'x-delivery-count';
