@@ -35,6 +35,7 @@ export interface RpcClientOptions {
 interface PublishedCall extends PendingCall {
   job: string;
   body: Buffer;
+  /** When it was first published (epoch ms): the worker measures its queue wait from it. */
   sentAt: number;
   deadline: number;
   /** Whether it has been published once: later publishes are republishes. */
@@ -159,11 +160,13 @@ export class RpcClient implements RpcCaller {
   private publish(id: string, call: PublishedCall): void {
     const channel = this.channel;
     if (!channel) return; // setup() publishes it on the next channel
-    // The first publish says when it was sent and its time to live, which give the deadline
-    // (requestHeaders); a later one sends less time to live, so it names the deadline too.
+    // The first publish says when it was sent (now) and its time to live, which give the deadline
+    // (requestHeaders); a later one sends what is left to live, so it names the deadline too.
+    const now = Date.now();
     const first = !call.published;
-    const ttl = call.deadline - (first ? call.sentAt : Date.now());
+    const ttl = call.deadline - now;
     if (ttl <= 0) return; // its timer is about to fire
+    if (first) call.sentAt = now;
     call.published = true;
     call.channel = channel;
     try {
