@@ -19,6 +19,15 @@ export class JobCancelled extends ShoalError {
  */
 export const EXPIRY_GRACE_MS = 1000;
 
+/** How often running jobs' deadlines are checked: well within the clock-skew grace. */
+const DEADLINE_SWEEP_MS = 250;
+
+interface Running {
+  controller: AbortController;
+  /** Epoch ms at which its signal fires: the deadline plus the grace; Infinity without one. */
+  expiresAt: number;
+}
+
 /** How many early cancels a worker remembers: far more than a queue's backlog of cancelled calls in practice. */
 const CANCELLED_IDS_KEPT = 10_000;
 
@@ -29,25 +38,36 @@ const CANCELLED_IDS_KEPT = 10_000;
  * early; one that ignores it is unaffected.
  */
 export class Cancellations {
-  private readonly running = new Map<string, AbortController>();
+  private readonly running = new Map<string, Running>();
+  /** One timer for every running job's deadline, not one per job: the request path stays cheap. */
+  private sweeper: NodeJS.Timeout | undefined;
   /** Cancelled before this worker ran them: still queued, or held by another worker. */
   private readonly cancelledEarly = new BoundedSet<string>(CANCELLED_IDS_KEPT);
 
   /** A signal for one job; call the returned `end` when it has settled. */
-  begin(messageId: string, deadline: number | undefined, now = Date.now()): { signal: AbortSignal; end: () => void } {
-    const controller = new AbortController();
-    const timer = deadline === undefined
-      ? undefined
-      : setTimeout(() => controller.abort(new JobCancelled('TIMEOUT', 'the request\'s deadline passed while it ran', true)), Math.max(0, deadline + EXPIRY_GRACE_MS - now));
-    timer?.unref();
-    this.running.set(messageId, controller);
+  begin(messageId: string, deadline: number | undefined): { signal: AbortSignal; end: () => void } {
+    const entry: Running = { controller: new AbortController(), expiresAt: deadline === undefined ? Infinity : deadline + EXPIRY_GRACE_MS };
+    this.running.set(messageId, entry);
+    if (deadline !== undefined) this.sweeper ??= setInterval(() => this.expire(Date.now()), DEADLINE_SWEEP_MS).unref();
     return {
-      signal: controller.signal,
+      signal: entry.controller.signal,
       end: () => {
-        clearTimeout(timer);
-        if (this.running.get(messageId) === controller) this.running.delete(messageId);
+        if (this.running.get(messageId) === entry) this.running.delete(messageId);
       },
     };
+  }
+
+  /** Fires the signal of every job whose deadline (with the clock-skew grace) has passed. */
+  expire(now: number): void {
+    for (const { controller, expiresAt } of this.running.values()) {
+      if (expiresAt <= now && !controller.signal.aborted) controller.abort(new JobCancelled('TIMEOUT', 'the request\'s deadline passed while it ran', true));
+    }
+  }
+
+  /** Stops the deadline timer: the worker has closed. */
+  stop(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 
   /**
@@ -56,7 +76,7 @@ export class Cancellations {
    * it later skips it. Returns whether this worker was running it.
    */
   cancel(messageId: string): boolean {
-    const controller = this.running.get(messageId);
+    const controller = this.running.get(messageId)?.controller;
     if (!controller) {
       this.cancelledEarly.add(messageId);
       return false;
@@ -72,7 +92,7 @@ export class Cancellations {
 
   /** The drain grace ran out: every job still running is cancelled, and its caller told so. */
   cancelAll(): number {
-    for (const controller of this.running.values()) controller.abort(new JobCancelled('CANCELLED', 'the worker was stopping and its drain grace ran out', false));
+    for (const { controller } of this.running.values()) controller.abort(new JobCancelled('CANCELLED', 'the worker was stopping and its drain grace ran out', false));
     return this.running.size;
   }
 }

@@ -1,6 +1,6 @@
 import { errorCode, errorMessage, TransientJobError } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
-import { decodeRequest, encodeReply, type IncomingMessage, type Reply } from '../infra/protocol.js';
+import { decodeRequest, encodeReply, type IncomingMessage, type Reply, type Request } from '../infra/protocol.js';
 import type { RequestResult, Settle } from '../infra/transport/types.js';
 import { bucketIndex, emptyBuckets } from '../infra/wait-histogram.js';
 import { Cancellations, EXPIRY_GRACE_MS, type JobCancelled } from './cancellation.js';
@@ -27,8 +27,16 @@ export class RequestRunner {
 
   constructor(private readonly options: RequestRunnerOptions) {}
 
-  async run(msg: IncomingMessage, receivedAt = Date.now()): Promise<RequestResult> {
-    const outcome = await this.decide(msg, receivedAt);
+  /**
+   * A synchronous job (echo, or any handler that returns a plain value) is
+   * answered synchronously: no promise per request where none is needed.
+   */
+  run(msg: IncomingMessage, receivedAt = Date.now()): RequestResult | Promise<RequestResult> {
+    const outcome = this.decide(msg, receivedAt);
+    return isPromise(outcome) ? outcome.then((o) => this.result(o)) : this.result(outcome);
+  }
+
+  private result(outcome: Outcome): RequestResult {
     return outcome.reply ? this.encoded(outcome.settle, outcome.reply) : { settle: outcome.settle };
   }
 
@@ -55,7 +63,7 @@ export class RequestRunner {
     }
   }
 
-  private async decide(msg: IncomingMessage, receivedAt: number): Promise<Outcome> {
+  private decide(msg: IncomingMessage, receivedAt: number): Outcome | Promise<Outcome> {
     const { logger, maxBodyBytes, workerId } = this.options;
     // Whichever limit comes first: a BullMQ job added with fewer attempts than the worker's limit is
     // not run again after its last one, so a requeue there would fail it with no reply but "requeued".
@@ -96,36 +104,54 @@ export class RequestRunner {
       return { settle: 'dead-letter', reply: { ...to, body: this.failure('UNKNOWN_JOB', `no handler for job "${request.job}"`, queuedMs, 0) } };
     }
 
-    const running = this.cancellations.begin(request.messageId, request.deadline, receivedAt);
+    const running = this.cancellations.begin(request.messageId, request.deadline);
     const started = performance.now();
+    const context = { messageId: request.messageId, workerId, deliveryCount: request.deliveryCount, redelivered: request.redelivered, deadline: request.deadline, signal: running.signal };
+    let returned: unknown;
     try {
-      const result = await handler(request.payload, {
-        messageId: request.messageId,
-        workerId,
-        deliveryCount: request.deliveryCount,
-        redelivered: request.redelivered,
-        deadline: request.deadline,
-        signal: running.signal,
-      });
-      const serviceMs = performance.now() - started;
-      this.counters.processed++;
-      this.counters.serviceMsTotal += serviceMs;
-      const body: Reply = { ok: true, result: result ?? null, workerId, timings: { queuedMs, serviceMs }, ...(redelivered ? { redelivered } : {}) };
-      return { settle: 'ack', reply: { ...to, body } };
+      returned = handler(request.payload, context);
     } catch (err) {
-      const serviceMs = performance.now() - started;
-      // Whatever the handler threw once its signal fired, it stopped because it was told to.
-      if (running.signal.aborted) return this.cancelled(running.signal.reason as JobCancelled, to, queuedMs, serviceMs);
-      if (err instanceof TransientJobError && !isLastAttempt(request.deliveryCount, deliveryLimit)) {
-        logger.info({ messageId: request.messageId, err: err.message, deliveryCount: request.deliveryCount }, 'transient job failure; requeueing');
-        return { settle: 'requeue' };
-      }
-      logger.warn({ messageId: request.messageId, job: request.job, err: errorMessage(err) }, 'job failed; dead-lettering it');
-      this.counters.failed++;
-      return { settle: 'dead-letter', reply: { ...to, body: this.failure(errorCode(err), errorMessage(err), queuedMs, serviceMs) } };
-    } finally {
       running.end();
+      return this.failed(request, to, err, queuedMs, performance.now() - started, deliveryLimit, running.signal);
     }
+    if (!isPromise(returned)) {
+      running.end();
+      return this.succeeded(returned, to, queuedMs, performance.now() - started, redelivered);
+    }
+    return returned.then(
+      (result) => {
+        running.end();
+        return this.succeeded(result, to, queuedMs, performance.now() - started, redelivered);
+      },
+      (err: unknown) => {
+        running.end();
+        return this.failed(request, to, err, queuedMs, performance.now() - started, deliveryLimit, running.signal);
+      },
+    );
+  }
+
+  private succeeded(result: unknown, to: ReplyAddress, queuedMs: number | null, serviceMs: number, redelivered: boolean): Outcome {
+    this.counters.processed++;
+    this.counters.serviceMsTotal += serviceMs;
+    // Microseconds are precision enough, and a short number is cheaper to write.
+    const timings = { queuedMs, serviceMs: Math.round(serviceMs * 1000) / 1000 };
+    const body: Reply = redelivered
+      ? { ok: true, result: result ?? null, workerId: this.options.workerId, timings, redelivered }
+      : { ok: true, result: result ?? null, workerId: this.options.workerId, timings };
+    return { settle: 'ack', reply: { replyTo: to.replyTo, correlationId: to.correlationId, body } };
+  }
+
+  private failed(request: Request, to: ReplyAddress, err: unknown, queuedMs: number | null, serviceMs: number, deliveryLimit: number, signal: AbortSignal): Outcome {
+    const { logger } = this.options;
+    // Whatever the handler threw once its signal fired, it stopped because it was told to.
+    if (signal.aborted) return this.cancelled(signal.reason as JobCancelled, to, queuedMs, serviceMs);
+    if (err instanceof TransientJobError && !isLastAttempt(request.deliveryCount, deliveryLimit)) {
+      logger.info({ messageId: request.messageId, err: err.message, deliveryCount: request.deliveryCount }, 'transient job failure; requeueing');
+      return { settle: 'requeue' };
+    }
+    logger.warn({ messageId: request.messageId, job: request.job, err: errorMessage(err) }, 'job failed; dead-lettering it');
+    this.counters.failed++;
+    return { settle: 'dead-letter', reply: { ...to, body: this.failure(errorCode(err), errorMessage(err), queuedMs, serviceMs) } };
   }
 
   /**
@@ -133,7 +159,7 @@ export class RequestRunner {
    * dead-lettered. Its caller is told why (CANCELLED), unless it is gone: it
    * cancelled the call itself, or its deadline passed (it has timed out).
    */
-  private cancelled(reason: JobCancelled, to: { replyTo: string; correlationId: string }, queuedMs: number | null, serviceMs: number): Outcome {
+  private cancelled(reason: JobCancelled, to: ReplyAddress, queuedMs: number | null, serviceMs: number): Outcome {
     this.counters.failed++;
     this.options.logger.info({ correlationId: to.correlationId, code: reason.code, reason: reason.message }, 'job stopped on its signal; acking it');
     return reason.callerGone ? { settle: 'ack' } : { settle: 'ack', reply: { ...to, body: this.failure(reason.code, reason.message, queuedMs, serviceMs) } };
@@ -143,6 +169,13 @@ export class RequestRunner {
     return { ok: false, error: { code, message }, workerId: this.options.workerId, timings: { queuedMs, serviceMs } };
   }
 }
+
+interface ReplyAddress {
+  replyTo: string;
+  correlationId: string;
+}
+
+const isPromise = <T>(value: unknown): value is Promise<T> => typeof (value as Promise<T> | undefined)?.then === 'function';
 
 /** What to do with a request before its reply is encoded. */
 interface Outcome {

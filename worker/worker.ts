@@ -41,7 +41,7 @@ export type WorkerStats = Omit<WorkerReport, 'workerId' | 'startedAt' | 'reporte
 
 /**
  * Takes requests from its transport, runs them (RequestRunner) and has the
- * transport settle each: on RabbitMQ, reply, then ack (see RabbitConsumer.publishReply); on
+ * transport settle each: on RabbitMQ, reply, then ack (see RabbitConsumer.settle); on
  * BullMQ, complete or fail the job. Shuts down in order on close(): stop
  * consuming, wait for in-flight jobs, disconnect. Emits 'closed' once,
  * whatever asked it to stop (SIGTERM, a drain or quit control message), and
@@ -50,7 +50,8 @@ export type WorkerStats = Omit<WorkerReport, 'workerId' | 'startedAt' | 'reporte
 export class Worker extends EventEmitter {
   private readonly consumer: RequestConsumer;
   private readonly runner: RequestRunner;
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Deliveries being run and settled, by their message. */
+  private readonly inFlight = new Map<IncomingMessage, Promise<void>>();
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private role: WorkerRole;
@@ -109,18 +110,25 @@ export class Worker extends EventEmitter {
   }
 
   private deliver(message: IncomingMessage, settle: (result: RequestResult) => Promise<void>): Promise<void> {
-    const receivedAt = Date.now();
-    const job = this.runner
-      .run(message, receivedAt)
-      .catch((err: unknown): RequestResult => {
-        // The runner answers every failure it knows of; anything else must not strand the delivery.
-        this.options.logger.error({ err: errorMessage(err) }, 'request handling failed unexpectedly; requeueing it');
-        return { settle: 'requeue' };
-      })
-      .then(settle)
-      .finally(() => this.inFlight.delete(job));
-    this.inFlight.add(job);
+    const job = this.runAndSettle(message, settle);
+    this.inFlight.set(message, job);
     return job;
+  }
+
+  private async runAndSettle(message: IncomingMessage, settle: (result: RequestResult) => Promise<void>): Promise<void> {
+    let result: RequestResult;
+    try {
+      result = await this.runner.run(message, Date.now());
+    } catch (err) {
+      // The runner answers every failure it knows of; anything else must not strand the delivery.
+      this.options.logger.error({ err: errorMessage(err) }, 'request handling failed unexpectedly; requeueing it');
+      result = { settle: 'requeue' };
+    }
+    try {
+      await settle(result);
+    } finally {
+      this.inFlight.delete(message); // set by deliver() before the first await here
+    }
   }
 
   private onControl(control: ControlMessage): void {
@@ -156,8 +164,9 @@ export class Worker extends EventEmitter {
     // A start under way settles first (stopConsuming made it take no work, or cancelled
     // it), so that what it opened is closed below; deliveries it let in are waited for.
     await this.starting?.catch(() => undefined);
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()]);
     clearTimeout(cancelTimer);
+    this.runner.cancellations.stop();
     await this.consumer.close();
     logger.info({ processed: this.runner.counters.processed, failed: this.runner.counters.failed }, 'worker closed');
     this.emit('closed', reason);

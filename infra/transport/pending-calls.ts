@@ -1,13 +1,15 @@
 import { EventEmitter, once } from 'node:events';
 import { BoundedSet } from '../bounded-set.js';
 import type { Reply } from '../protocol.js';
+import { Deadlines } from './deadlines.js';
 import type { DeliveryStats } from './types.js';
 
 /** What every transport keeps of a call waiting for its reply. */
 export interface PendingCall {
   resolve: (reply: Reply) => void;
   reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
+  /** How long the caller waits for the reply. */
+  timeoutMs: number;
 }
 
 /** How many timed-out ids to remember for telling a late reply from a duplicate one. */
@@ -16,22 +18,37 @@ const TIMED_OUT_MEMORY = 10_000;
 /**
  * The calls of one RPC client waiting for their reply, by correlation id: each
  * is settled once (answered, failed or timed out), and a reply that finds no
- * call is counted as late (its call timed out) or as a duplicate.
+ * call is counted as late (its call timed out) or as a duplicate. A call
+ * not settled within its timeout fails with the error `expire` gives (which
+ * may also clean up after it); the timeouts share one timer (deadlines.ts).
  */
 export class PendingCalls<C extends PendingCall> {
   private readonly calls = new Map<string, C>();
   /** Calls that timed out, most recent last: a reply for one of them is late, any other unknown one a duplicate. */
   private readonly timedOut = new BoundedSet<string>(TIMED_OUT_MEMORY);
   private readonly idle = new EventEmitter();
+  private readonly deadlines: Deadlines<string>;
 
-  constructor(private readonly stats: DeliveryStats) {}
+  /** `now` is a monotonic clock in ms (tests pass a fake one). */
+  constructor(
+    private readonly stats: DeliveryStats,
+    expire: (id: string, call: C) => Error,
+    now: () => number = () => performance.now(),
+  ) {
+    this.deadlines = new Deadlines((id) => {
+      const call = this.calls.get(id);
+      if (call) this.timeOut(id, expire(id, call));
+    }, now);
+  }
 
   get size(): number {
     return this.calls.size;
   }
 
-  add(id: string, call: C): void {
+  /** Waits for the call's reply until `startedAt` (on the `now` clock) plus its timeout. */
+  add(id: string, call: C, startedAt?: number): void {
     this.calls.set(id, call);
+    this.deadlines.add(id, call.timeoutMs, startedAt);
   }
 
   has(id: string): boolean {
@@ -92,7 +109,7 @@ export class PendingCalls<C extends PendingCall> {
 
   private forget(id: string, call: C): void {
     this.calls.delete(id);
-    clearTimeout(call.timer);
+    this.deadlines.delete(id, call.timeoutMs);
     if (this.calls.size === 0) this.idle.emit('idle');
   }
 }

@@ -30,13 +30,14 @@ describe('a Python client (pika) speaks the protocol', () => {
     // One job at a time, so that a 2 s sleep keeps the worker busy while a request expires.
     await pool.worker('py-peer', { concurrency: 1, deliveryLimit: 5 });
     const { stdout } = await run(PYTHON, [CLIENT, AMQP_URL, pool.namespace], { timeout: 50_000 });
-    const seen = JSON.parse(stdout) as Record<string, { body: Record<string, unknown>; contentType: string; protocol: number } | null> & { dead: { expired: string | null; count: number } };
+    const seen = JSON.parse(stdout) as Record<string, { body: Record<string, unknown>; contentType: string | null; protocol: number | null } | null> & { dead: { expired: string | null; count: number } };
 
-    const errorReply = (code: string) => ({ body: expect.objectContaining({ ok: false, error: { code, message: expect.any(String) }, workerId: 'py-peer' }), contentType: 'application/json', protocol: 1 });
+    // Replies carry no headers and no content type: a missing shoal-protocol means version 1 (PROTOCOL.md).
+    const errorReply = (code: string) => ({ body: expect.objectContaining({ ok: false, error: { code, message: expect.any(String) }, workerId: 'py-peer' }), contentType: null, protocol: null });
     expect(seen.echo).toEqual({
       body: { ok: true, result: { hello: 'from python', n: [1, 2, 3] }, workerId: 'py-peer', timings: { queuedMs: expect.any(Number), serviceMs: expect.any(Number) } },
-      contentType: 'application/json',
-      protocol: 1,
+      contentType: null,
+      protocol: null,
     });
     expect(seen.sleep?.body).toMatchObject({ ok: true, result: { sleptMs: 10 } });
 

@@ -44,6 +44,19 @@ describe.each(EACH_TRANSPORT)('request/reply through a pool of workers (%s)', (t
     expect(reply.timings.queuedMs).not.toBeNull();
   });
 
+  it("gives the job its caller's deadline (the worker's expiry check goes by it)", async () => {
+    await pool.worker('solo', { handlers: { deadline: (_payload: unknown, ctx: JobContext) => ctx.deadline ?? null } });
+    const client = await pool.client();
+
+    const before = Date.now();
+    const reply = await client.call('deadline', null, 5000);
+    const after = Date.now();
+    expect(reply.ok).toBe(true);
+    const deadline = (reply as { result: number }).result;
+    expect(deadline).toBeGreaterThanOrEqual(before + 5000);
+    expect(deadline).toBeLessThanOrEqual(after + 5000);
+  });
+
   it('gives a job error back to the caller as an error reply', async () => {
     await pool.worker('solo', { handlers: { boom: () => { throw new Error('kaboom'); } } });
     const client = await pool.client();

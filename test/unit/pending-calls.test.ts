@@ -6,12 +6,12 @@ import type { DeliveryStats } from '../../infra/transport/types.js';
 const reply = { ok: true, result: 1 } as unknown as Reply;
 const newStats = (): DeliveryStats => ({ calls: 0, confirmed: 0, republished: 0, answered: 0, duplicatesSuppressed: 0, lateReplies: 0 });
 
-/** Adds a call whose timer would fail it after `ms`; returns its outcome. */
+/** Calls that time out with "timed out <id>", on the (faked) Date.now clock. */
+const newPending = (stats: DeliveryStats) => new PendingCalls<PendingCall>(stats, (id) => new Error(`timed out ${id}`), () => Date.now());
+
+/** Adds a call that times out after `ms`; returns its outcome. */
 function addCall(pending: PendingCalls<PendingCall>, id: string, ms = 1000): Promise<Reply> {
-  return new Promise<Reply>((resolve, reject) => {
-    const timer = setTimeout(() => pending.timeOut(id, new Error(`timed out ${id}`)), ms);
-    pending.add(id, { resolve, reject, timer });
-  });
+  return new Promise<Reply>((resolve, reject) => pending.add(id, { resolve, reject, timeoutMs: ms }));
 }
 
 describe('PendingCalls', () => {
@@ -20,7 +20,7 @@ describe('PendingCalls', () => {
 
   it('hands a reply to its call once, and counts a second one as a duplicate', async () => {
     const stats = newStats();
-    const pending = new PendingCalls(stats);
+    const pending = newPending(stats);
     const call = addCall(pending, 'a');
     pending.answer('a', reply);
     pending.answer('a', reply);
@@ -31,7 +31,7 @@ describe('PendingCalls', () => {
 
   it('counts a reply after its call timed out as late, and one for an unknown id as a duplicate', async () => {
     const stats = newStats();
-    const pending = new PendingCalls(stats);
+    const pending = newPending(stats);
     const call = addCall(pending, 'slow', 50);
     const outcome = call.catch((err: Error) => err.message);
     vi.advanceTimersByTime(50);
@@ -43,7 +43,7 @@ describe('PendingCalls', () => {
 
   it('a settled call stops its timer, and a failed one rejects once', async () => {
     const stats = newStats();
-    const pending = new PendingCalls(stats);
+    const pending = newPending(stats);
     const answered = addCall(pending, 'a', 50);
     const failed = addCall(pending, 'b', 50).catch((err: Error) => err.message);
     pending.answer('a', reply);
@@ -57,7 +57,7 @@ describe('PendingCalls', () => {
   });
 
   it('whenIdle waits for the last call to settle', async () => {
-    const pending = new PendingCalls(newStats());
+    const pending = newPending(newStats());
     await pending.whenIdle(); // none waiting: at once
     const first = addCall(pending, 'a');
     const second = addCall(pending, 'b').catch(() => undefined);

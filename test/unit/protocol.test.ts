@@ -7,6 +7,7 @@ import {
   encodeRequestBody,
   HEADER_SENT_AT,
   HEADER_VERSION,
+  requestHeaders,
   topologyFor,
   type IncomingMessage,
 } from '../../infra/protocol.js';
@@ -58,6 +59,13 @@ describe('decodeRequest', () => {
         redelivered: false,
       },
     });
+  });
+
+  it("gives a request's deadline from its headers, first published or published again with less time to live", () => {
+    const first = message(encodeRequestBody('echo', 1), { expiration: '5000', headers: requestHeaders(1_000, undefined) });
+    expect(decodeRequest(first, 1024)).toMatchObject({ ok: true, request: { sentAt: 1_000, deadline: 6_000, version: 1 } });
+    const again = message(encodeRequestBody('echo', 1), { expiration: '2000', headers: requestHeaders(1_000, 6_000) });
+    expect(decodeRequest(again, 1024)).toMatchObject({ ok: true, request: { sentAt: 1_000, deadline: 6_000, version: 1 } });
   });
 
   it('treats a request without a version header as version 1', () => {

@@ -4,7 +4,7 @@ import {
   HEADER_DELIVERY_COUNT,
   HEADER_SENT_AT,
   HEADER_VERSION,
-  replySchema,
+  replyOf,
   type IncomingMessage,
   type Reply,
 } from '../../protocol.js';
@@ -58,8 +58,8 @@ export function jobToMessage(job: Job<RequestJobData>): IncomingMessage {
  */
 export function replyFromFailure(failedReason: string): Reply {
   try {
-    const parsed = replySchema.safeParse(JSON.parse(failedReason));
-    if (parsed.success) return parsed.data;
+    const reply = replyOf(JSON.parse(failedReason));
+    if (reply) return reply;
   } catch {
     // not one of ours
   }

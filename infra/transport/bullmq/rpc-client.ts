@@ -5,7 +5,7 @@ import { errorMessage, PublishError, ShoalError, TimeoutError, ValidationError }
 import { callCancelled, onCallAborted } from '../abort-call.js';
 import { publishControl } from './control.js';
 import type { Logger } from '../../log.js';
-import { encodeBoundedRequest, PROTOCOL_VERSION, replySchema, type Reply } from '../../protocol.js';
+import { encodeBoundedRequest, PROTOCOL_VERSION, replyOf, type Reply } from '../../protocol.js';
 import { PendingCalls, type PendingCall } from '../pending-calls.js';
 import type { DeliveryStats, RpcCaller } from '../types.js';
 import { bullConnection, QUEUE_NAME, queueOptions, queuePrefix, redisConnection, withRedisOnce } from './connection.js';
@@ -59,7 +59,12 @@ export class BullmqRpcClient implements RpcCaller {
   private sequence = 0;
   private closing: Promise<void> | undefined;
   readonly stats: DeliveryStats = { calls: 0, confirmed: 0, republished: 0, answered: 0, duplicatesSuppressed: 0, lateReplies: 0 };
-  private readonly pending = new PendingCalls<QueuedCall>(this.stats);
+  private readonly pending = new PendingCalls<QueuedCall>(this.stats, (id, call) => {
+    // Not taken yet: remove it, so nobody runs it for a caller that is gone. Taken: it is locked and stays.
+    // After the add: a remove that overtook a slow add would find nothing, and the job would stay.
+    void call.added?.then(() => this.queue.remove(id)).catch(() => undefined);
+    return new TimeoutError(`no reply to ${call.job} within ${call.timeoutMs}ms`);
+  });
   private readonly lostJobCheck: NodeJS.Timeout;
   private checking = false;
   private publisher: Redis | undefined;
@@ -98,13 +103,7 @@ export class BullmqRpcClient implements RpcCaller {
     const data: RequestJobData = { body: body.toString('utf8'), messageId: id, version: PROTOCOL_VERSION, sentAt, deadline };
     let call: QueuedCall | undefined;
     const reply = new Promise<Reply>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.timeOut(id, new TimeoutError(`no reply to ${job} within ${timeoutMs}ms`));
-        // Not taken yet: remove it, so nobody runs it for a caller that is gone. Taken: it is locked and stays.
-        // After the add: a remove that overtook a slow add would find nothing, and the job would stay.
-        void call?.added?.then(() => this.queue.remove(id)).catch(() => undefined);
-      }, timeoutMs);
-      call = { resolve, reject, timer, job, data, added: undefined, addedAt: undefined, misses: 0 };
+      call = { resolve, reject, timeoutMs, job, data, added: undefined, addedAt: undefined, misses: 0 };
       this.pending.add(id, call);
     });
     // It may time out while the add is still under way, before the caller holds it: not an unhandled rejection.
@@ -169,8 +168,8 @@ export class BullmqRpcClient implements RpcCaller {
   }
 
   private onCompleted(jobId: string, returnvalue: unknown): void {
-    const parsed = replySchema.safeParse(returnvalue);
-    if (parsed.success) this.onReply(jobId, parsed.data);
+    const reply = replyOf(returnvalue);
+    if (reply) this.onReply(jobId, reply);
     else if (this.pending.has(jobId)) this.pending.fail(jobId, new ValidationError('MALFORMED_REPLY', `job ${jobId} completed with a value that is not a reply`));
   }
 

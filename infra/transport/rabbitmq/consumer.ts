@@ -6,14 +6,13 @@ import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import {
   decodeControl,
-  HEADER_VERSION,
-  PROTOCOL_VERSION,
-  CANCEL_ROUTING_KEY, QUIT_ROUTING_KEY,
+  CANCEL_ROUTING_KEY,
+  QUIT_ROUTING_KEY,
   REPLY_TO_DIRECT,
   type Topology,
   workerRoutingPattern,
 } from '../../protocol.js';
-import type { ConsumerCallbacks, RequestConsumer, RequestResult } from '../types.js';
+import type { ConsumerCallbacks, RequestConsumer, RequestResult, Settle } from '../types.js';
 import type { WorkerRole } from '../../worker-role.js';
 
 export interface RabbitConsumerOptions {
@@ -34,8 +33,10 @@ export interface RabbitConsumerOptions {
  */
 export const CONSUMER_PRIORITY: Record<WorkerRole, number> = { worker: 10, spare: 0 };
 
-/** Replies up to this size may take the consumer channel (see publishReply); larger ones are rare and confirmed. */
+/** Replies up to this size may take the consumer channel (see settle); larger ones are rare and confirmed. */
 const FAST_REPLY_MAX_BYTES = 64 * 1024;
+
+const SETTLED = Promise.resolve();
 
 /**
  * A worker's RabbitMQ side: consumes the request queue with manual acks and a
@@ -56,7 +57,7 @@ export class RabbitConsumer implements RequestConsumer {
    * published on, and that must not take the consumer and its jobs with it.
    */
   private replyChannel: Promise<ConfirmChannel> | undefined;
-  /** Reply addresses the broker has confirmed a reply to (one per caller channel): see publishReply. */
+  /** Reply addresses the broker has confirmed a reply to (one per caller channel): see settle. */
   private readonly provenReplyAddresses = new BoundedSet<string>(1024);
   private role: WorkerRole = 'worker';
   private stopped = false;
@@ -181,29 +182,9 @@ export class RabbitConsumer implements RequestConsumer {
     void this.callbacks.deliver(msg, (result) => this.settle(channel, msg, result));
   }
 
-  private async settle(channel: Channel, msg: ConsumeMessage, result: RequestResult): Promise<void> {
-    let settle = result.settle;
-    if (result.reply) {
-      try {
-        await this.publishReply(channel, result.reply.replyTo, result.reply.correlationId, result.reply.encoded);
-      } catch (err) {
-        // Only the sending can fail here (its channel closed; the reply is encoded
-        // already): give the request back, to be answered by another delivery. A reply
-        // address that always fails runs into the delivery limit and is dead-lettered.
-        this.options.logger.debug({ err: errorMessage(err) }, 'could not send a reply; requeueing the request');
-        settle = 'requeue';
-      }
-    }
-    try {
-      if (settle === 'ack') channel.ack(msg);
-      else channel.nack(msg, false, settle === 'requeue');
-    } catch (err) {
-      this.options.logger.debug({ err: errorMessage(err) }, 'could not settle a delivery; the broker will redeliver it');
-    }
-  }
-
   /**
-   * Sends a reply so that the ack which follows it cannot take effect without it.
+   * Publishes the reply, then acks, nacks or requeues the delivery, so that the
+   * ack cannot take effect without the reply. Synchronous when the reply can go at once.
    *
    * - To an address not seen before: on the reply channel, and resolves once the
    *   broker confirms it. A malformed direct reply-to address makes the broker
@@ -220,16 +201,58 @@ export class RabbitConsumer implements RequestConsumer {
    *   confirm shows. Only small replies: one over the broker's
    *   max_message_size would fail the consumer's channel and every job on it.
    */
-  private async publishReply(consumer: Channel, replyTo: string, correlationId: string, body: Buffer): Promise<void> {
-    const properties = { correlationId, contentType: 'application/json', headers: { [HEADER_VERSION]: PROTOCOL_VERSION } };
-    if (body.length <= FAST_REPLY_MAX_BYTES && this.provenReplyAddresses.has(replyTo)) {
-      consumer.publish('', replyTo, body, properties);
-      return;
+  private settle(channel: Channel, msg: ConsumeMessage, result: RequestResult): Promise<void> {
+    const reply = result.reply;
+    if (!reply) {
+      this.finish(channel, msg, result.settle);
+      return SETTLED;
     }
+    if (this.canReplyAtOnce(reply.replyTo, reply.encoded)) {
+      let settle = result.settle;
+      try {
+        channel.publish('', reply.replyTo, reply.encoded, { correlationId: reply.correlationId });
+      } catch (err) {
+        settle = this.cannotReply(err);
+      }
+      this.finish(channel, msg, settle);
+      return SETTLED;
+    }
+    return this.publishConfirmed(reply.replyTo, reply.correlationId, reply.encoded).then(
+      () => this.finish(channel, msg, result.settle),
+      (err: unknown) => this.finish(channel, msg, this.cannotReply(err)),
+    );
+  }
+
+  /**
+   * Only the sending can fail (its channel closed; the reply is encoded
+   * already): give the request back, to be answered by another delivery. A reply
+   * address that always fails runs into the delivery limit and is dead-lettered.
+   */
+  private cannotReply(err: unknown): Settle {
+    this.options.logger.debug({ err: errorMessage(err) }, 'could not send a reply; requeueing the request');
+    return 'requeue';
+  }
+
+  private finish(channel: Channel, msg: ConsumeMessage, settle: Settle): void {
+    try {
+      if (settle === 'ack') channel.ack(msg);
+      else channel.nack(msg, false, settle === 'requeue');
+    } catch (err) {
+      this.options.logger.debug({ err: errorMessage(err) }, 'could not settle a delivery; the broker will redeliver it');
+    }
+  }
+
+  /** Whether the reply may go on the consumer's channel without a confirm (see settle). */
+  private canReplyAtOnce(replyTo: string, body: Buffer): boolean {
+    return body.length <= FAST_REPLY_MAX_BYTES && this.provenReplyAddresses.has(replyTo);
+  }
+
+  /** The first reply to an address, a large one, or one to a named queue: on the reply channel, confirmed. */
+  private async publishConfirmed(replyTo: string, correlationId: string, body: Buffer): Promise<void> {
     if (!this.model) throw new Error('not connected');
     const channel = await this.openReplyChannel(this.model);
     await new Promise<void>((resolve, reject) => {
-      channel.publish('', replyTo, body, properties, (err: unknown) =>
+      channel.publish('', replyTo, body, { correlationId }, (err: unknown) =>
         err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
       );
     });

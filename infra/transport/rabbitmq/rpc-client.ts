@@ -14,9 +14,8 @@ import {
   encodeBoundedRequest,
   HEADER_DEADLINE,
   HEADER_SENT_AT,
-  HEADER_VERSION,
-  PROTOCOL_VERSION,
   REPLY_TO_DIRECT,
+  requestHeaders,
   type Reply,
   type Topology,
 } from '../../protocol.js';
@@ -38,8 +37,11 @@ export interface RpcClientOptions {
 interface PublishedCall extends PendingCall {
   job: string;
   body: Buffer;
+  /** When it was first published (epoch ms): the worker measures its queue wait from it. */
   sentAt: number;
   deadline: number;
+  /** Whether it has been published once: later publishes are republishes. */
+  published: boolean;
   /** The channel it was last published on; its replies die with that channel. */
   channel: ConfirmChannel | undefined;
   confirmed: boolean;
@@ -80,7 +82,9 @@ export class RpcClient implements RpcCaller {
   private writable: Promise<unknown> | undefined;
   private closing: Promise<void> | undefined;
   readonly stats: DeliveryStats = { calls: 0, confirmed: 0, republished: 0, answered: 0, duplicatesSuppressed: 0, lateReplies: 0 };
-  private readonly pending = new PendingCalls<PublishedCall>(this.stats);
+  private readonly firstHeaders = requestHeaders(0, undefined);
+  private readonly againHeaders = requestHeaders(0, 0);
+  private readonly pending = new PendingCalls<PublishedCall>(this.stats, (_id, call) => new TimeoutError(`no reply to ${call.job} within ${call.timeoutMs}ms`));
 
   private constructor(private readonly options: RpcClientOptions) {}
 
@@ -127,23 +131,33 @@ export class RpcClient implements RpcCaller {
   /**
    * Sends one request and resolves with its reply (ok or not). Rejects with a
    * TimeoutError, a PublishError (nacked or unroutable) or a ValidationError.
+   * Not async: with a channel ready (nearly always) it publishes at once,
+   * without the extra promises an async function and an await cost per call.
    */
-  async call(job: string, payload: unknown, timeoutMs: number, signal?: AbortSignal): Promise<Reply> {
-    if (this.closing) throw new ShoalError('CLIENT_CLOSED', 'the client is closed');
-    if (signal?.aborted) throw callCancelled(job, signal);
-    const body = encodeBoundedRequest(job, payload, this.options.maxBodyBytes);
+  call(job: string, payload: unknown, timeoutMs: number, signal?: AbortSignal): Promise<Reply> {
+    let body: Buffer;
+    try {
+      if (this.closing) throw new ShoalError('CLIENT_CLOSED', 'the client is closed');
+      if (signal?.aborted) throw callCancelled(job, signal);
+      body = encodeBoundedRequest(job, payload, this.options.maxBodyBytes);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     this.stats.calls++;
     const id = `${this.idPrefix}.${++this.sequence}`;
+    const startedAt = performance.now();
     const deadline = Date.now() + timeoutMs;
-    await this.readyChannel(deadline);
-    if (signal?.aborted) throw callCancelled(job, signal); // aborted while it waited for a channel: never sent
+    if (this.channel && !this.writable) return this.send(id, job, body, timeoutMs, deadline, startedAt, signal);
+    return this.readyChannel(deadline).then(() => {
+      if (signal?.aborted) throw callCancelled(job, signal); // aborted while it waited for a channel: never sent
+      return this.send(id, job, body, timeoutMs, deadline, startedAt, signal);
+    });
+  }
 
+  private send(id: string, job: string, body: Buffer, timeoutMs: number, deadline: number, startedAt: number, signal: AbortSignal | undefined): Promise<Reply> {
     const reply = new Promise<Reply>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.timeOut(id, new TimeoutError(`no reply to ${job} within ${timeoutMs}ms`));
-      }, Math.max(0, deadline - Date.now()));
-      const call: PublishedCall = { job, body, sentAt: Date.now(), deadline, channel: undefined, confirmed: false, nacks: 0, resolve, reject, timer };
-      this.pending.add(id, call);
+      const call: PublishedCall = { job, body, sentAt: Date.now(), deadline, published: false, channel: undefined, confirmed: false, nacks: 0, resolve, reject, timeoutMs };
+      this.pending.add(id, call, startedAt);
       this.publish(id, call);
     });
     onCallAborted(signal, reply, () => {
@@ -165,8 +179,14 @@ export class RpcClient implements RpcCaller {
   private publish(id: string, call: PublishedCall): void {
     const channel = this.channel;
     if (!channel) return; // setup() publishes it on the next channel
-    const ttl = call.deadline - Date.now();
+    // The first publish says when it was sent (now) and its time to live, which give the deadline
+    // (requestHeaders); a later one sends what is left to live, so it names the deadline too.
+    const now = Date.now();
+    const first = !call.published;
+    const ttl = call.deadline - now;
     if (ttl <= 0) return; // its timer is about to fire
+    if (first) call.sentAt = now;
+    call.published = true;
     call.channel = channel;
     try {
       const accepted = channel.publish(
@@ -182,8 +202,7 @@ export class RpcClient implements RpcCaller {
           expiration: String(ttl),
           persistent: true,
           mandatory: true,
-          contentType: 'application/json',
-          headers: { [HEADER_VERSION]: PROTOCOL_VERSION, [HEADER_SENT_AT]: call.sentAt, [HEADER_DEADLINE]: call.deadline },
+          headers: this.headersFor(call, first),
         },
         (err: unknown) => this.onConfirm(id, call, channel, err),
       );
@@ -196,6 +215,19 @@ export class RpcClient implements RpcCaller {
     } catch {
       // The channel closed under us: setup() publishes it again on the next one.
     }
+  }
+
+  /**
+   * The request's headers, in one object per shape, reused: amqplib encodes
+   * them within publish() (through an object whose prototype they become),
+   * and V8 makes each new object used as a prototype slow to enumerate. A new
+   * headers object per publish cost about 4 µs, a reused one about 1 µs.
+   */
+  private headersFor(call: PublishedCall, first: boolean): Record<string, number> {
+    const headers = first ? this.firstHeaders : this.againHeaders;
+    headers[HEADER_SENT_AT] = call.sentAt;
+    if (!first) headers[HEADER_DEADLINE] = call.deadline;
+    return headers;
   }
 
   private onConfirm(id: string, call: PublishedCall, channel: ConfirmChannel, err: unknown): void {
