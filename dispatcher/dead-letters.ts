@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { listDeadLetters, requeueDeadLetters } from '../infra/amqp/dead-letters.js';
 import { commonSettings, integer, parseSettings, requireThat } from '../infra/config.js';
 import { JOB_NAME_PATTERN } from '../infra/protocol.js';
-import { runMain } from '../infra/cli.js';
+import { addSettingFlags, runMain } from '../infra/cli.js';
 import { redisSettings } from '../infra/redis.js';
 import { requireRedisFor, transportSettings } from '../infra/transport/settings.js';
 import { listFailed, requeueFailed } from './dead-letters-bullmq.js';
@@ -16,21 +16,24 @@ import { listFailed, requeueFailed } from './dead-letters-bullmq.js';
  * after the broker has confirmed its copy in the request queue (infra/amqp/dead-letters.ts).
  * With `--transport bullmq` both work on the queue's failed set (dead-letters-bullmq.ts).
  */
-const program = new Command('shoal-dead')
-  .description("Inspect a pool's dead-letter queue, and move dead letters back to its request queue.")
-  .option('--amqp-url <url>', 'broker URL (default amqp://guest:guest@127.0.0.1:5672)')
-  .option('--namespace <name>', 'pool namespace (default shoal)')
-  .option('--transport <kind>', "rabbitmq (default: the dead-letter queue <ns>.dead) or bullmq (the queue's failed set)")
-  .option('--redis-url <url>', 'Redis, for --transport bullmq (default redis://127.0.0.1:6379)')
+const connectionSettings = {
+  amqpUrl: commonSettings.amqpUrl,
+  namespace: commonSettings.namespace,
+  transport: { ...transportSettings.transport, help: "rabbitmq (the dead-letter queue <ns>.dead) or bullmq (the queue's failed set)" },
+  redisUrl: redisSettings.redisUrl,
+};
+
+const program = addSettingFlags(
+  new Command('shoal-dead').description("Inspect a pool's dead-letter queue, and move dead letters back to its request queue."),
+  connectionSettings,
+)
   .showHelpAfterError()
   // Usage errors (no command, unknown option) are bad input: exit 2, as ConfigError does. Subcommands inherit this.
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
-const connectionSettings = { amqpUrl: commonSettings.amqpUrl, namespace: commonSettings.namespace, ...transportSettings, redisUrl: redisSettings.redisUrl };
-
 const listSettings = {
   ...connectionSettings,
-  limit: { env: 'SHOAL_DEAD_LIMIT', flag: '--limit', schema: integer({ default: 20, min: 1, max: 10_000 }) },
+  limit: { env: 'SHOAL_DEAD_LIMIT', flag: '--limit', help: 'show at most this many', schema: integer({ default: 20, min: 1, max: 10_000 }) },
 };
 
 const requeueSettings = {
@@ -38,19 +41,21 @@ const requeueSettings = {
   limit: {
     env: 'SHOAL_DEAD_LIMIT',
     flag: '--limit',
+    placeholder: '<n>',
+    help: 'move at most this many',
     schema: z.coerce.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(1, { error: 'must be >= 1' }).optional(),
   },
   job: {
     env: 'SHOAL_DEAD_JOB',
     flag: '--job',
+    placeholder: '<name>',
+    help: 'move only dead letters of this job; the others stay in the dead-letter queue',
     schema: z.string().regex(JOB_NAME_PATTERN, { error: 'must be a job name of letters, digits, ".", "_", ":" or "-"' }).optional(),
   },
 };
 
-program
-  .command('list')
+addSettingFlags(program.command('list'), { limit: listSettings.limit })
   .description('Show dead letters without removing them: they are fetched, printed, and returned to the queue.')
-  .option('--limit <n>', 'show at most this many (default 20)')
   .option('--json', 'print JSON instead of one line per dead letter')
   .action(async (_opts: unknown, command: Command) => {
     const opts = command.optsWithGlobals<Record<string, unknown>>();
@@ -63,12 +68,9 @@ program
     process.stdout.write(await listDeadLetters(config, opts.json === true));
   });
 
-program
-  .command('requeue')
+addSettingFlags(program.command('requeue'), { limit: requeueSettings.limit, job: requeueSettings.job })
   .description('Move dead letters back to the request queue (publish, wait for the confirm, then ack the dead letter).')
-  .option('--limit <n>', 'move at most this many')
   .option('--all', 'move every dead letter that is in the queue when the command starts')
-  .option('--job <name>', 'move only dead letters of this job; the others stay in the dead-letter queue')
   .action(async (_opts: unknown, command: Command) => {
     const opts = command.optsWithGlobals<Record<string, unknown>>();
     const config = parseSettings(requeueSettings, process.env, opts);

@@ -3,15 +3,16 @@ import { Command } from 'commander';
 import { commonSettings, ConfigError, parseSettings } from '../infra/config.js';
 import { readRedisOnce, redisSettings } from '../infra/redis.js';
 import { statusKey, type PoolStatus } from './status-store.js';
-import { runMain } from '../infra/cli.js';
+import { addSettingFlags, runMain } from '../infra/cli.js';
 
 /** Shows a running pool: its workers and their states, the queue, the latency and the last decisions. */
-const program = new Command('shoal-status')
-  .description("Show a running pool's workers, queue, latency and last scaling decisions.")
-  .option('--namespace <name>', 'pool namespace (default shoal)')
-  .option('--redis-url <url>', 'Redis URL (default redis://127.0.0.1:6379)')
-  .option('--json', 'print the raw status as JSON')
-  .showHelpAfterError();
+const statusSettings = { namespace: commonSettings.namespace, ...redisSettings };
+const program = addSettingFlags(
+  new Command('shoal-status')
+    .description("Show a running pool's workers, queue, latency and last scaling decisions.")
+    .option('--json', 'print the raw status as JSON'),
+  statusSettings,
+).showHelpAfterError();
 
 export function formatStatus(s: PoolStatus, now: number): string {
   const o = s.observation;
@@ -31,7 +32,7 @@ export function formatStatus(s: PoolStatus, now: number): string {
 async function main(): Promise<number> {
   program.parse();
   const opts = program.opts<Record<string, unknown>>();
-  const config = parseSettings({ namespace: commonSettings.namespace, ...redisSettings }, process.env, opts);
+  const config = parseSettings(statusSettings, process.env, opts);
   if (config.redisUrl === 'off') throw new ConfigError(['SHOAL_REDIS_URL (--redis-url) must be set: the status lives in Redis']);
   const raw = await readRedisOnce(config.redisUrl, (redis) => redis.get(statusKey(config.namespace)));
   if (!raw) {

@@ -22,10 +22,36 @@ export const EXPIRY_GRACE_MS = 1000;
 /** How often running jobs' deadlines are checked: well within the clock-skew grace. */
 const DEADLINE_SWEEP_MS = 250;
 
-interface Running {
-  controller: AbortController;
-  /** Epoch ms at which its signal fires: the deadline plus the grace; Infinity without one. */
-  expiresAt: number;
+/**
+ * One job in flight. Its AbortController is made only when the handler first
+ * reads `signal`: constructing one costs about 3 µs in Node 20, as much as
+ * the rest of an echo's handling, and most handlers never look.
+ */
+export class RunningJob {
+  private controller: AbortController | undefined;
+  /** Why it was cancelled, once it was. */
+  cancelledBy: JobCancelled | undefined;
+
+  constructor(
+    /** Epoch ms at which its signal fires: the deadline plus the grace; Infinity without one. */
+    readonly expiresAt: number,
+    /** Call when it has settled. */
+    readonly end: () => void,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.cancelledBy) this.controller.abort(this.cancelledBy);
+    }
+    return this.controller.signal;
+  }
+
+  cancel(reason: JobCancelled): void {
+    if (this.cancelledBy) return;
+    this.cancelledBy = reason;
+    this.controller?.abort(reason);
+  }
 }
 
 /** How many early cancels a worker remembers: far more than a queue's backlog of cancelled calls in practice. */
@@ -38,29 +64,26 @@ const CANCELLED_IDS_KEPT = 10_000;
  * early; one that ignores it is unaffected.
  */
 export class Cancellations {
-  private readonly running = new Map<string, Running>();
+  private readonly running = new Map<string, RunningJob>();
   /** One timer for every running job's deadline, not one per job: the request path stays cheap. */
   private sweeper: NodeJS.Timeout | undefined;
   /** Cancelled before this worker ran them: still queued, or held by another worker. */
   private readonly cancelledEarly = new BoundedSet<string>(CANCELLED_IDS_KEPT);
 
-  /** A signal for one job; call the returned `end` when it has settled. */
-  begin(messageId: string, deadline: number | undefined): { signal: AbortSignal; end: () => void } {
-    const entry: Running = { controller: new AbortController(), expiresAt: deadline === undefined ? Infinity : deadline + EXPIRY_GRACE_MS };
-    this.running.set(messageId, entry);
+  /** One job starts; call its `end` when it has settled. */
+  begin(messageId: string, deadline: number | undefined): RunningJob {
+    const job: RunningJob = new RunningJob(deadline === undefined ? Infinity : deadline + EXPIRY_GRACE_MS, () => {
+      if (this.running.get(messageId) === job) this.running.delete(messageId);
+    });
+    this.running.set(messageId, job);
     if (deadline !== undefined) this.sweeper ??= setInterval(() => this.expire(Date.now()), DEADLINE_SWEEP_MS).unref();
-    return {
-      signal: entry.controller.signal,
-      end: () => {
-        if (this.running.get(messageId) === entry) this.running.delete(messageId);
-      },
-    };
+    return job;
   }
 
   /** Fires the signal of every job whose deadline (with the clock-skew grace) has passed. */
   expire(now: number): void {
-    for (const { controller, expiresAt } of this.running.values()) {
-      if (expiresAt <= now && !controller.signal.aborted) controller.abort(new JobCancelled('TIMEOUT', 'the request\'s deadline passed while it ran', true));
+    for (const job of this.running.values()) {
+      if (job.expiresAt <= now) job.cancel(new JobCancelled('TIMEOUT', 'the request\'s deadline passed while it ran', true));
     }
   }
 
@@ -76,12 +99,12 @@ export class Cancellations {
    * it later skips it. Returns whether this worker was running it.
    */
   cancel(messageId: string): boolean {
-    const controller = this.running.get(messageId)?.controller;
-    if (!controller) {
+    const job = this.running.get(messageId);
+    if (!job) {
       this.cancelledEarly.add(messageId);
       return false;
     }
-    controller.abort(new JobCancelled('CANCELLED', 'the caller cancelled the request', true));
+    job.cancel(new JobCancelled('CANCELLED', 'the caller cancelled the request', true));
     return true;
   }
 
@@ -92,7 +115,7 @@ export class Cancellations {
 
   /** The drain grace ran out: every job still running is cancelled, and its caller told so. */
   cancelAll(): number {
-    for (const { controller } of this.running.values()) controller.abort(new JobCancelled('CANCELLED', 'the worker was stopping and its drain grace ran out', false));
+    for (const job of this.running.values()) job.cancel(new JobCancelled('CANCELLED', 'the worker was stopping and its drain grace ran out', false));
     return this.running.size;
   }
 }

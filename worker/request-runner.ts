@@ -3,7 +3,7 @@ import type { Logger } from '../infra/log.js';
 import { decodeRequest, encodeReply, type IncomingMessage, type Reply, type Request } from '../infra/protocol.js';
 import type { RequestResult, Settle } from '../infra/transport/types.js';
 import { bucketIndex, emptyBuckets } from '../infra/wait-histogram.js';
-import { Cancellations, EXPIRY_GRACE_MS, type JobCancelled } from './cancellation.js';
+import { Cancellations, EXPIRY_GRACE_MS, type JobCancelled, type RunningJob } from './cancellation.js';
 import type { JobHandlers } from './jobs.js';
 
 export interface RequestRunnerOptions {
@@ -106,13 +106,18 @@ export class RequestRunner {
 
     const running = this.cancellations.begin(request.messageId, request.deadline);
     const started = performance.now();
-    const context = { messageId: request.messageId, workerId, deliveryCount: request.deliveryCount, redelivered: request.redelivered, deadline: request.deadline, signal: running.signal };
+    const context = {
+      messageId: request.messageId, workerId, deliveryCount: request.deliveryCount, redelivered: request.redelivered, deadline: request.deadline,
+      get signal() {
+        return running.signal; // made on first use: see RunningJob
+      },
+    };
     let returned: unknown;
     try {
       returned = handler(request.payload, context);
     } catch (err) {
       running.end();
-      return this.failed(request, to, err, queuedMs, performance.now() - started, deliveryLimit, running.signal);
+      return this.failed(request, to, err, queuedMs, performance.now() - started, deliveryLimit, running);
     }
     if (!isPromise(returned)) {
       running.end();
@@ -125,7 +130,7 @@ export class RequestRunner {
       },
       (err: unknown) => {
         running.end();
-        return this.failed(request, to, err, queuedMs, performance.now() - started, deliveryLimit, running.signal);
+        return this.failed(request, to, err, queuedMs, performance.now() - started, deliveryLimit, running);
       },
     );
   }
@@ -141,10 +146,10 @@ export class RequestRunner {
     return { settle: 'ack', reply: { replyTo: to.replyTo, correlationId: to.correlationId, body } };
   }
 
-  private failed(request: Request, to: ReplyAddress, err: unknown, queuedMs: number | null, serviceMs: number, deliveryLimit: number, signal: AbortSignal): Outcome {
+  private failed(request: Request, to: ReplyAddress, err: unknown, queuedMs: number | null, serviceMs: number, deliveryLimit: number, running: RunningJob): Outcome {
     const { logger } = this.options;
     // Whatever the handler threw once its signal fired, it stopped because it was told to.
-    if (signal.aborted) return this.cancelled(signal.reason as JobCancelled, to, queuedMs, serviceMs);
+    if (running.cancelledBy) return this.cancelled(running.cancelledBy, to, queuedMs, serviceMs);
     if (err instanceof TransientJobError && !isLastAttempt(request.deliveryCount, deliveryLimit)) {
       logger.info({ messageId: request.messageId, err: err.message, deliveryCount: request.deliveryCount }, 'transient job failure; requeueing');
       return { settle: 'requeue' };

@@ -19,7 +19,7 @@ import { usePool } from '../helpers/fixture.js';
  * failed with an error reply and kept in the failed set.
  *
  * A new seed each run, printed and in the test's name; rerun a failure with
- * SHOAL_FUZZ_SEED=<seed>. `npm run bench -- fuzz` runs 10,000 inputs on RabbitMQ.
+ * SHOAL_FUZZ_SEED=<seed>. `npm run bench -- fuzz` runs 10,000 inputs on each transport.
  */
 const SEED = fuzzSeed();
 const COUNT = 300;
