@@ -27,6 +27,8 @@ export const HEADER_DELIVERY_COUNT = 'x-delivery-count';
 export const REPLY_TO_DIRECT = 'amq.rabbitmq.reply-to';
 
 export interface Topology {
+  /** The pool it belongs to: its Redis keys and labels (BullMQ) are named after it too. */
+  namespace: string;
   /** Durable quorum queue that every worker consumes from. */
   requestQueue: string;
   /** Fanout exchange the request queue dead-letters to. */
@@ -39,6 +41,7 @@ export interface Topology {
 
 export function topologyFor(namespace: string): Topology {
   return {
+    namespace,
     requestQueue: `${namespace}.requests`,
     deadExchange: `${namespace}.dlx`,
     deadQueue: `${namespace}.dead`,

@@ -15,7 +15,7 @@ export interface LoadPlan {
   timeoutMs: number;
 }
 
-/** What the load runner needs of a client; RpcClient provides it. */
+/** What the load runner needs of a client; RabbitRpcClient provides it. */
 export interface Caller {
   call(job: string, payload: unknown, timeoutMs: number): Promise<Reply>;
 }

@@ -1,5 +1,4 @@
 import { createRedis } from '../infra/redis.js';
-import { namespaceOf } from '../infra/transport/consumer.js';
 import { WorkerReporter } from './reporter.js';
 import { Worker, type WorkerOptions, type WorkerStats } from './worker.js';
 
@@ -25,7 +24,7 @@ export class HostedWorker {
     const worker = new Worker(workerOptions);
     this.worker = worker;
     this.reporter = reports
-      ? new WorkerReporter(createRedis(reports.redisUrl, `shoal worker ${options.workerId}`, options.logger), namespaceOf(options.topology),
+      ? new WorkerReporter(createRedis(reports.redisUrl, `shoal worker ${options.workerId}`, options.logger), options.topology.namespace,
           options.workerId, () => worker.stats(), reports.intervalMs)
       : undefined;
     this.closed = new Promise((resolve) => {

@@ -22,11 +22,6 @@ export function redisUrlOf(target: TransportTarget): string {
   return target.redisUrl;
 }
 
-/** The namespace is the request queue's name without ".requests": BullMQ names its keys after it. */
-export function namespaceOf(topology: Topology): string {
-  return topology.requestQueue.replace(/\.requests$/, '');
-}
-
 /** The worker's consumer for the chosen transport. (Its own module: the worker image holds no producer code.) */
 export function createConsumer(
   target: TransportTarget & { workerId: string; concurrency: number; bullmq?: BullmqWorkerSettings | undefined },
@@ -35,7 +30,7 @@ export function createConsumer(
   if (target.transport === 'bullmq') {
     return new BullmqConsumer({
       workerId: target.workerId,
-      namespace: namespaceOf(target.topology),
+      namespace: target.topology.namespace,
       redisUrl: redisUrlOf(target),
       concurrency: target.concurrency,
       settings: target.bullmq ?? DEFAULT_BULLMQ_WORKER,

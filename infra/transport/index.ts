@@ -3,11 +3,11 @@ import { connectBroker } from '../amqp/connection.js';
 import { publishControl as publishAmqpControl } from '../amqp/control.js';
 import { assertTopology } from '../amqp/topology.js';
 import type { ControlMessage } from '../protocol.js';
-import { RpcClient } from './rabbitmq/rpc-client.js';
+import { RabbitRpcClient } from './rabbitmq/rpc-client.js';
 import { publishControl as publishRedisControl } from './bullmq/control.js';
 import { withRedisOnce } from './bullmq/connection.js';
 import { BullmqRpcClient } from './bullmq/rpc-client.js';
-import { namespaceOf, redisUrlOf, type TransportTarget } from './consumer.js';
+import { redisUrlOf, type TransportTarget } from './consumer.js';
 import type { RpcCaller } from './types.js';
 
 /**
@@ -22,20 +22,20 @@ export function connectCaller(target: TransportTarget & { maxBodyBytes: number; 
   if (target.transport === 'bullmq') {
     return BullmqRpcClient.connect({
       redisUrl: redisUrlOf(target),
-      namespace: namespaceOf(target.topology),
+      namespace: target.topology.namespace,
       deliveryLimit: target.deliveryLimit,
       maxBodyBytes: target.maxBodyBytes,
       name: target.name,
       logger: target.logger,
     });
   }
-  return RpcClient.connect(target);
+  return RabbitRpcClient.connect(target);
 }
 
 /** Sends one control message (the end-client); resolves with whether anyone was listening. */
 export async function sendControl(target: TransportTarget, message: ControlMessage): Promise<{ routed: boolean }> {
   if (target.transport === 'bullmq') {
-    return withRedisOnce(redisUrlOf(target), 'shoal end-client', (redis) => publishRedisControl(redis, namespaceOf(target.topology), message));
+    return withRedisOnce(redisUrlOf(target), 'shoal end-client', (redis) => publishRedisControl(redis, target.topology.namespace, message));
   }
   let channel: ConfirmChannel | undefined;
   const connection = await connectBroker({

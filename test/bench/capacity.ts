@@ -20,7 +20,7 @@ import { DockerRuntime } from '../../infra/runtime/docker.js';
 import { ProcessRuntime } from '../../infra/runtime/process.js';
 import type { WorkerRuntime } from '../../infra/runtime/types.js';
 import { WORKER_IMAGE } from '../helpers/docker.js';
-import { RpcClient } from '../../infra/transport/rabbitmq/rpc-client.js';
+import { RabbitRpcClient } from '../../infra/transport/rabbitmq/rpc-client.js';
 
 const AMQP_URL = process.env.SHOAL_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
@@ -49,7 +49,7 @@ async function coldStart(runtime: WorkerRuntime, workerId: string): Promise<numb
 }
 
 /** One regular worker busy with a long job; how long does the next request wait? */
-async function sparePickup(client: RpcClient): Promise<number> {
+async function sparePickup(client: RabbitRpcClient): Promise<number> {
   const busy = client.call('sleep', { ms: 1500 }, 10_000);
   await sleep(100); // the regular worker (concurrency 1) now holds the long job
   const reply = await client.call('echo', null, 10_000);
@@ -60,7 +60,7 @@ async function sparePickup(client: RpcClient): Promise<number> {
 
 const round1 = (n: number) => round(n, 1);
 const samples = { spare: [] as number[], docker: [] as number[], process: [] as number[] };
-const client = await RpcClient.connect({ amqpUrl: AMQP_URL, topology, deliveryLimit: 5, maxBodyBytes: 1 << 20, name: 'shoal bench', logger });
+const client = await RabbitRpcClient.connect({ amqpUrl: AMQP_URL, topology, deliveryLimit: 5, maxBodyBytes: 1 << 20, name: 'shoal bench', logger });
 try {
   await docker.start({ workerId: `${namespace}-regular`, role: 'worker', env });
   await docker.start({ workerId: `${namespace}-spare`, role: 'spare', env });

@@ -33,7 +33,7 @@ import { burstsTrace, compressTrace, stepTrace, type Trace } from '../../dispatc
 import { defaultPolicyConfig } from '../../dispatcher/policy/index.js';
 import { eventsKey, type LoggedEvent } from '../../infra/pool-events.js';
 import { topologyFor } from '../../infra/protocol.js';
-import { RpcClient } from '../../infra/transport/rabbitmq/rpc-client.js';
+import { RabbitRpcClient } from '../../infra/transport/rabbitmq/rpc-client.js';
 import { AMQP_URL, REDIS_URL, consumerCount, newNamespace, removeNamespace, waitFor, workerPids } from '../helpers/broker.js';
 import { exitOf, startDispatcher } from '../helpers/processes.js';
 import { readStatus } from '../helpers/status.js';
@@ -102,7 +102,7 @@ interface Row {
 const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 
 /** Sends every arrival at its time, without waiting for replies (open loop); resolves with each request's queue wait. */
-async function play(client: RpcClient, arrivals: readonly Arrival[]): Promise<{ waits: number[]; failed: number }> {
+async function play(client: RabbitRpcClient, arrivals: readonly Arrival[]): Promise<{ waits: number[]; failed: number }> {
   const waits: number[] = [];
   let failed = 0;
   const calls: Promise<void>[] = [];
@@ -139,14 +139,14 @@ async function runReal({ trace, scaleDownWindowMs }: Played, policy: PolicyName,
     '--worker-concurrency', String(POOL.concurrency), '--target-wait-p95', `${TARGET_MS}ms`, '--target-queue-length', String(POOL.targetQueueLength),
     '--scale-down-window', `${scaleDownWindowMs}ms`, '--metrics-port', '0', '--namespace', namespace,
   ], { SHOAL_LOG_LEVEL: 'warn' });
-  let client: RpcClient | undefined;
+  let client: RabbitRpcClient | undefined;
   try {
     await waitFor('a worker and a spare consuming', async () => (await consumerCount(topologyFor(namespace))) === POOL.min + POOL.spares, 30_000);
     await waitFor('the first status with both reporting', async () => {
       const members = (await readStatus(namespace))?.members ?? [];
       return members.length === POOL.min + POOL.spares && members.every((m) => m.state === 'active');
     }, 30_000);
-    client = await RpcClient.connect({ amqpUrl: AMQP_URL, topology: topologyFor(namespace), deliveryLimit: 5, maxBodyBytes: 1 << 20, name: 'shoal bench scaling', logger });
+    client = await RabbitRpcClient.connect({ amqpUrl: AMQP_URL, topology: topologyFor(namespace), deliveryLimit: 5, maxBodyBytes: 1 << 20, name: 'shoal bench scaling', logger });
     const from = Date.now();
     const { waits, failed } = await play(client, arrivals);
     // The trace's silent tail belongs to the run: the pool shrinks during it (as the simulator, the run ends at the trace's end or the last reply).

@@ -23,7 +23,7 @@ import { WorkerHosts } from './lib/worker-hosts.js';
 import { assertTopology, deleteTopology } from '../../infra/amqp/topology.js';
 import { topologyFor } from '../../infra/protocol.js';
 import { runLoad } from '../../producer/load.js';
-import { RpcClient } from '../../infra/transport/rabbitmq/rpc-client.js';
+import { RabbitRpcClient } from '../../infra/transport/rabbitmq/rpc-client.js';
 
 const AMQP_URL = process.env.SHOAL_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
@@ -46,11 +46,11 @@ interface Scenario {
   count: number;
 }
 
-/** The producer's load, shoal's (RpcClient and the producer's load runner) or a reference's. */
+/** The producer's load, shoal's (RabbitRpcClient and the producer's load runner) or a reference's. */
 async function produce(kind: Kind, namespace: string, s: Scenario): Promise<LoadFigures> {
   if (kind === 'shoal') {
     const topology = topologyFor(namespace);
-    const client = await RpcClient.connect({ amqpUrl: AMQP_URL, topology, queueType: s.queueType, deliveryLimit: 5, maxBodyBytes: 1 << 20, name: 'shoal bench', logger });
+    const client = await RabbitRpcClient.connect({ amqpUrl: AMQP_URL, topology, queueType: s.queueType, deliveryLimit: 5, maxBodyBytes: 1 << 20, name: 'shoal bench', logger });
     try {
       const summary = await runLoad(client, { count: s.count, concurrency: s.window, ratePerSec: undefined, job: 'echo', payload: 'x', timeoutMs: 60_000 });
       if (summary.ok !== s.count) throw new Error(`shoal run answered ${summary.ok} of ${s.count}`);

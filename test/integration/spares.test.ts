@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import type { RpcCaller as RpcClient } from '../../infra/transport/types.js';
+import type { RpcCaller as RabbitRpcClient } from '../../infra/transport/types.js';
 import { publishControl } from '../../infra/amqp/control.js';
 import { topologyFor } from '../../infra/protocol.js';
 import { rawChannel } from '../helpers/broker.js';
@@ -10,7 +10,7 @@ import { usePool } from '../helpers/fixture.js';
 describe('warm spares on RabbitMQ (consumer priorities; BullMQ spares: bullmq-semantics.test.ts)', () => {
   const pool = usePool();
 
-  const sleepFor = (client: RpcClient, ms: number, n: number) => Promise.all(Array.from({ length: n }, () => client.call('sleep', { ms }, 10_000)));
+  const sleepFor = (client: RabbitRpcClient, ms: number, n: number) => Promise.all(Array.from({ length: n }, () => client.call('sleep', { ms }, 10_000)));
 
   it('gets nothing while the regular worker has room, and takes the overflow at once', async () => {
     await pool.worker('regular', { concurrency: 4 });

@@ -94,6 +94,7 @@ describe('replies and control messages', () => {
 
   it('names every broker object of a pool after its namespace', () => {
     expect(topologyFor('shoal')).toEqual({
+      namespace: 'shoal',
       requestQueue: 'shoal.requests',
       deadExchange: 'shoal.dlx',
       deadQueue: 'shoal.dead',

@@ -20,7 +20,7 @@ import {
   type Topology,
 } from '../../protocol.js';
 
-export interface RpcClientOptions {
+export interface RabbitRpcClientOptions {
   amqpUrl: string;
   topology: Topology;
   deliveryLimit: number;
@@ -68,7 +68,7 @@ const MAX_NACKS = 3;
  * - Replies are matched by correlation id; repeated and late ones are dropped
  *   and counted, so a caller sees each reply once.
  */
-export class RpcClient implements RpcCaller {
+export class RabbitRpcClient implements RpcCaller {
   private connection: RecoveringChannelModel | undefined;
   private channel: ConfirmChannel | undefined;
   /**
@@ -86,10 +86,10 @@ export class RpcClient implements RpcCaller {
   private readonly againHeaders = requestHeaders(0, 0);
   private readonly pending = new PendingCalls<PublishedCall>(this.stats, (_id, call) => new TimeoutError(`no reply to ${call.job} within ${call.timeoutMs}ms`));
 
-  private constructor(private readonly options: RpcClientOptions) {}
+  private constructor(private readonly options: RabbitRpcClientOptions) {}
 
-  static async connect(options: RpcClientOptions): Promise<RpcClient> {
-    const client = new RpcClient(options);
+  static async connect(options: RabbitRpcClientOptions): Promise<RabbitRpcClient> {
+    const client = new RabbitRpcClient(options);
     client.connection = await connectBroker({
       url: options.amqpUrl,
       name: options.name,
