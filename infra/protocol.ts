@@ -272,20 +272,6 @@ export const controlSchema = z.discriminatedUnion('type', [
 ]);
 export type ControlMessage = z.infer<typeof controlSchema>;
 
-export const QUIT_ROUTING_KEY = 'quit';
-/** Every worker binds it: a cancel goes to all of them, since any one may hold the request. */
-export const CANCEL_ROUTING_KEY = 'cancel';
-/** Each worker binds `*.<workerId>`: messages addressed to it alone. */
-export function workerRoutingPattern(workerId: string): string {
-  return `*.${workerId}`;
-}
-
-export function controlRoutingKey(message: ControlMessage): string {
-  if (message.type === 'quit') return QUIT_ROUTING_KEY;
-  if (message.type === 'cancel') return CANCEL_ROUTING_KEY;
-  return `${message.type}.${message.workerId}`;
-}
-
 // ---- worker reports ------------------------------------------------------
 
 /**

@@ -34,9 +34,15 @@ export class WorkerReporter {
     await this.redis.set(this.key, JSON.stringify(report), 'PX', ttlMs).catch(() => undefined);
   }
 
-  async close(): Promise<void> {
-    clearInterval(this.timer);
-    await this.redis.del(this.key).catch(() => undefined);
-    await this.redis.quit().catch(() => this.redis.disconnect());
+  private closeOnce: Promise<void> | undefined;
+
+  /** Same promise on every call. */
+  close(): Promise<void> {
+    this.closeOnce ??= (async () => {
+      clearInterval(this.timer);
+      await this.redis.del(this.key).catch(() => undefined);
+      await this.redis.quit().catch(() => this.redis.disconnect());
+    })();
+    return this.closeOnce;
   }
 }

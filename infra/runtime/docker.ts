@@ -207,10 +207,16 @@ export class DockerRuntime implements WorkerRuntime {
     return () => this.events.off('exit', listener);
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    this.events.removeAllListeners();
-    this.stream?.destroy();
+  private closeOnce: Promise<void> | undefined;
+
+  /** Same promise on every call. */
+  close(): Promise<void> {
+    this.closeOnce ??= (async () => {
+      this.closed = true;
+      this.events.removeAllListeners();
+      this.stream?.destroy();
+    })();
+    return this.closeOnce;
   }
 
   /** The id of this pool's container for a worker; refuses anything without the pool label. */

@@ -88,8 +88,14 @@ export class ProcessRuntime implements WorkerRuntime {
     return () => this.events.off('exit', listener);
   }
 
-  async close(): Promise<void> {
-    this.events.removeAllListeners();
+  private closeOnce: Promise<void> | undefined;
+
+  /** Same promise on every call. */
+  close(): Promise<void> {
+    this.closeOnce ??= (async () => {
+      this.events.removeAllListeners();
+    })();
+    return this.closeOnce;
   }
 
   private entry(workerId: string): Entry {

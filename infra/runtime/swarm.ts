@@ -158,11 +158,17 @@ export class SwarmRuntime implements WorkerRuntime {
    * left (the pool drains and removes every worker before this). A service
    * that still has workers is left for the next dispatcher to adopt.
    */
-  async close(): Promise<void> {
-    this.tasks.stop();
-    this.events.removeAllListeners();
-    await this.batches.settled();
-    await this.tasks.idle();
-    await removeEmptyServices(this.engine, this.options.logger);
+  private closeOnce: Promise<void> | undefined;
+
+  /** Same promise on every call. */
+  close(): Promise<void> {
+    this.closeOnce ??= (async () => {
+      this.tasks.stop();
+      this.events.removeAllListeners();
+      await this.batches.settled();
+      await this.tasks.idle();
+      await removeEmptyServices(this.engine, this.options.logger);
+    })();
+    return this.closeOnce;
   }
 }

@@ -123,10 +123,16 @@ export class BullmqConsumer implements RequestConsumer {
     await this.worker?.pause(true);
   }
 
-  async close(): Promise<void> {
-    this.stopped = true;
-    await this.starting?.catch(() => undefined);
-    await this.worker?.close();
-    await this.control?.close();
+  private closeOnce: Promise<void> | undefined;
+
+  /** Same promise on every call. */
+  close(): Promise<void> {
+    this.closeOnce ??= (async () => {
+      this.stopped = true;
+      await this.starting?.catch(() => undefined);
+      await this.worker?.close();
+      await this.control?.close();
+    })();
+    return this.closeOnce;
   }
 }

@@ -93,9 +93,15 @@ export class BullmqDispatcherLink implements DispatcherLink {
     return (await publishControl(this.publisher, this.namespace, message)).routed;
   }
 
-  async close(): Promise<void> {
-    await this.control.close();
-    await this.publisher.quit().catch(() => this.publisher.disconnect());
-    await this.queue.close().catch(() => undefined);
+  private closeOnce: Promise<void> | undefined;
+
+  /** Same promise on every call. */
+  close(): Promise<void> {
+    this.closeOnce ??= (async () => {
+      await this.control.close();
+      await this.publisher.quit().catch(() => this.publisher.disconnect());
+      await this.queue.close().catch(() => undefined);
+    })();
+    return this.closeOnce;
   }
 }

@@ -4,14 +4,8 @@ import { BoundedSet } from '../../bounded-set.js';
 import { assertTopology } from '../../amqp/topology.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import {
-  decodeControl,
-  CANCEL_ROUTING_KEY,
-  QUIT_ROUTING_KEY,
-  REPLY_TO_DIRECT,
-  type Topology,
-  workerRoutingPattern,
-} from '../../protocol.js';
+import { CANCEL_ROUTING_KEY, QUIT_ROUTING_KEY, workerRoutingPattern } from '../../amqp/control.js';
+import { decodeControl, REPLY_TO_DIRECT, type Topology } from '../../protocol.js';
 import type { ConsumerCallbacks, RequestConsumer, RequestResult, Settle } from '../types.js';
 import type { WorkerRole } from '../../worker-role.js';
 
@@ -273,12 +267,18 @@ export class RabbitConsumer implements RequestConsumer {
     }
   }
 
-  async close(): Promise<void> {
-    this.stopped = true;
-    await this.replyChannel?.then((replies) => this.closeChannel(replies)).catch(() => undefined);
-    if (this.channel) await this.closeChannel(this.channel);
-    await this.connection?.close().catch(() => undefined);
-    this.connecting.abort(); // a start still under way: it closes what it opens
+  private closeOnce: Promise<void> | undefined;
+
+  /** Same promise on every call. */
+  close(): Promise<void> {
+    this.closeOnce ??= (async () => {
+      this.stopped = true;
+      await this.replyChannel?.then((replies) => this.closeChannel(replies)).catch(() => undefined);
+      if (this.channel) await this.closeChannel(this.channel);
+      await this.connection?.close().catch(() => undefined);
+      this.connecting.abort(); // a start still under way: it closes what it opens
+    })();
+    return this.closeOnce;
   }
 
   /**

@@ -68,8 +68,14 @@ export class DeadLetterReplier {
     channel.publish('', owed.replyTo, encodeReply(owed.body), { correlationId: owed.correlationId, contentType: 'application/json', headers: { [HEADER_VERSION]: PROTOCOL_VERSION } });
   }
 
-  async close(): Promise<void> {
-    this.stopped = true;
-    await this.channel?.close().catch(() => undefined);
+  private closeOnce: Promise<void> | undefined;
+
+  /** Same promise on every call. */
+  close(): Promise<void> {
+    this.closeOnce ??= (async () => {
+      this.stopped = true;
+      await this.channel?.close().catch(() => undefined);
+    })();
+    return this.closeOnce;
   }
 }

@@ -1,10 +1,10 @@
 import type { ChannelModel, ConfirmChannel, RecoveringChannelModel } from 'amqplib';
-import { publishControl } from '../../amqp/control.js';
+import { publishControl, QUIT_ROUTING_KEY } from '../../amqp/control.js';
 import { connectBroker } from '../../amqp/connection.js';
 import { assertTopology } from '../../amqp/topology.js';
 import { errorMessage, ShoalError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { decodeControl, QUIT_ROUTING_KEY, type ControlMessage, type Topology } from '../../protocol.js';
+import { decodeControl, type ControlMessage, type Topology } from '../../protocol.js';
 import { DeadLetterReplier } from './dead-letter-replies.js';
 import { rabbitQueueDepth } from './queue-depth.js';
 import type { DispatcherLink, MetricsGuard, QueueDepth } from '../types.js';
@@ -88,11 +88,17 @@ export class RabbitDispatcherLink implements DispatcherLink {
     return (await publishControl(this.requireChannel(), this.options.topology, message)).routed;
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.deadLetters?.close();
-    await this.channel?.close().catch(() => undefined);
-    await this.connection?.close().catch(() => undefined);
+  private closeOnce: Promise<void> | undefined;
+
+  /** Same promise on every call. */
+  close(): Promise<void> {
+    this.closeOnce ??= (async () => {
+      this.closed = true;
+      await this.deadLetters?.close();
+      await this.channel?.close().catch(() => undefined);
+      await this.connection?.close().catch(() => undefined);
+    })();
+    return this.closeOnce;
   }
 
   private requireChannel(): ConfirmChannel {
