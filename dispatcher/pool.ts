@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { errorMessage } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
-import type { WorkerReport } from '../infra/protocol.js';
+import type { WorkerReport } from '../infra/worker-report.js';
 import type { PoolEvent } from '../infra/pool-events.js';
 import type { ExitInfo, WorkerRole, WorkerRuntime } from '../infra/runtime/types.js';
 import type { Plan } from './control/control-step.js';

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { ValidationError } from './errors.js';
-import { WORKER_ROLES } from './worker-role.js';
 import { fastReply, fastRequestBody, JOB_NAME_PATTERN } from './protocol-checks.js';
 
 export { JOB_NAME_PATTERN };
@@ -271,29 +270,6 @@ export const controlSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('cancel'), messageId: z.string().min(1) }),
 ]);
 export type ControlMessage = z.infer<typeof controlSchema>;
-
-// ---- worker reports ------------------------------------------------------
-
-/**
- * What each worker writes to Redis every interval (key `<ns>:workers:<id>`,
- * expiring after three missed intervals). Counters are cumulative since the
- * worker started; the dispatcher takes differences.
- */
-export const workerReportSchema = z.object({
-  workerId: z.string(),
-  role: z.enum(WORKER_ROLES),
-  state: z.enum(['active', 'draining']),
-  inFlight: z.number(),
-  processed: z.number(),
-  failed: z.number(),
-  redelivered: z.number(),
-  serviceMsTotal: z.number(),
-  /** Cumulative queue-wait counts per bucket of infra/wait-histogram.ts. */
-  waitBuckets: z.array(z.number()),
-  startedAt: z.number(),
-  reportedAt: z.number(),
-});
-export type WorkerReport = z.infer<typeof workerReportSchema>;
 
 export function encodeControl(message: ControlMessage): Buffer {
   return Buffer.from(JSON.stringify(message));

@@ -1,4 +1,4 @@
-import type { WorkerReport } from '../infra/protocol.js';
+import type { WorkerReport } from '../infra/worker-report.js';
 import { workerReportKey, type RedisClient } from '../infra/redis.js';
 import type { WorkerStats } from './worker.js';
 

@@ -1,6 +1,6 @@
 import { errorMessage } from '../../infra/errors.js';
 import type { Logger } from '../../infra/log.js';
-import { workerReportSchema, type WorkerReport } from '../../infra/protocol.js';
+import { workerReportSchema, type WorkerReport } from '../../infra/worker-report.js';
 import { workerReportKey, type RedisClient } from '../../infra/redis.js';
 import type { DispatcherLink } from '../../infra/transport/types.js';
 import { SourceGuard } from './guard.js';

@@ -1,5 +1,5 @@
 import type { QueueDepth } from '../../infra/transport/types.js';
-import type { WorkerReport } from '../../infra/protocol.js';
+import type { WorkerReport } from '../../infra/worker-report.js';
 
 /** The request queue as the transport reports it (RabbitMQ or BullMQ; see infra/transport/types.ts). */
 export type QueueSample = QueueDepth;

@@ -1,4 +1,4 @@
-import type { WorkerReport } from '../../infra/protocol.js';
+import type { WorkerReport } from '../../infra/worker-report.js';
 import { addBuckets, bucketDelta, bucketQuantile, bucketTotal, emptyBuckets } from '../../infra/wait-histogram.js';
 import type { Observation } from '../policy/types.js';
 import type { Sample } from './types.js';

@@ -1,4 +1,4 @@
-import type { WorkerReport } from '../../infra/protocol.js';
+import type { WorkerReport } from '../../infra/worker-report.js';
 import { bucketIndex, emptyBuckets } from '../../infra/wait-histogram.js';
 
 /**

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { WorkerReport } from '../../infra/protocol.js';
+import type { WorkerReport } from '../../infra/worker-report.js';
 import { newNamespace, REDIS_URL, removeNamespace, waitFor, workerPids } from '../helpers/broker.js';
 import { exitOf, startDispatcher } from '../helpers/processes.js';
 import { EACH_TRANSPORT, poolConsumers, transportArgs } from '../helpers/transport.js';

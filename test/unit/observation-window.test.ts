@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ObservationWindow } from '../../dispatcher/metrics/window.js';
 import type { Sample } from '../../dispatcher/metrics/types.js';
-import type { WorkerReport } from '../../infra/protocol.js';
+import type { WorkerReport } from '../../infra/worker-report.js';
 import { bucketIndex, emptyBuckets } from '../../infra/wait-histogram.js';
 
 const window = () => new ObservationWindow({ rateWindowMs: 5000, latencyWindowMs: 10_000, minWaitSamples: 20 });

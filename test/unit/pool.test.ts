@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Pool, restartDelayMs } from '../../dispatcher/pool.js';
-import type { WorkerReport } from '../../infra/protocol.js';
+import type { WorkerReport } from '../../infra/worker-report.js';
 import type { ExitInfo, WorkerHandle, WorkerRuntime, WorkerSpec } from '../../infra/runtime/types.js';
 import { isLastAttempt } from '../../worker/worker.js';
 
