@@ -33,16 +33,8 @@ export function shuffled<T>(items: readonly T[], random: () => number): T[] {
   return out;
 }
 
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The simulator's seeded generator: the shuffled run order is reproducible from the seed. */
+export { mulberry32 as seededRandom } from '../../../dispatcher/simulator/rng.js';
 
 export interface Compared<K extends string> {
   runs: Record<K, RunResult[]>;
