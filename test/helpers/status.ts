@@ -33,8 +33,12 @@ export async function readEvents(namespace: string): Promise<LoggedEvent[]> {
   }
 }
 
-/** Scale-down decisions taken less than windowMs after an increase (a decision up, or a promotion). */
+/** Scale-down decisions taken less than windowMs after an increase decision (a promotion is one). */
 export function scaleDownsInsideWindow(events: readonly LoggedEvent[], windowMs: number): LoggedEvent[] {
-  const increases = events.filter((e) => (e.type === 'decision' && e.to > e.from) || e.type === 'promoted').map((e) => e.at);
+  // Increase decisions only, at their tick's time: the clock the window runs on. Every promotion
+  // is part of one (a saturated spare's promotion raises the decision too); the 'promoted' event
+  // itself is stamped when the pool carried it out, after the tick's sampling, so measuring the
+  // window from it would flag the first legal scale-down.
+  const increases = events.filter((e) => e.type === 'decision' && e.to > e.from).map((e) => e.at);
   return events.filter((e) => e.type === 'decision' && e.to < e.from && increases.some((at) => at <= e.at && e.at - at < windowMs));
 }
