@@ -1,10 +1,15 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker as BullWorker } from 'bullmq';
 import { Redis } from 'ioredis';
+import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { connect, type ShoalClient } from '../../producer/index.js';
+import { runWorker, type RunningWorker } from '../../worker/index.js';
 import { withRedisOnce } from '../../infra/transport/bullmq/connection.js';
 import { BullmqConsumer, DEFAULT_BULLMQ_WORKER } from '../../infra/transport/bullmq/consumer.js';
 import { BullmqDispatcherLink } from '../../infra/transport/bullmq/dispatcher-link.js';
 import { newNamespace, quietLogger, REDIS_URL, removeNamespace, waitFor } from '../helpers/broker.js';
+import { startPrivateRedis, startRedis, stopRedis } from '../helpers/redis.js';
 
 /** Names of the Redis connections open now whose name contains `fragment` (shoal's and BullMQ's names hold the namespace). */
 function openConnections(fragment: string): Promise<string[]> {
@@ -42,5 +47,43 @@ describe('the BullMQ transport when start-up fails', () => {
     vi.spyOn(Redis.prototype, 'subscribe').mockRejectedValueOnce(new Error('injected SUBSCRIBE failure'));
     await expect(BullmqDispatcherLink.connect({ redisUrl: REDIS_URL, namespace, logger: quietLogger, onQuit: () => undefined })).rejects.toThrow(/injected/);
     await waitFor('no connection of the dispatcher left', async () => (await openConnections(namespace)).length === 0, 5000);
+  });
+});
+
+/**
+ * A worker the dispatcher starts just before or during a Redis outage waits
+ * for Redis, as a RabbitMQ worker waits for its broker, instead of exiting and
+ * being replaced over and over while the dispatcher holds the pool.
+ */
+describe('a BullMQ worker started while Redis is down', () => {
+  let own: Awaited<ReturnType<typeof startPrivateRedis>> | undefined;
+  let worker: RunningWorker | undefined;
+  let client: ShoalClient | undefined;
+
+  afterEach(async () => {
+    await client?.close();
+    await worker?.close();
+    await own?.remove();
+    own = worker = client = undefined;
+  });
+
+  it('waits for it, says so once, and serves once Redis is back', async () => {
+    own = await startPrivateRedis();
+    await stopRedis(own, 'shutdown nosave');
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line).msg as string) });
+    let started = false;
+    const starting = runWorker({ url: own.url, namespace: 'startup-wait', handlers: {}, logger }).then((w) => {
+      started = true;
+      return w;
+    });
+    await sleep(3000); // three tries
+    expect(started).toBe(false);
+    expect(warnings.filter((msg) => msg.includes('cannot reach Redis yet'))).toHaveLength(1);
+
+    await startRedis(own);
+    worker = await starting;
+    client = await connect({ url: own.url, namespace: 'startup-wait' });
+    expect(await client.call('echo', { after: 'the outage' }, { timeout: '10s' })).toEqual({ after: 'the outage' });
   });
 });

@@ -1,7 +1,9 @@
 import type { ConnectionOptions, QueueOptions } from 'bullmq';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis, type RedisOptions } from 'ioredis';
 import { redactUrl } from '../../amqp/connection.js';
-import { ShoalError } from '../../errors.js';
+import { errorMessage, ShoalError } from '../../errors.js';
+import type { Logger } from '../../log.js';
 import { redisClientName } from '../../redis.js';
 
 /** BullMQ's queue of one pool: keys `<namespace>:bullmq:requests:*`, so a namespace's Redis keys stay under `<namespace>:`. */
@@ -89,4 +91,26 @@ export async function withRedisOnce<T>(url: string, name: string, use: (redis: R
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * Waits until Redis answers, trying every second, as a RabbitMQ worker waits
+ * for its broker: a worker started during a Redis outage (or just before one)
+ * stays up and starts consuming when Redis is back, instead of exiting and
+ * being replaced over and over. Says so once. False if `stopped` said stop first.
+ */
+export async function waitForRedis(url: string, name: string, logger: Logger, stopped: () => boolean): Promise<boolean> {
+  let warned = false;
+  while (!stopped()) {
+    try {
+      await withRedisOnce(url, name, (redis) => redis.ping());
+      if (warned) logger.info('Redis answers again: starting');
+      return true;
+    } catch (err) {
+      if (!warned) logger.warn({ err: errorMessage(err) }, 'cannot reach Redis yet; waiting for it');
+      warned = true;
+      await sleep(1000);
+    }
+  }
+  return false;
 }

@@ -4,7 +4,7 @@ import type { Logger } from '../../log.js';
 import type { ConsumerCallbacks, RequestConsumer, RequestResult } from '../types.js';
 import type { WorkerRole } from '../../worker-role.js';
 import { subscribeControl, type ControlSubscription } from './control.js';
-import { bullConnection, QUEUE_NAME, queuePrefix, withRedisOnce } from './connection.js';
+import { bullConnection, QUEUE_NAME, queuePrefix, waitForRedis } from './connection.js';
 import { jobToMessage, type RequestJobData } from './job-message.js';
 
 /** BullMQ's stalled-job settings: how fast the job of a dead worker goes back to the queue. */
@@ -64,8 +64,7 @@ export class BullmqConsumer implements RequestConsumer {
   private async connect(role: WorkerRole): Promise<void> {
     const { workerId, namespace, redisUrl, settings, logger } = this.options;
     if (this.stopped) return;
-    await withRedisOnce(redisUrl, `shoal worker ${workerId} check`, (redis) => redis.ping());
-    if (this.stopped) return;
+    if (!(await waitForRedis(redisUrl, `shoal worker ${workerId} check`, logger, () => this.stopped))) return;
     this.control = await subscribeControl(redisUrl, namespace, `shoal worker ${workerId} control`, workerId, this.callbacks.onControl, logger);
     if (this.stopped) return;
     try {
