@@ -2,7 +2,8 @@ import { pino } from 'pino';
 import { RemoteJobError } from '../infra/errors.js';
 import { checkNamespace, durationMs, integerIn, transportForUrl, type Duration } from '../infra/library-options.js';
 import type { Logger } from '../infra/log.js';
-import { topologyFor, type Reply } from '../infra/protocol.js';
+import { topologyFor } from '../infra/amqp/topology.js';
+import type { Reply } from '../infra/protocol.js';
 import { connectCaller } from '../infra/transport/index.js';
 import type { DeliveryStats, RpcCaller, TransportKind } from '../infra/transport/types.js';
 

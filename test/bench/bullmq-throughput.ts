@@ -19,7 +19,7 @@ import { compareKinds, formatRatios, formatRun, ratios, seededRandom, summarize,
 import { bullmqFairCaller, driveReference, type LoadFigures } from './lib/reference-callers.js';
 import type { WorkerSpec } from './lib/reference-workers.js';
 import { WorkerHosts } from './lib/worker-hosts.js';
-import { topologyFor } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
 import { connectCaller } from '../../infra/transport/index.js';
 import { runLoad } from '../../producer/load.js';
 

@@ -32,7 +32,7 @@ import { generateTrace } from '../../dispatcher/simulator/generator.js';
 import { burstsTrace, compressTrace, stepTrace, type Trace } from '../../dispatcher/simulator/traces.js';
 import { defaultPolicyConfig } from '../../dispatcher/policy/index.js';
 import { eventsKey, type LoggedEvent } from '../../infra/pool-events.js';
-import { topologyFor } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
 import { RabbitRpcClient } from '../../infra/transport/rabbitmq/rpc-client.js';
 import { AMQP_URL, REDIS_URL, consumerCount, newNamespace, removeNamespace, waitFor, workerPids } from '../helpers/broker.js';
 import { exitOf, startDispatcher } from '../helpers/processes.js';

@@ -20,8 +20,7 @@ import { compareKinds, formatRatios, formatRun, ratios, seededRandom, summarize,
 import { driveReference, rawAmqpCaller, type LoadFigures } from './lib/reference-callers.js';
 import type { WorkerKind, WorkerSpec } from './lib/reference-workers.js';
 import { WorkerHosts } from './lib/worker-hosts.js';
-import { assertTopology, deleteTopology } from '../../infra/amqp/topology.js';
-import { topologyFor } from '../../infra/protocol.js';
+import { assertTopology, deleteTopology, topologyFor } from '../../infra/amqp/topology.js';
 import { runLoad } from '../../producer/load.js';
 import { RabbitRpcClient } from '../../infra/transport/rabbitmq/rpc-client.js';
 
