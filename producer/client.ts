@@ -125,6 +125,11 @@ export class ShoalClient<H extends JobMap<H> = AnyJobs> {
   close(): Promise<void> {
     return this.caller.close();
   }
+
+  /** `await using client = await connect(...)` closes the client when the block ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }
 
 /**

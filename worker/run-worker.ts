@@ -90,6 +90,8 @@ export interface RunningWorker {
   stats(): WorkerStats;
   /** Stops taking requests, finishes those it holds, and disconnects. Safe to call again. */
   close(): Promise<void>;
+  /** `await using worker = await runWorker(...)` closes the worker when the block ends. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Connects a worker to a pool and starts consuming; resolves once it does. */
@@ -120,5 +122,6 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
     closed: worker.closed,
     stats: () => worker.stats(),
     close: () => worker.close(),
+    [Symbol.asyncDispose]: () => worker.close(),
   };
 }
