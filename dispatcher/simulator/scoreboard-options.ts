@@ -18,7 +18,6 @@ const QUICK = { scales: '1', cv: '1', seeds: '2', duration: '60s' };
 const DEFAULTS = { scales: '1,10,100', cv: '0.5,1,2', seeds: '6', seedsX100: '2', firstSeed: '1' };
 /** Threads when --threads is not given: two, or one on a one-core machine. */
 const DEFAULT_THREADS = 2;
-const { targetWait, serviceMs, concurrency, min, max, spares, startDelay, startJitter, preset, scaleInterval, burstMemory, metricsInterval } = poolFlags;
 
 /** shoal-scoreboard's flags: its own, then the pool flags it shares with shoal-simulate. */
 export const scoreboardFlags = {
@@ -36,18 +35,18 @@ export const scoreboardFlags = {
   },
   quick: { help: `a small run for tests: x${QUICK.scales}, cv ${QUICK.cv}, ${QUICK.seeds} seeds of ${QUICK.duration} (other flags still apply)` },
   threads: { value: '<n>', help: 'worker threads to spread the runs over', otherwise: `${DEFAULT_THREADS}, or 1 on a 1-core machine` },
-  targetWait,
-  serviceMs,
-  concurrency,
-  min,
-  max: { ...max, help: 'most regular workers at x1; multiplied by the scale' },
-  spares,
-  startDelay,
-  startJitter,
-  preset,
-  scaleInterval,
-  burstMemory,
-  metricsInterval,
+  targetWait: poolFlags.targetWait,
+  serviceMs: poolFlags.serviceMs,
+  concurrency: poolFlags.concurrency,
+  min: poolFlags.min,
+  max: { ...poolFlags.max, help: 'most regular workers at x1; multiplied by the scale' },
+  spares: poolFlags.spares,
+  startDelay: poolFlags.startDelay,
+  startJitter: poolFlags.startJitter,
+  preset: poolFlags.preset,
+  scaleInterval: poolFlags.scaleInterval,
+  burstMemory: poolFlags.burstMemory,
+  metricsInterval: poolFlags.metricsInterval,
   json: { help: 'print the results as JSON on stdout' },
 } satisfies Flags;
 
