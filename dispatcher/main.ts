@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { Command } from 'commander';
 import { errorMessage } from '../infra/errors.js';
 import { createLogger } from '../infra/log.js';
-import { topologyFor } from '../infra/protocol.js';
+import { topologyFor } from '../infra/amqp/topology.js';
 import { createRedis, whenReady } from '../infra/redis.js';
 import { Autoscaler } from './autoscaler.js';
 import { dispatcherSettings, parseDispatcherConfig, policyConfig, workerEnvironment } from './config.js';

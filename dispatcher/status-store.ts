@@ -1,25 +1,7 @@
 import type { RedisClient } from '../infra/redis.js';
-import type { Tick } from './autoscaler.js';
 import { eventsKey, type LoggedEvent } from '../infra/pool-events.js';
-import type { Member } from './pool-member.js';
+import { statusKey, type PoolStatus } from '../infra/pool-status.js';
 
-/** What `shoal-status` shows: written to Redis by the dispatcher on every tick. */
-export interface PoolStatus {
-  at: number;
-  namespace: string;
-  policy: string;
-  targetWaitP95Ms: number;
-  min: number;
-  max: number;
-  spares: number;
-  runtime: string;
-  observation: Tick['observation'];
-  desired: number;
-  members: Member[];
-  decisions: { at: number; reason: string }[];
-}
-
-export const statusKey = (namespace: string) => `${namespace}:dispatcher:status`;
 const MAX_EVENTS = 5000;
 
 /** Writes status and events to Redis; losing Redis loses only these, never scaling. */

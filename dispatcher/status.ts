@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { commonSettings, ConfigError, parseSettings } from '../infra/config.js';
 import { readRedisOnce, redisSettings } from '../infra/redis.js';
-import { statusKey, type PoolStatus } from './status-store.js';
+import { statusKey, type PoolStatus } from '../infra/pool-status.js';
 import { addSettingFlags, runMain } from '../infra/cli.js';
 
 /** Shows a running pool: its workers and their states, the queue, the latency and the last decisions. */

@@ -2,7 +2,8 @@ import type { Tick } from './autoscaler.js';
 import type { HistoryPoint } from './live-page.js';
 import type { Member } from './pool.js';
 import type { DispatcherMetrics } from './prometheus.js';
-import type { PoolStatus, StatusStore } from './status-store.js';
+import type { PoolStatus } from '../infra/pool-status.js';
+import type { StatusStore } from './status-store.js';
 
 /** Ten minutes of the live page at the default 250 ms interval. */
 const LIVE_HISTORY_TICKS = 2400;

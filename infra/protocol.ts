@@ -5,8 +5,9 @@ import { fastReply, fastRequestBody, JOB_NAME_PATTERN } from './protocol-checks.
 export { JOB_NAME_PATTERN };
 
 /**
- * The message protocol, imported by both sides: requests, replies, control
- * messages and the names of the broker objects of one pool.
+ * The message protocol, imported by both sides: requests, replies and control
+ * messages. How they travel (the broker objects of one pool, direct reply-to)
+ * is the transports' (infra/amqp/topology.ts).
  *
  * Versioning: a request carries `shoal-protocol` in its headers from version 2
  * on; one without it is version 1 (see requestHeaders). A worker serves every
@@ -22,31 +23,6 @@ export const HEADER_SENT_AT = 'shoal-sent-at';
 export const HEADER_DEADLINE = 'shoal-deadline';
 /** Set by quorum queues: how many times the message was delivered before. */
 export const HEADER_DELIVERY_COUNT = 'x-delivery-count';
-
-export const REPLY_TO_DIRECT = 'amq.rabbitmq.reply-to';
-
-export interface Topology {
-  /** The pool it belongs to: its Redis keys and labels (BullMQ) are named after it too. */
-  namespace: string;
-  /** Durable quorum queue that every worker consumes from. */
-  requestQueue: string;
-  /** Fanout exchange the request queue dead-letters to. */
-  deadExchange: string;
-  /** Where poison, rejected and expired requests end up. */
-  deadQueue: string;
-  /** Topic exchange for `quit` (everyone) and `drain.<workerId>` (one worker). */
-  controlExchange: string;
-}
-
-export function topologyFor(namespace: string): Topology {
-  return {
-    namespace,
-    requestQueue: `${namespace}.requests`,
-    deadExchange: `${namespace}.dlx`,
-    deadQueue: `${namespace}.dead`,
-    controlExchange: `${namespace}.control`,
-  };
-}
 
 // ---- requests ------------------------------------------------------------
 

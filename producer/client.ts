@@ -2,7 +2,8 @@ import { pino } from 'pino';
 import { RemoteJobError } from '../infra/errors.js';
 import { checkNamespace, durationMs, integerIn, transportForUrl, type Duration } from '../infra/library-options.js';
 import type { Logger } from '../infra/log.js';
-import { topologyFor, type Reply } from '../infra/protocol.js';
+import { topologyFor } from '../infra/amqp/topology.js';
+import type { Reply } from '../infra/protocol.js';
 import { connectCaller } from '../infra/transport/index.js';
 import type { DeliveryStats, RpcCaller, TransportKind } from '../infra/transport/types.js';
 
@@ -123,6 +124,11 @@ export class ShoalClient<H extends JobMap<H> = AnyJobs> {
   /** Waits for the calls in flight to settle, then disconnects. Same promise on every call. */
   close(): Promise<void> {
     return this.caller.close();
+  }
+
+  /** `await using client = await connect(...)` closes the client when the block ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
 

@@ -5,7 +5,8 @@ import { redisSettings } from '../infra/redis.js';
 import { sendControl } from '../infra/transport/index.js';
 import { requireRedisFor, transportSettings } from '../infra/transport/settings.js';
 import { createLogger } from '../infra/log.js';
-import { topologyFor, type ControlMessage } from '../infra/protocol.js';
+import { topologyFor } from '../infra/amqp/topology.js';
+import type { ControlMessage } from '../infra/protocol.js';
 import { addSettingFlags, runMain } from '../infra/cli.js';
 
 /**

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { createLogger } from '../infra/log.js';
-import { topologyFor } from '../infra/protocol.js';
+import { topologyFor } from '../infra/amqp/topology.js';
 import { parseWorkerConfig } from './config.js';
 import { loadJobHandlers } from './jobs.js';
 import { HostedWorker } from './hosted-worker.js';

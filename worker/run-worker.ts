@@ -3,7 +3,8 @@ import { pino } from 'pino';
 import { ValidationError } from '../infra/errors.js';
 import { checkNamespace, durationMs, integerIn, transportForUrl, type Duration } from '../infra/library-options.js';
 import type { Logger } from '../infra/log.js';
-import { JOB_NAME_PATTERN, topologyFor } from '../infra/protocol.js';
+import { topologyFor } from '../infra/amqp/topology.js';
+import { JOB_NAME_PATTERN } from '../infra/protocol.js';
 import type { TransportKind } from '../infra/transport/types.js';
 import { HostedWorker } from './hosted-worker.js';
 import { builtinJobs, type JobContext, type JobHandlers } from './jobs.js';
@@ -89,6 +90,8 @@ export interface RunningWorker {
   stats(): WorkerStats;
   /** Stops taking requests, finishes those it holds, and disconnects. Safe to call again. */
   close(): Promise<void>;
+  /** `await using worker = await runWorker(...)` closes the worker when the block ends. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Connects a worker to a pool and starts consuming; resolves once it does. */
@@ -119,5 +122,6 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
     closed: worker.closed,
     stats: () => worker.stats(),
     close: () => worker.close(),
+    [Symbol.asyncDispose]: () => worker.close(),
   };
 }

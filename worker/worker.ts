@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { errorMessage } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
-import type { ControlMessage, IncomingMessage, Topology } from '../infra/protocol.js';
+import type { Topology } from '../infra/amqp/topology.js';
+import type { ControlMessage, IncomingMessage } from '../infra/protocol.js';
 import type { WorkerReport } from '../infra/worker-report.js';
 import { createConsumer, type BullmqWorkerSettings } from '../infra/transport/consumer.js';
 import type { RequestConsumer, RequestResult, TransportKind } from '../infra/transport/types.js';

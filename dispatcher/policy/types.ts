@@ -1,3 +1,5 @@
+import type { Observation } from '../../infra/pool-status.js';
+
 /**
  * The scaling policy's inputs and output. A policy is a pure function of what
  * was observed and the pool as it stands: it sizes the pool and nothing else.
@@ -7,21 +9,8 @@
  * HPA's replica calculator from its scaling behaviour.
  */
 
-/** What the dispatcher measured, smoothed over a window. */
-export interface Observation {
-  /** Requests arriving per second. */
-  arrivalRate: number;
-  /** Mean time a worker spends on one request, in ms; undefined before any request completed. */
-  serviceMs: number | undefined;
-  /** Requests waiting in the queue, not yet delivered to any worker. */
-  backlog: number;
-  /** How fast the backlog grows right now, per second (negative while it shrinks): the queue's own count, read without report lag. */
-  backlogGrowth: number;
-  /** Requests delivered to workers and not yet acked. */
-  inFlight: number;
-  /** Observed p95 of the time from publish to delivery, in ms; undefined with too few samples. */
-  waitP95Ms: number | undefined;
-}
+/** What the dispatcher measured: defined with the pool's status (infra/pool-status.ts), which shows it. */
+export type { Observation };
 
 /** The pool as it stands. Only regular workers are sized by the policy; spares are kept apart. */
 export interface PoolView {

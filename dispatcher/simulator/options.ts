@@ -2,6 +2,7 @@ import { parseDurationMs } from '../../infra/config.js';
 import { POLICY_NAMES, type PolicyName } from '../policy/index.js';
 import type { BaseOptions, Tuning } from './compare.js';
 import { comparisonConfig, PRESETS, simulationDefaults, type PresetName } from './defaults.js';
+import { flagName, type simulateFlags } from './flags.js';
 import { BUILTIN_TRACES, type BuiltinTraceName } from './traces.js';
 
 /** Bad command-line input; every problem is listed, each naming the flag and the value. */
@@ -28,14 +29,16 @@ export interface CliOptions {
 
 /** What commander hands over: strings for valued flags, booleans for switches. */
 export type RawFlags = Record<string, string | boolean | undefined>;
+type SimulateFlag = keyof typeof simulateFlags;
 
 /** Turns the CLI's flags into simulation options, or throws OptionsError naming each bad flag. */
 export function parseCliOptions(flags: RawFlags): CliOptions {
   const problems: string[] = [];
-  const get = (key: string): string | undefined => (typeof flags[key] === 'string' ? (flags[key] as string) : undefined);
+  const get = (key: SimulateFlag): string | undefined => (typeof flags[key] === 'string' ? (flags[key] as string) : undefined);
 
-  const wholeNumber = (key: string, flag: string, fallback: number, min: number, max: number): number => {
+  const wholeNumber = (key: SimulateFlag, fallback: number, min: number, max: number): number => {
     const raw = get(key);
+    const flag = flagName(key);
     if (raw === undefined) return fallback;
     const n = Number(raw);
     if (raw.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
@@ -44,8 +47,9 @@ export function parseCliOptions(flags: RawFlags): CliOptions {
     }
     return n;
   };
-  const positive = (key: string, flag: string, fallback: number | undefined): number | undefined => {
+  const positive = (key: SimulateFlag, fallback: number | undefined): number | undefined => {
     const raw = get(key);
+    const flag = flagName(key);
     if (raw === undefined) return fallback;
     const n = Number(raw);
     if (raw.trim() === '' || !Number.isFinite(n) || n <= 0) {
@@ -54,8 +58,9 @@ export function parseCliOptions(flags: RawFlags): CliOptions {
     }
     return n;
   };
-  const duration = (key: string, flag: string, fallback: number): number => {
+  const duration = (key: SimulateFlag, fallback: number): number => {
     const raw = get(key);
+    const flag = flagName(key);
     if (raw === undefined) return fallback;
     const ms = parseDurationMs(raw);
     if (ms === undefined) {
@@ -67,29 +72,29 @@ export function parseCliOptions(flags: RawFlags): CliOptions {
 
   const traces = parseTraces(get('trace') ?? 'all', problems);
   const policies = parsePolicies(get('policy') ?? 'all', problems);
-  const targetWaitP95Ms = duration('targetWait', '--target-wait', comparisonConfig.targetWaitP95Ms);
+  const targetWaitP95Ms = duration('targetWait', comparisonConfig.targetWaitP95Ms);
   if (targetWaitP95Ms <= 0) problems.push(`--target-wait must be more than 0 ms (got ${JSON.stringify(get('targetWait'))})`);
-  const serviceMs = positive('serviceMs', '--service-ms', simulationDefaults.service.meanMs)!;
-  const serviceCv = positive('serviceCv', '--service-cv', undefined);
-  const concurrency = wholeNumber('concurrency', '--concurrency', comparisonConfig.concurrency, 1, 1000);
-  const min = wholeNumber('min', '--min', comparisonConfig.min, 0, 10_000);
-  const max = wholeNumber('max', '--max', comparisonConfig.max, 1, 10_000);
+  const serviceMs = positive('serviceMs', simulationDefaults.service.meanMs)!;
+  const serviceCv = positive('serviceCv', undefined);
+  const concurrency = wholeNumber('concurrency', comparisonConfig.concurrency, 1, 1000);
+  const min = wholeNumber('min', comparisonConfig.min, 0, 10_000);
+  const max = wholeNumber('max', comparisonConfig.max, 1, 10_000);
   if (max < min) problems.push(`--max must be >= --min (got ${max} < ${min})`);
-  const maxStepUp = wholeNumber('maxStepUp', '--max-step-up', comparisonConfig.maxStepUp, 1, 10_000);
-  const maxStepDown = wholeNumber('maxStepDown', '--max-step-down', comparisonConfig.maxStepDown, 1, 10_000);
-  const spares = wholeNumber('spares', '--spares', simulationDefaults.spares, 0, 1000);
+  const maxStepUp = wholeNumber('maxStepUp', comparisonConfig.maxStepUp, 1, 10_000);
+  const maxStepDown = wholeNumber('maxStepDown', comparisonConfig.maxStepDown, 1, 10_000);
+  const spares = wholeNumber('spares', simulationDefaults.spares, 0, 1000);
   const presetName = get('preset') ?? 'local';
   if (!(presetName in PRESETS)) problems.push(`--preset must be ${Object.keys(PRESETS).join(' or ')} (got ${JSON.stringify(presetName)})`);
   const preset = PRESETS[presetName as PresetName] ?? PRESETS.local;
-  const startDelayMs = duration('startDelay', '--start-delay', preset.startDelay.meanMs);
-  const jitterMs = duration('startJitter', '--start-jitter', preset.startDelay.jitterMs);
-  const controlIntervalMs = duration('scaleInterval', '--scale-interval', simulationDefaults.controlIntervalMs);
+  const startDelayMs = duration('startDelay', preset.startDelay.meanMs);
+  const jitterMs = duration('startJitter', preset.startDelay.jitterMs);
+  const controlIntervalMs = duration('scaleInterval', simulationDefaults.controlIntervalMs);
   if (controlIntervalMs < 100) problems.push(`--scale-interval must be at least 100ms (got ${JSON.stringify(get('scaleInterval'))})`);
-  const metricsIntervalMs = duration('metricsInterval', '--metrics-interval', simulationDefaults.metricsIntervalMs);
-  const burstMemoryMs = duration('burstMemory', '--burst-memory', comparisonConfig.burstMemoryMs);
+  const metricsIntervalMs = duration('metricsInterval', simulationDefaults.metricsIntervalMs);
+  const burstMemoryMs = duration('burstMemory', comparisonConfig.burstMemoryMs);
   if (jitterMs > startDelayMs) problems.push(`--start-jitter must be <= --start-delay (got ${jitterMs}ms > ${startDelayMs}ms)`);
-  const scale = positive('scale', '--scale', 1)!;
-  const seed = wholeNumber('seed', '--seed', simulationDefaults.seed, 0, 2 ** 32 - 1);
+  const scale = positive('scale', 1)!;
+  const seed = wholeNumber('seed', simulationDefaults.seed, 0, 2 ** 32 - 1);
   if (problems.length > 0) throw new OptionsError(problems);
 
   return {

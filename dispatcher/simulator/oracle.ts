@@ -17,6 +17,9 @@ import type { Trace } from './traces.js';
  *   policy that knows the future but has to live with start delays.
  */
 
+/** The wait quantile the bound and the oracle size to the target unless told otherwise: the p95 of the target. */
+export const DEFAULT_BOUND_QUANTILE = 0.95;
+
 /** The pool the bound is computed for; undefined fields take the simulator's defaults. */
 export interface OracleModel {
   service?: ServiceModel;
@@ -96,7 +99,7 @@ export function resolveModel(model: OracleModel): ResolvedModel {
     service: model.service ?? simulationDefaults.service,
     config: { ...comparisonConfig, ...defined(model.config ?? {}) },
     spares: model.spares ?? simulationDefaults.spares,
-    quantile: model.quantile ?? 0.95,
+    quantile: model.quantile ?? DEFAULT_BOUND_QUANTILE,
   };
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ConfirmChannel } from 'amqplib';
-import { encodeControl, HEADER_VERSION, PROTOCOL_VERSION, type ControlMessage, type Topology } from '../protocol.js';
+import type { Topology } from './topology.js';
+import { encodeControl, HEADER_VERSION, PROTOCOL_VERSION, type ControlMessage } from '../protocol.js';
 import { publishMandatory } from './publish.js';
 
 // How control messages are routed on the pool's topic exchange (<ns>.control).

@@ -2,7 +2,7 @@ import type { ConfirmChannel, GetMessage, Message, Options } from 'amqplib';
 import { formatDeadLetter } from '../dead-letter-summary.js';
 import { errorMessage, ShoalError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
-import { topologyFor, type Topology } from '../protocol.js';
+import { topologyFor, type Topology } from './topology.js';
 import { connectBroker, type RecoveringChannelModel } from './connection.js';
 import { describeDeadLetter, jobOf, requeueCopy } from './dead-letter-message.js';
 import { publishMandatory } from './publish.js';

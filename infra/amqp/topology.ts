@@ -1,6 +1,32 @@
 import type { Channel } from 'amqplib';
 import { ShoalError } from '../errors.js';
-import type { Topology } from '../protocol.js';
+
+/** RabbitMQ's direct reply-to pseudo-queue: the producer's replies come back on it, with no queue of its own. */
+export const REPLY_TO_DIRECT = 'amq.rabbitmq.reply-to';
+
+/** The names of one pool's broker objects. */
+export interface Topology {
+  /** The pool it belongs to: its Redis keys and labels (BullMQ) are named after it too. */
+  namespace: string;
+  /** Durable quorum queue that every worker consumes from. */
+  requestQueue: string;
+  /** Fanout exchange the request queue dead-letters to. */
+  deadExchange: string;
+  /** Where poison, rejected and expired requests end up. */
+  deadQueue: string;
+  /** Topic exchange for `quit` (everyone) and `drain.<workerId>` (one worker). */
+  controlExchange: string;
+}
+
+export function topologyFor(namespace: string): Topology {
+  return {
+    namespace,
+    requestQueue: `${namespace}.requests`,
+    deadExchange: `${namespace}.dlx`,
+    deadQueue: `${namespace}.dead`,
+    controlExchange: `${namespace}.control`,
+  };
+}
 
 export interface TopologyOptions {
   deliveryLimit: number;

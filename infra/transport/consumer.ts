@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import type { Topology } from '../protocol.js';
+import type { Topology } from '../amqp/topology.js';
 import { BullmqConsumer, DEFAULT_BULLMQ_WORKER, type BullmqWorkerSettings } from './bullmq/consumer.js';
 import { RabbitConsumer } from './rabbitmq/consumer.js';
 import type { ConsumerCallbacks, RequestConsumer, TransportKind } from './types.js';

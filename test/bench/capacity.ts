@@ -8,25 +8,21 @@
  * All measured in the same run, alternating. Not a test: prints figures, asserts nothing.
  * Run: npm run bench
  */
-import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import amqp from 'amqplib';
 import Docker from 'dockerode';
-import { pino } from 'pino';
+import { AMQP_URL, knob, silentLogger as logger, writeResults } from './lib/setup.js';
 import { median, round } from './lib/stats.js';
-import { assertTopology, deleteTopology } from '../../infra/amqp/topology.js';
-import { topologyFor } from '../../infra/protocol.js';
+import { assertTopology, deleteTopology, topologyFor } from '../../infra/amqp/topology.js';
 import { DockerRuntime } from '../../infra/runtime/docker.js';
 import { ProcessRuntime } from '../../infra/runtime/process.js';
 import type { WorkerRuntime } from '../../infra/runtime/types.js';
 import { WORKER_IMAGE } from '../helpers/docker.js';
 import { RabbitRpcClient } from '../../infra/transport/rabbitmq/rpc-client.js';
 
-const AMQP_URL = process.env.SHOAL_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const RUNS = knob('BENCH_RUNS', 7);
 const namespace = `bench-${process.pid}`;
 const topology = topologyFor(namespace);
-const logger = pino({ level: 'silent' });
 
 const connection = await amqp.connect(AMQP_URL);
 const channel = await connection.createChannel();
@@ -94,5 +90,5 @@ console.log(`  cold container, start() -> consuming  ${result.medianMs.coldConta
 console.log(`  cold local process (reference)        ${result.medianMs.coldProcessStart} ms   samples ${result.samplesMs.coldProcessStart.join(' ')}`);
 console.log(`  cold container / warm spare ${result.ratios.coldContainerToWarmSpare}x; cold container / process ${result.ratios.coldContainerToProcess}x; image ${(image.Size / 1e6).toFixed(1)} MB`);
 console.log('  (a cold start also waits for the dispatcher to notice and decide: up to one scaling interval, 1 s by default)');
-writeFileSync(new URL('./results/capacity.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+writeResults('capacity', result);
 

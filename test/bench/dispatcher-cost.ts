@@ -14,18 +14,19 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { topologyFor } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
 import { workerReportKey } from '../../infra/redis.js';
-import { AMQP_URL, REDIS_URL, consumerCount, newNamespace, removeNamespace, waitFor, workerPids } from '../helpers/broker.js';
-import { exitOf, startDispatcher } from '../helpers/processes.js';
+import { AMQP_URL, REDIS_URL, consumerCount, newNamespace, waitFor, workerPids } from '../helpers/broker.js';
+import { killProcessPool, startDispatcher } from '../helpers/processes.js';
 import { cpuMs, rssBytes } from './lib/proc-stats.js';
+import { knob, writeResults } from './lib/setup.js';
 import { median, round } from './lib/stats.js';
+import { stopChild } from './lib/stop-child.js';
 
-const WINDOWS = Number(process.env.BENCH_WINDOWS ?? 5);
-const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 10_000);
+const WINDOWS = knob('BENCH_WINDOWS', 5);
+const WINDOW_MS = knob('BENCH_WINDOW_MS', 10_000);
 const SETTLE_MS = 5_000;
 const MANY = 20;
 
@@ -117,21 +118,9 @@ try {
   }
   workersOfMany = samples.get('workersOfMany')!;
 } finally {
-  for (const child of children.reverse()) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM'); // a dispatcher drains and removes its workers
-      const exited = await Promise.race([exitOf(child).then(() => true), sleep(30_000, false, { ref: false })]);
-      if (!exited) {
-        process.stderr.write(`dispatcher-cost: pid ${child.pid} did not exit within 30 s of SIGTERM; SIGKILL\n`);
-        child.kill('SIGKILL'); // its workers are SIGKILLed by namespace below
-        await exitOf(child);
-      }
-    }
-  }
-  for (const ns of [idleNs, manyNs]) {
-    for (const pid of workerPids(ns)) process.kill(pid, 'SIGKILL');
-    await removeNamespace(ns);
-  }
+  for (const child of children.reverse()) await stopChild(child);
+  // What a dispatcher that had to be killed left behind: its workers, its queues and keys.
+  for (const ns of [idleNs, manyNs]) await killProcessPool(undefined, ns);
 }
 
 const summary = (name: string) => {
@@ -162,7 +151,4 @@ console.log(`  dispatcher / bare reference:    ${both(reference)}`);
 console.log(`  dispatcher with ${MANY} workers / idle: CPU ${ratio(many.cpuPct, idle.cpuPct)}, RSS ${ratio(many.rssMb, idle.rssMb)}`);
 console.log(`  (the ${MANY} idle worker processes themselves: CPU ${workers.cpuPct} %, RSS ${workers.rssMb} MB in all; the broker's and Redis's own work is not counted)`);
 console.log(`  machine load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (other work on the machine makes these figures noisy)`);
-writeFileSync(
-  new URL('./results/dispatcher-cost.json', import.meta.url),
-  `${JSON.stringify({ benchmark: 'dispatcher cost', windows: WINDOWS, windowMs: WINDOW_MS, loadAverage: loadavg()[0], reference, pollingReference: poller, idle, [`workers${MANY}`]: many, [`workerProcesses${MANY}`]: workers }, null, 2)}\n`,
-);
+writeResults('dispatcher-cost', { benchmark: 'dispatcher cost', windows: WINDOWS, windowMs: WINDOW_MS, loadAverage: loadavg()[0], reference, pollingReference: poller, idle, [`workers${MANY}`]: many, [`workerProcesses${MANY}`]: workers });

@@ -8,14 +8,14 @@
  * Knobs: BENCH_COUNT (10,000), SHOAL_FUZZ_SEED (a new one each run),
  * BENCH_TRANSPORTS (rabbitmq,bullmq).
  */
-import { writeFileSync } from 'node:fs';
 import { newNamespace, removeNamespace } from '../helpers/broker.js';
 import { runFuzz } from '../helpers/fuzz.js';
 import { runBullmqFuzz } from '../helpers/fuzz-bullmq.js';
 import { describeReport, fuzzSeed, type FuzzReport } from '../helpers/fuzz-model.js';
+import { knob, listKnob, writeResults } from './lib/setup.js';
 
-const COUNT = Number(process.env.BENCH_COUNT ?? 10_000);
-const TRANSPORTS = (process.env.BENCH_TRANSPORTS ?? 'rabbitmq,bullmq').split(',');
+const COUNT = knob('BENCH_COUNT', 10_000);
+const TRANSPORTS = listKnob('BENCH_TRANSPORTS') ?? ['rabbitmq', 'bullmq'];
 const seed = fuzzSeed();
 console.log(`fuzzing one worker per transport with ${COUNT} random inputs, seed ${seed} (replay with SHOAL_FUZZ_SEED=${seed})`);
 
@@ -33,5 +33,5 @@ for (const transport of TRANSPORTS) {
 }
 
 const summary = reports.map(({ mismatches, imbalances, ...counts }) => ({ ...counts, mismatches: mismatches.length, imbalances }));
-writeFileSync(new URL('./results/fuzz.json', import.meta.url), `${JSON.stringify({ benchmark: 'fuzz', runs: summary }, null, 2)}\n`);
+writeResults('fuzz', { benchmark: 'fuzz', runs: summary });
 process.exit(reports.every((r) => r.mismatches.length === 0 && r.imbalances.length === 0 && r.stillServing) ? 0 : 1);

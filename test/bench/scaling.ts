@@ -20,31 +20,28 @@
  * Not a test: prints a table, asserts nothing.
  * Run: npm run bench -- scaling
  */
-import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { round } from './lib/stats.js';
 import type { PolicyName } from '../../dispatcher/policy/index.js';
 import { simulate } from '../../dispatcher/simulator/simulate.js';
 import { generateTrace } from '../../dispatcher/simulator/generator.js';
 import { burstsTrace, compressTrace, stepTrace, type Trace } from '../../dispatcher/simulator/traces.js';
 import { defaultPolicyConfig } from '../../dispatcher/policy/index.js';
-import { eventsKey, type LoggedEvent } from '../../infra/pool-events.js';
-import { topologyFor } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
 import { RabbitRpcClient } from '../../infra/transport/rabbitmq/rpc-client.js';
-import { AMQP_URL, REDIS_URL, consumerCount, newNamespace, removeNamespace, waitFor, workerPids } from '../helpers/broker.js';
-import { exitOf, startDispatcher } from '../helpers/processes.js';
-import { readStatus } from '../helpers/status.js';
+import { AMQP_URL, consumerCount, newNamespace, waitFor } from '../helpers/broker.js';
+import { killProcessPool, startDispatcher } from '../helpers/processes.js';
+import { readEvents, readStatus } from '../helpers/status.js';
 import { arrivalsOf, type Arrival } from './lib/arrivals.js';
 import { accountPool } from './lib/pool-accounting.js';
+import { knob, listKnob, silentLogger as logger, writeResults } from './lib/setup.js';
+import { stopChild } from './lib/stop-child.js';
 
-const TIME_SCALE = Number(process.env.BENCH_TIME_SCALE ?? 4);
-const SEED = Number(process.env.BENCH_SEED ?? 1);
+const TIME_SCALE = knob('BENCH_TIME_SCALE', 4);
+const SEED = knob('BENCH_SEED', 1);
 /** BENCH_POLICIES / BENCH_TRACES (comma-separated) run a part, e.g. BENCH_TRACES=step. */
-const only = (variable: string) => process.env[variable]?.split(',').map((s) => s.trim());
-const POLICIES = (['target-wait', 'queue-length', 'latency-threshold'] as PolicyName[]).filter((p) => only('BENCH_POLICIES')?.includes(p) ?? true);
+const POLICIES = (['target-wait', 'queue-length', 'latency-threshold'] as PolicyName[]).filter((p) => listKnob('BENCH_POLICIES')?.includes(p) ?? true);
 /** A trace as played here: `factor` times faster. */
 interface Played {
   trace: Trace;
@@ -58,13 +55,13 @@ const played = (original: Trace, factor: number): Played => ({
   scaleDownWindowMs: Math.round(defaultPolicyConfig.scaleDownStabilizationMs / factor),
 });
 /** BENCH_GENERATED=1,2 adds generated traces gen-1 and gen-2 (dispatcher/simulator/generator.ts) at BENCH_GENERATED_SCALE (0.5: what this 2-core machine carries). */
-const GENERATED = only('BENCH_GENERATED')?.map(Number) ?? [];
-const GENERATED_SCALE = Number(process.env.BENCH_GENERATED_SCALE ?? 0.5);
+const GENERATED = listKnob('BENCH_GENERATED')?.map(Number) ?? [];
+const GENERATED_SCALE = knob('BENCH_GENERATED_SCALE', 0.5);
 const TRACES: Played[] = [
   played(stepTrace(), TIME_SCALE),
   played(burstsTrace(), TIME_SCALE),
   ...GENERATED.map((seed) => played(generateTrace(seed, { scale: GENERATED_SCALE }), TIME_SCALE)),
-].filter((p) => only('BENCH_TRACES')?.includes(p.trace.name) ?? true);
+].filter((p) => listKnob('BENCH_TRACES')?.includes(p.trace.name) ?? true);
 /** BENCH_RUNTIME=docker plays them on a pool of containers (the worker image must be built: npm run image). */
 const RUNTIME = process.env.BENCH_RUNTIME === 'docker' ? 'docker' : 'process';
 const SERVICE_MS = 50;
@@ -72,8 +69,7 @@ const TARGET_MS = 200;
 const POOL = { min: 1, max: 10, spares: 1, concurrency: 4, targetQueueLength: 5 };
 /** A cold start as test/bench/capacity.ts measures it, for the simulator: a local process about 375 ms, a container about 450-650 ms. */
 /** Containers that start together share this host's 2 cores: about a second more per other one starting (6 at once: 7.7 s). */
-const START = RUNTIME === 'docker' ? { meanMs: 550, jitterMs: 150, perConcurrentMs: Number(process.env.BENCH_START_CROWD_MS ?? 1000) } : { meanMs: 400, jitterMs: 100 };
-const logger = pino({ level: 'silent' });
+const START = RUNTIME === 'docker' ? { meanMs: 550, jitterMs: 150, perConcurrentMs: knob('BENCH_START_CROWD_MS', 1000) } : { meanMs: 400, jitterMs: 100 };
 
 interface Measured {
   requests: number;
@@ -123,15 +119,6 @@ async function play(client: RabbitRpcClient, arrivals: readonly Arrival[]): Prom
   return { waits, failed };
 }
 
-async function readEvents(namespace: string): Promise<LoggedEvent[]> {
-  const redis = new Redis(REDIS_URL);
-  try {
-    return (await redis.lrange(eventsKey(namespace), 0, -1)).map((line) => JSON.parse(line) as LoggedEvent);
-  } finally {
-    redis.disconnect();
-  }
-}
-
 async function runReal({ trace, scaleDownWindowMs }: Played, policy: PolicyName, arrivals: readonly Arrival[]): Promise<Measured> {
   const namespace = newNamespace().replace('test-', 'bench-scale-');
   const { child } = startDispatcher([
@@ -154,7 +141,7 @@ async function runReal({ trace, scaleDownWindowMs }: Played, policy: PolicyName,
     const to = Date.now();
     const events = await readEvents(namespace);
     const pool = accountPool(events, from, to);
-    if (process.env.BENCH_DEBUG) for (const e of [...events].reverse()) process.stderr.write(`  t=${((e.at - from) / 1000).toFixed(1)} ${e.type} ${'reason' in e ? e.reason : 'workerId' in e ? e.workerId : ''}\n`);
+    if (process.env.BENCH_DEBUG) for (const e of events) process.stderr.write(`  t=${((e.at - from) / 1000).toFixed(1)} ${e.type} ${'reason' in e ? e.reason : 'workerId' in e ? e.workerId : ''}\n`);
     waits.sort((a, b) => a - b);
     return {
       requests: arrivals.length,
@@ -169,10 +156,8 @@ async function runReal({ trace, scaleDownWindowMs }: Played, policy: PolicyName,
     };
   } finally {
     await client?.close();
-    child.kill('SIGTERM'); // drains and removes its workers
-    await Promise.race([exitOf(child), sleep(30_000, undefined, { ref: false })]);
-    for (const pid of workerPids(namespace)) process.kill(pid, 'SIGKILL');
-    await removeNamespace(namespace);
+    await stopChild(child); // drains and removes its workers
+    await killProcessPool(child, namespace); // and what it left behind
   }
 }
 
@@ -214,7 +199,7 @@ console.log(
 );
 for (const p of TRACES) console.log(`  ${p.trace.name}: ${p.factor}x faster, ${p.trace.durationMs / 1000} s, scale-down window ${p.scaleDownWindowMs / 1000} s`);
 for (const row of table) console.log(`  ${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')}`);
-writeFileSync(
-  new URL(`./results/scaling${RUNTIME === 'docker' ? '-docker' : ''}${GENERATED.length > 0 ? '-generated' : ''}.json`, import.meta.url),
-  `${JSON.stringify({ benchmark: 'scaling on a real pool', runtime: RUNTIME, seed: SEED, serviceMs: SERVICE_MS, targetWaitP95Ms: TARGET_MS, pool: POOL, rows }, null, 2)}\n`,
+writeResults(
+  `scaling${RUNTIME === 'docker' ? '-docker' : ''}${GENERATED.length > 0 ? '-generated' : ''}`,
+  { benchmark: 'scaling on a real pool', runtime: RUNTIME, seed: SEED, serviceMs: SERVICE_MS, targetWaitP95Ms: TARGET_MS, pool: POOL, rows },
 );

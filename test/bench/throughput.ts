@@ -13,58 +13,38 @@
  * Run: npm run bench (or: npx tsx test/bench/throughput.ts)
  */
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import amqp from 'amqplib';
-import { pino } from 'pino';
-import { compareKinds, formatRatios, formatRun, ratios, seededRandom, summarize, type RunResult } from './lib/compare.js';
-import { driveReference, rawAmqpCaller, type LoadFigures } from './lib/reference-callers.js';
+import { seededRandom, type RunResult } from './lib/compare.js';
+import { rawAmqpCaller, type LoadFigures } from './lib/reference-callers.js';
 import type { WorkerKind, WorkerSpec } from './lib/reference-workers.js';
+import { chooseRuns, compareScenarios, measureRun, referenceLoad, shoalLoad, type Scenario as PathScenario } from './lib/request-path.js';
+import { AMQP_URL, benchSeed, knob, silentLogger, writeResults } from './lib/setup.js';
 import { WorkerHosts } from './lib/worker-hosts.js';
-import { assertTopology, deleteTopology } from '../../infra/amqp/topology.js';
-import { topologyFor } from '../../infra/protocol.js';
-import { runLoad } from '../../producer/load.js';
+import { assertTopology, deleteTopology, topologyFor } from '../../infra/amqp/topology.js';
 import { RabbitRpcClient } from '../../infra/transport/rabbitmq/rpc-client.js';
 
-const AMQP_URL = process.env.SHOAL_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
-const COUNT = Number(process.env.BENCH_COUNT ?? 10_000);
-const SEED = Number(process.env.BENCH_SEED ?? Date.now() % 100_000);
+const REPEATS = knob('BENCH_REPEATS', 5);
+const COUNT = knob('BENCH_COUNT', 10_000);
+const SEED = benchSeed();
 const PREFETCH = 100;
 const WINDOW = 256;
-const logger = pino({ level: 'silent' });
 
 type QueueType = 'quorum' | 'classic';
 type Kind = 'shoal' | 'raw-bare' | 'raw-guaranteed';
 const KINDS: readonly Kind[] = ['shoal', 'raw-bare', 'raw-guaranteed'];
 const LABELS: Record<Kind, string> = { shoal: 'shoal', 'raw-bare': 'raw bare', 'raw-guaranteed': 'raw guaranteed' };
 
-interface Scenario {
-  name: string;
+interface Scenario extends PathScenario {
   queueType: QueueType;
-  workers: number;
-  window: number;
-  count: number;
 }
 
 /** The producer's load, shoal's (RabbitRpcClient and the producer's load runner) or a reference's. */
 async function produce(kind: Kind, namespace: string, s: Scenario): Promise<LoadFigures> {
   if (kind === 'shoal') {
     const topology = topologyFor(namespace);
-    const client = await RabbitRpcClient.connect({ amqpUrl: AMQP_URL, topology, queueType: s.queueType, deliveryLimit: 5, maxBodyBytes: 1 << 20, name: 'shoal bench', logger });
-    try {
-      const summary = await runLoad(client, { count: s.count, concurrency: s.window, ratePerSec: undefined, job: 'echo', payload: 'x', timeoutMs: 60_000 });
-      if (summary.ok !== s.count) throw new Error(`shoal run answered ${summary.ok} of ${s.count}`);
-      return { perSecond: Math.round(summary.throughputPerSec), p50Ms: summary.latencyMs.p50, p99Ms: summary.latencyMs.p99 };
-    } finally {
-      await client.close();
-    }
+    return shoalLoad(await RabbitRpcClient.connect({ amqpUrl: AMQP_URL, topology, queueType: s.queueType, deliveryLimit: 5, maxBodyBytes: 1 << 20, name: 'shoal bench', logger: silentLogger }), s);
   }
-  const caller = await rawAmqpCaller(AMQP_URL, namespace, kind === 'raw-guaranteed');
-  try {
-    return await driveReference(caller, s.count, s.window);
-  } finally {
-    await caller.close();
-  }
+  return referenceLoad(await rawAmqpCaller(AMQP_URL, namespace, kind === 'raw-guaranteed'), s);
 }
 
 async function runOnce(hosts: WorkerHosts, admin: amqp.Channel, kind: Kind, s: Scenario): Promise<RunResult> {
@@ -75,15 +55,9 @@ async function runOnce(hosts: WorkerHosts, admin: amqp.Channel, kind: Kind, s: S
   const specs: WorkerSpec[] = Array.from({ length: s.workers }, (_, i) => ({
     kind: workerKind, workerId: `bench-${i}`, amqpUrl: AMQP_URL, redisUrl: '', namespace, queueType: s.queueType, concurrency: PREFETCH,
   }));
-  await hosts.start(specs);
-  await hosts.markCpu();
-  const before = process.cpuUsage();
-  const figures = await produce(kind, namespace, s);
-  const producer = process.cpuUsage(before);
-  const workerMicros = await hosts.cpuMicros();
-  await hosts.stop();
+  const result = await measureRun(hosts, specs, s.count, () => produce(kind, namespace, s));
   await deleteTopology(admin, topology);
-  return { ...figures, producerCpuUs: (producer.user + producer.system) / s.count, workerCpuUs: workerMicros / s.count };
+  return result;
 }
 
 const queueTypes: QueueType[] = ['classic', 'quorum'];
@@ -92,35 +66,23 @@ const scenarios: Scenario[] = queueTypes.flatMap((queueType) => [
   { name: `${queueType} queue, 2 workers, ${WINDOW} in flight`, queueType, workers: 2, window: WINDOW, count: COUNT },
   { name: `${queueType} queue, sequential round trip, 1 in flight`, queueType, workers: 1, window: 1, count: 2000 },
 ]);
-// BENCH_FILTER=<text> runs only the scenarios whose name contains it, BENCH_ONLY=<kind>[,<kind>] only those kinds (for profiling).
-const chosen = scenarios.filter((s) => s.name.includes(process.env.BENCH_FILTER ?? ''));
-const only = process.env.BENCH_ONLY?.split(',');
-const kinds = KINDS.filter((k) => !only || only.includes(k));
+const chosen = chooseRuns(scenarios, KINDS);
 
 const admin = await amqp.connect(AMQP_URL);
 const adminChannel = await admin.createChannel();
 const hosts = new WorkerHosts(2);
-const random = seededRandom(SEED);
 console.log(`request path, echo jobs, prefetch ${PREFETCH}, ${REPEATS} repeats in shuffled order (seed ${SEED}), ${COUNT} requests each (2000 sequential); medians (min–max)`);
-const results = [];
-for (const s of chosen) {
-  const warmUp = (kind: Kind) => runOnce(hosts, adminChannel, kind, { ...s, count: Math.min(s.count, 1000) });
-  const compared = await compareKinds(kinds, REPEATS, random, (kind) => runOnce(hosts, adminChannel, kind, s), warmUp);
-  const summaries = Object.fromEntries(kinds.map((k) => [k, summarize(compared.runs[k])]));
-  console.log(`  ${s.name}   (load average ${compared.loadAverage.join(' -> ')}; orders ${compared.orders.map((o) => o.map((k) => k.replace('raw-', '')).join('/')).join(', ')})`);
-  for (const k of kinds) console.log(formatRun(LABELS[k], summaries[k]!));
-  const versus: Record<string, ReturnType<typeof ratios>> = {};
-  if (kinds.includes('shoal')) {
-    for (const ref of kinds.filter((k) => k !== 'shoal')) {
-      versus[ref] = ratios(compared.runs.shoal, compared.runs[ref]);
-      console.log(formatRatios(`shoal / ${LABELS[ref]}`, versus[ref]));
-    }
-  }
-  results.push({ scenario: s.name, loadAverage: compared.loadAverage, orders: compared.orders, summaries, versus, runs: compared.runs });
-}
+const results = await compareScenarios(chosen.scenarios, {
+  kinds: chosen.kinds,
+  baseline: 'shoal',
+  labels: LABELS,
+  orderLabel: (k) => k.replace('raw-', ''),
+  repeats: REPEATS,
+  random: seededRandom(SEED),
+  warmUpCount: 1000,
+  run: (kind, s) => runOnce(hosts, adminChannel, kind, s),
+});
 await hosts.exit();
 await admin.close();
 // A partial run (BENCH_FILTER, BENCH_ONLY) is for profiling: it leaves the recorded results alone.
-if (kinds.length === KINDS.length && chosen.length === scenarios.length) {
-  writeFileSync(new URL('./results/throughput.json', import.meta.url), `${JSON.stringify({ benchmark: 'request path', prefetch: PREFETCH, window: WINDOW, repeats: REPEATS, seed: SEED, results }, null, 2)}\n`);
-}
+if (chosen.complete) writeResults('throughput', { benchmark: 'request path', prefetch: PREFETCH, window: WINDOW, repeats: REPEATS, seed: SEED, results });

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { topologyFor } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
 import type { JobContext } from '../../worker/jobs.js';
 import type { Worker } from '../../worker/worker.js';
 import { newNamespace, rawChannel, removeNamespace, startWorker, waitFor } from '../helpers/broker.js';

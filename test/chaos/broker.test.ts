@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { topologyFor } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
 import { connectClient, consumerCount, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
 import { alive, loadWithFaults, printAccounting, quitAndCheckNothingLeft, rabbitmqctl, startContainerPool } from '../helpers/chaos.js';
 import { runCli } from '../helpers/processes.js';

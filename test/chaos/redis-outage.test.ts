@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { topologyFor } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
 import { runLoad } from '../../producer/load.js';
 import type { LoadSummary } from '../../producer/summary.js';
 import { connectClient, consumerCount, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type Dockerode from 'dockerode';
 import { afterEach, describe, expect, it } from 'vitest';
-import { topologyFor } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
 import { LABEL_POOL } from '../../infra/runtime/docker.js';
 import { runLoad } from '../../producer/load.js';
 import { connectClient, consumerCount, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';

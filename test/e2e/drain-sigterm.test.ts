@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { topologyFor, type Reply } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
+import type { Reply } from '../../infra/protocol.js';
 import { workerReportKey } from '../../infra/redis.js';
 import { DockerRuntime } from '../../infra/runtime/docker.js';
 import { ProcessRuntime } from '../../infra/runtime/process.js';

@@ -1,7 +1,6 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { assertTopology } from '../../infra/amqp/topology.js';
-import { topologyFor } from '../../infra/protocol.js';
+import { assertTopology, topologyFor } from '../../infra/amqp/topology.js';
 import { DockerRuntime } from '../../infra/runtime/docker.js';
 import { SwarmRuntime } from '../../infra/runtime/swarm.js';
 import type { TransportKind } from '../../infra/transport/types.js';

@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topologyFor } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
 import { DockerRuntime, LABEL_POOL } from '../../infra/runtime/docker.js';
 import { AMQP_URL, consumerCount, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
 import { docker, poolContainers, WORKER_IMAGE } from '../helpers/docker.js';

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topologyFor } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
 import { analyseScreenshot, launchChromium, openPage, pageErrors, readCharts, series, type ChartView } from '../helpers/browser.js';
 import { consumerCount, newNamespace, removeNamespace, waitFor, workerPids } from '../helpers/broker.js';
 import { exitOf, runCli, startDispatcher } from '../helpers/processes.js';

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topologyFor } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
 import { DockerRuntime } from '../../infra/runtime/docker.js';
 import { ProcessRuntime } from '../../infra/runtime/process.js';
 import { SwarmRuntime } from '../../infra/runtime/swarm.js';

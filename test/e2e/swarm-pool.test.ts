@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { topologyFor } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
 import { workerReportKey } from '../../infra/redis.js';
 import { SwarmRuntime, type SwarmRuntimeOptions } from '../../infra/runtime/swarm.js';
 import type { SwarmTask } from '../../infra/runtime/swarm-spec.js';

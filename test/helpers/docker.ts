@@ -1,6 +1,6 @@
 import Docker from 'dockerode';
 import { publishControl } from '../../infra/amqp/control.js';
-import { topologyFor } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
 import { LABEL_POOL } from '../../infra/runtime/docker.js';
 import { rawChannel } from './broker.js';
 

@@ -1,11 +1,10 @@
 import fc from 'fast-check';
+import { REPLY_TO_DIRECT, topologyFor } from '../../infra/amqp/topology.js';
 import {
   HEADER_DEADLINE,
   HEADER_DELIVERY_COUNT,
   HEADER_SENT_AT,
   HEADER_VERSION,
-  REPLY_TO_DIRECT,
-  topologyFor,
   type Reply,
 } from '../../infra/protocol.js';
 import { rawChannel, startWorker, waitFor } from './broker.js';

@@ -1,6 +1,7 @@
 import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import { listFailed } from '../../dispatcher/dead-letters-bullmq.js';
-import { HEADER_VERSION, REPLY_TO_DIRECT, replySchema, topologyFor, type Reply } from '../../infra/protocol.js';
+import { REPLY_TO_DIRECT, topologyFor } from '../../infra/amqp/topology.js';
+import { HEADER_VERSION, replySchema, type Reply } from '../../infra/protocol.js';
 import { bullConnection, QUEUE_NAME, queueOptions, queuePrefix } from '../../infra/transport/bullmq/connection.js';
 import { replyFromFailure } from '../../infra/transport/bullmq/job-message.js';
 import type { TransportKind } from '../../infra/transport/types.js';

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { statusKey, type PoolStatus } from '../../dispatcher/status-store.js';
+import { statusKey, type PoolStatus } from '../../infra/pool-status.js';
 import { eventsKey, type LoggedEvent } from '../../infra/pool-events.js';
 import { REDIS_URL } from './broker.js';
 

@@ -2,7 +2,8 @@ import { Queue } from 'bullmq';
 import { connectCaller, sendControl } from '../../infra/transport/index.js';
 import { QUEUE_NAME, queueOptions } from '../../infra/transport/bullmq/connection.js';
 import { TRANSPORTS, type TransportKind } from '../../infra/transport/types.js';
-import { topologyFor, type ControlMessage } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
+import type { ControlMessage } from '../../infra/protocol.js';
 import { AMQP_URL, closeConnection, consumerCount, findConnection, quietLogger, rawChannel, REDIS_URL } from './broker.js';
 import { killRedisClients } from './redis.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { topologyFor } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
 import { createRedis } from '../../infra/redis.js';
 import { ProcessRuntime } from '../../infra/runtime/process.js';
 import { BullmqDispatcherLink } from '../../infra/transport/index.js';

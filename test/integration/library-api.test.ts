@@ -76,6 +76,20 @@ describe.each(EACH_TRANSPORT)('the library API (%s)', (transport) => {
     await worker.close();
     await expect(worker.closed).resolves.toBe('close');
   });
+
+  it('`await using` closes the client and the worker when their block ends, worker last', async () => {
+    let outer: { client: ShoalClient<typeof handlers>; worker: RunningWorker } | undefined;
+    {
+      await using inProcess = await runWorker({ url, namespace, handlers });
+      await using caller = await connect<typeof handlers>({ url, namespace });
+      expect(await caller.call('resize', { url: 'c.png', width: 4 })).toMatchObject({ width: 4 });
+      outer = { client: caller, worker: inProcess };
+    }
+    await expect(outer.worker.closed).resolves.toBe('close');
+    await expect(outer.client.call('resize', { url: 'd.png', width: 4 })).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+    // Disposal is close(): the same promise, already settled.
+    await outer.client.close();
+  });
 });
 
 describe('the library API: options', () => {

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TransientJobError } from '../../infra/errors.js';
-import { encodeRequestBody, HEADER_VERSION, topologyFor } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
+import { encodeRequestBody, HEADER_VERSION } from '../../infra/protocol.js';
 import { rawChannel, waitFor } from '../helpers/broker.js';
 import { usePool } from '../helpers/fixture.js';
 import { openRawLine, type RawLine, type RawRequest } from '../helpers/raw-requests.js';

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { topologyFor } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
 import { connectCaller } from '../../infra/transport/index.js';
 import { runLoad } from '../../producer/load.js';
 import type { JobContext } from '../../worker/jobs.js';

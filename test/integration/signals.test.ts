@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { topologyFor } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
 import type { RpcCaller } from '../../infra/transport/types.js';
 import { connectClient, consumerCount, newNamespace, rawChannel, startWorker, waitFor, workerPids } from '../helpers/broker.js';
 import { exitOf, killProcessPool, startDispatcher } from '../helpers/processes.js';

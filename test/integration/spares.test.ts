@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { RpcCaller as RabbitRpcClient } from '../../infra/transport/types.js';
 import { publishControl } from '../../infra/amqp/control.js';
-import { topologyFor } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
 import { rawChannel } from '../helpers/broker.js';
 import { usePool } from '../helpers/fixture.js';
 

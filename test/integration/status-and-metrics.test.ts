@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { PoolStatus } from '../../dispatcher/status-store.js';
-import { topologyFor } from '../../infra/protocol.js';
+import type { PoolStatus } from '../../infra/pool-status.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
 import { runLoad } from '../../producer/load.js';
 import type { LoadSummary } from '../../producer/summary.js';
 import { connectClient, consumerCount, newNamespace, waitFor, workerPids } from '../helpers/broker.js';

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeReply, topologyFor, type ControlMessage, type IncomingMessage, type Reply } from '../../infra/protocol.js';
+import { topologyFor } from '../../infra/amqp/topology.js';
+import { encodeReply, type ControlMessage, type IncomingMessage, type Reply } from '../../infra/protocol.js';
 import { BullmqDispatcherLink } from '../../infra/transport/index.js';
 import { createConsumer } from '../../infra/transport/consumer.js';
 import { RabbitDispatcherLink } from '../../infra/transport/rabbitmq/dispatcher-link.js';

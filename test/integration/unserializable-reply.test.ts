@@ -4,7 +4,8 @@ import { Queue, QueueEvents } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bullConnection, QUEUE_NAME, queueOptions, queuePrefix } from '../../infra/transport/bullmq/connection.js';
 import { replyFromFailure } from '../../infra/transport/bullmq/job-message.js';
-import { HEADER_VERSION, PROTOCOL_VERSION, REPLY_TO_DIRECT, topologyFor, type Reply } from '../../infra/protocol.js';
+import { REPLY_TO_DIRECT, topologyFor } from '../../infra/amqp/topology.js';
+import { HEADER_VERSION, PROTOCOL_VERSION, type Reply } from '../../infra/protocol.js';
 import { rawChannel, REDIS_URL, waitFor } from '../helpers/broker.js';
 import { usePool } from '../helpers/fixture.js';
 

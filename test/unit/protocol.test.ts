@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { topologyFor } from '../../infra/amqp/topology.js';
 import {
   decodeControl,
   decodeReply,
@@ -8,7 +9,6 @@ import {
   HEADER_SENT_AT,
   HEADER_VERSION,
   requestHeaders,
-  topologyFor,
   type IncomingMessage,
 } from '../../infra/protocol.js';
 

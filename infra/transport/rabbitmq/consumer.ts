@@ -1,11 +1,11 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, RecoveringChannelModel } from 'amqplib';
 import { connectBroker } from '../../amqp/connection.js';
 import { BoundedSet } from '../../bounded-set.js';
-import { assertTopology } from '../../amqp/topology.js';
+import { assertTopology, REPLY_TO_DIRECT, type Topology } from '../../amqp/topology.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { CANCEL_ROUTING_KEY, QUIT_ROUTING_KEY, workerRoutingPattern } from '../../amqp/control.js';
-import { decodeControl, REPLY_TO_DIRECT, type Topology } from '../../protocol.js';
+import { decodeControl } from '../../protocol.js';
 import type { ConsumerCallbacks, RequestConsumer, RequestResult, Settle } from '../types.js';
 import type { WorkerRole } from '../../worker-role.js';
 

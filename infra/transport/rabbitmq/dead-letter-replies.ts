@@ -1,7 +1,8 @@
 import type { Channel, ChannelModel, Message } from 'amqplib';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { encodeReply, HEADER_VERSION, PROTOCOL_VERSION, type Reply, type Topology } from '../../protocol.js';
+import type { Topology } from '../../amqp/topology.js';
+import { encodeReply, HEADER_VERSION, PROTOCOL_VERSION, type Reply } from '../../protocol.js';
 import { describeDeadLetter } from '../../amqp/dead-letter-message.js';
 
 /** The code a caller gets for a request that no worker ever answered within the delivery limit. */

@@ -1,10 +1,10 @@
 import type { ChannelModel, ConfirmChannel, RecoveringChannelModel } from 'amqplib';
 import { publishControl, QUIT_ROUTING_KEY } from '../../amqp/control.js';
 import { connectBroker } from '../../amqp/connection.js';
-import { assertTopology } from '../../amqp/topology.js';
+import { assertTopology, type Topology } from '../../amqp/topology.js';
 import { errorMessage, ShoalError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { decodeControl, type ControlMessage, type Topology } from '../../protocol.js';
+import { decodeControl, type ControlMessage } from '../../protocol.js';
 import { DeadLetterReplier } from './dead-letter-replies.js';
 import { rabbitQueueDepth } from './queue-depth.js';
 import type { DispatcherLink, MetricsGuard, QueueDepth } from '../types.js';

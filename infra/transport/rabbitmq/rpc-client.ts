@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage, Message, RecoveringChannelModel } from 'amqplib';
 import { connectBroker } from '../../amqp/connection.js';
-import { assertTopology } from '../../amqp/topology.js';
+import { assertTopology, REPLY_TO_DIRECT, type Topology } from '../../amqp/topology.js';
 import { errorMessage, PublishError, ShoalError, TimeoutError } from '../../errors.js';
 import { publishControl } from '../../amqp/control.js';
 import { callCancelled, onCallAborted } from '../abort-call.js';
@@ -14,10 +14,8 @@ import {
   encodeBoundedRequest,
   HEADER_DEADLINE,
   HEADER_SENT_AT,
-  REPLY_TO_DIRECT,
   requestHeaders,
   type Reply,
-  type Topology,
 } from '../../protocol.js';
 
 export interface RabbitRpcClientOptions {

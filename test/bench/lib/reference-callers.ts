@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
 import { Queue, QueueEvents } from 'bullmq';
-import { topologyFor } from '../../../infra/protocol.js';
+import { topologyFor } from '../../../infra/amqp/topology.js';
 import { bullConnection } from '../../../infra/transport/bullmq/connection.js';
 import { latencyHistogram } from './stats.js';
 

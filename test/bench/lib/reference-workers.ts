@@ -1,7 +1,7 @@
 import { Worker as BullWorker } from 'bullmq';
 import amqp from 'amqplib';
 import { pino } from 'pino';
-import { topologyFor } from '../../../infra/protocol.js';
+import { topologyFor } from '../../../infra/amqp/topology.js';
 import { bullConnection } from '../../../infra/transport/bullmq/connection.js';
 import { builtinJobs } from '../../../worker/jobs.js';
 import { Worker } from '../../../worker/worker.js';
