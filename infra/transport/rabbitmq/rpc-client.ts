@@ -8,6 +8,7 @@ import { publishControl } from '../../amqp/control.js';
 import { callCancelled, onCallAborted } from '../abort-call.js';
 import type { Logger } from '../../log.js';
 import { PendingCalls, type PendingCall } from '../pending-calls.js';
+import { startPublishSpan, type MessagingTarget, type PublishTrace } from '../../tracing.js';
 import type { DeliveryStats, RpcCaller } from '../types.js';
 import {
   decodeReply,
@@ -46,6 +47,8 @@ interface PublishedCall extends PendingCall {
   channel: ConfirmChannel | undefined;
   confirmed: boolean;
   nacks: number;
+  /** Its publish span and trace headers, when an OpenTelemetry SDK is registered (infra/tracing.ts). */
+  trace: PublishTrace | undefined;
 }
 
 /** A request the broker nacks this often (publishes in all) fails instead of looping. */
@@ -84,9 +87,12 @@ export class RabbitRpcClient implements RpcCaller {
   readonly stats: DeliveryStats = { calls: 0, confirmed: 0, republished: 0, answered: 0, duplicatesSuppressed: 0, lateReplies: 0 };
   private readonly firstHeaders = requestHeaders(0, undefined);
   private readonly againHeaders = requestHeaders(0, 0);
+  private readonly tracing: MessagingTarget;
   private readonly pending = new PendingCalls<PublishedCall>(this.stats, (_id, call) => new TimeoutError(`no reply to ${call.job} within ${call.timeoutMs}ms`));
 
-  private constructor(private readonly options: RabbitRpcClientOptions) {}
+  private constructor(private readonly options: RabbitRpcClientOptions) {
+    this.tracing = { system: 'rabbitmq', destination: options.topology.requestQueue };
+  }
 
   static async connect(options: RabbitRpcClientOptions): Promise<RabbitRpcClient> {
     const client = new RabbitRpcClient(options);
@@ -147,19 +153,26 @@ export class RabbitRpcClient implements RpcCaller {
     const id = `${this.idPrefix}.${++this.sequence}`;
     const startedAt = performance.now();
     const deadline = Date.now() + timeoutMs;
-    if (this.channel && !this.writable) return this.send(id, job, body, timeoutMs, deadline, startedAt, signal);
+    // In the caller's context, so that its active span is the publish span's parent.
+    const trace = startPublishSpan(this.tracing, id, job);
+    if (this.channel && !this.writable) return this.send(id, job, body, timeoutMs, deadline, startedAt, signal, trace);
     return this.readyChannel(deadline).then(() => {
       if (signal?.aborted) throw callCancelled(job, signal); // aborted while it waited for a channel: never sent
-      return this.send(id, job, body, timeoutMs, deadline, startedAt, signal);
+      return this.send(id, job, body, timeoutMs, deadline, startedAt, signal, trace);
+    }).catch((err: unknown) => {
+      trace?.end(err); // never sent
+      throw err;
     });
   }
 
-  private send(id: string, job: string, body: Buffer, timeoutMs: number, deadline: number, startedAt: number, signal: AbortSignal | undefined): Promise<Reply> {
+  private send(id: string, job: string, body: Buffer, timeoutMs: number, deadline: number, startedAt: number, signal: AbortSignal | undefined, trace: PublishTrace | undefined): Promise<Reply> {
     const reply = new Promise<Reply>((resolve, reject) => {
-      const call: PublishedCall = { job, body, sentAt: Date.now(), deadline, published: false, channel: undefined, confirmed: false, nacks: 0, resolve, reject, timeoutMs };
+      const call: PublishedCall = { job, body, sentAt: Date.now(), deadline, published: false, channel: undefined, confirmed: false, nacks: 0, resolve, reject, timeoutMs, trace };
       this.pending.add(id, call, startedAt);
       this.publish(id, call);
     });
+    // Not confirmed before the call failed (nacked, unroutable, timed out, aborted): the publish span says why.
+    if (trace) reply.catch((err: unknown) => trace.end(err));
     onCallAborted(signal, reply, () => {
       if (this.pending.abort(id, callCancelled(job, signal!))) this.sendCancel(id);
     });
@@ -223,7 +236,9 @@ export class RabbitRpcClient implements RpcCaller {
    * and V8 makes each new object used as a prototype slow to enumerate. A new
    * headers object per publish cost about 4 µs, a reused one about 1 µs.
    */
-  private headersFor(call: PublishedCall, first: boolean): Record<string, number> {
+  private headersFor(call: PublishedCall, first: boolean): Record<string, number | string> {
+    // Traced: headers of its own (the trace context is per request). Tracing costs this allocation, not the untraced path.
+    if (call.trace) return { ...requestHeaders(call.sentAt, first ? undefined : call.deadline), ...call.trace.headers };
     const headers = first ? this.firstHeaders : this.againHeaders;
     headers[HEADER_SENT_AT] = call.sentAt;
     if (!first) headers[HEADER_DEADLINE] = call.deadline;
@@ -234,6 +249,7 @@ export class RabbitRpcClient implements RpcCaller {
     if (!err) {
       if (!call.confirmed) this.stats.confirmed++;
       call.confirmed = true;
+      call.trace?.end();
       return;
     }
     // amqplib fails unconfirmed publishes when their channel closes, before our 'close'
