@@ -99,7 +99,7 @@ export function startPublishSpan(target: MessagingTarget, messageId: string, job
   if (!tracer) return undefined;
   const span = tracer.startSpan(`publish ${job}`, {
     kind: SpanKind.PRODUCER,
-    attributes: { ...messagingAttributes(target, messageId, job), 'messaging.operation.type': 'send', 'messaging.operation.name': 'publish' },
+    attributes: { ...messagingAttributes(target, messageId, job), 'messaging.operation.type': 'send' },
   });
   return new PublishTrace(span, injected(trace.setSpan(context.active(), span)));
 }
@@ -143,7 +143,7 @@ export class RequestTrace {
   startHandling(extra: Attributes): void {
     this.handling = this.tracer.startSpan(
       `handle ${this.job}`,
-      { kind: SpanKind.CONSUMER, attributes: { ...this.attributes, ...extra, 'messaging.operation.type': 'process', 'messaging.operation.name': 'process' } },
+      { kind: SpanKind.CONSUMER, attributes: { ...this.attributes, ...extra, 'messaging.operation.type': 'process' } },
       this.remote,
     );
     this.handlingContext = trace.setSpan(this.remote, this.handling);
@@ -173,7 +173,7 @@ export function startReplySpan(parent: ReplyParent | undefined, target: Messagin
   if (!parent) return undefined;
   const tracer = activeTracer();
   if (!tracer) return undefined;
-  const attributes: Attributes = { ...messagingAttributes(target, correlationId, job), 'messaging.operation.type': 'send', 'messaging.operation.name': 'reply' };
+  const attributes: Attributes = { ...messagingAttributes(target, correlationId, job), 'messaging.operation.type': 'send' };
   if (temporary) attributes['messaging.destination.temporary'] = true;
   const span = tracer.startSpan(`reply ${job}`, { kind: SpanKind.PRODUCER, attributes }, parent);
   return new PublishTrace(span, injected(trace.setSpan(parent, span)));
@@ -200,7 +200,6 @@ function messagingAttributes(target: MessagingTarget, correlationId: string, job
     'messaging.system': target.system,
     'messaging.destination.name': target.destination,
     'messaging.message.id': correlationId,
-    'messaging.message.conversation_id': correlationId,
     'shoal.job.name': job,
   };
 }
