@@ -52,6 +52,22 @@ async function spansNamed(...names: string[]): Promise<Map<string, ReadableSpan>
   }, 10_000);
 }
 
+/** The trace as an indented tree with each span's kind, duration and attributes, for the record (printed by the first test). */
+function traceAsText(spans: ReadableSpan[]): string {
+  const lines: string[] = [];
+  const kinds = ['INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'];
+  const print = (parent: string | undefined, depth: number) => {
+    for (const span of spans.filter((s) => parentOf(s) === parent).sort((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1])) {
+      const ms = span.duration[0] * 1000 + span.duration[1] / 1e6;
+      const attributes = Object.entries(span.attributes).map(([k, v]) => `${k}=${String(v)}`).join(' ');
+      lines.push(`${'  '.repeat(depth)}${span.name} [${kinds[span.kind]}] ${ms.toFixed(2)} ms  span ${idOf(span)}  ${attributes}`);
+      print(idOf(span), depth + 1);
+    }
+  };
+  print(undefined, 0);
+  return `trace ${traceOf(spans[0])}\n${lines.join('\n')}`;
+}
+
 const idOf = (span: ReadableSpan | undefined) => span?.spanContext().spanId;
 const parentOf = (span: ReadableSpan | undefined) => span?.parentSpanContext?.spanId;
 const traceOf = (span: ReadableSpan | undefined) => span?.spanContext().traceId;
@@ -72,6 +88,7 @@ describe.each(EACH_TRANSPORT)('traces across the queue (%s)', (transport) => {
     expect(reply).toMatchObject({ ok: true, result: 'hi' });
     const spans = await spansNamed('caller', 'publish echo', 'queue wait echo', 'handle echo', 'reply echo');
     const [caller, publish, wait, handle, replied] = ['caller', 'publish echo', 'queue wait echo', 'handle echo', 'reply echo'].map((name) => spans.get(name));
+    console.log(`${transport}: ${traceAsText([...spans.values()])}`);
     expect(new Set([caller, publish, wait, handle, replied].map(traceOf)).size).toBe(1);
     expect(parentOf(publish)).toBe(idOf(caller));
     expect(parentOf(wait)).toBe(idOf(publish));
