@@ -31,6 +31,20 @@ module.exports = {
       from: { path: '^(producer|worker|dispatcher)/' },
       to: { path: '^node_modules/(amqplib|dockerode|ioredis|@types/(amqplib|dockerode|ioredis))/' },
     },
+    {
+      name: 'tracing-through-one-module',
+      comment: 'OpenTelemetry is used through infra/tracing.ts, and only its API: an SDK is the application\'s choice (the tests register one)',
+      severity: 'error',
+      from: { path: '^(producer|worker|dispatcher|infra)/', pathNot: '^infra/tracing\\.ts$' },
+      to: { path: '(^|/)node_modules/@opentelemetry/' },
+    },
+    {
+      name: 'opentelemetry-api-only',
+      comment: 'no OpenTelemetry SDK in the product: without one registered, its spans are no-ops',
+      severity: 'error',
+      from: { path: '^(producer|worker|dispatcher|infra)/' },
+      to: { path: '(^|/)node_modules/@opentelemetry/(?!api/)' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

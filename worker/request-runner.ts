@@ -2,9 +2,10 @@ import { errorCode, errorMessage, TransientJobError } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
 import { decodeRequest, encodeReply, type IncomingMessage, type Reply, type Request } from '../infra/protocol.js';
 import type { RequestResult, Settle } from '../infra/transport/types.js';
+import { traceRequest, type MessagingTarget, type RequestTrace, type SpanFailure } from '../infra/tracing.js';
 import { bucketIndex, emptyBuckets } from '../infra/wait-histogram.js';
 import { Cancellations, EXPIRY_GRACE_MS, type JobCancelled, type RunningJob } from './cancellation.js';
-import type { JobHandlers } from './jobs.js';
+import type { JobHandler, JobHandlers } from './jobs.js';
 
 export interface RequestRunnerOptions {
   workerId: string;
@@ -12,6 +13,8 @@ export interface RequestRunnerOptions {
   maxBodyBytes: number;
   handlers: JobHandlers;
   logger: Logger;
+  /** What the request spans name as their system and queue; no spans without it (infra/tracing.ts). */
+  messaging?: MessagingTarget | undefined;
 }
 
 /**
@@ -37,7 +40,10 @@ export class RequestRunner {
   }
 
   private result(outcome: Outcome): RequestResult {
-    return outcome.reply ? this.encoded(outcome.settle, outcome.reply) : { settle: outcome.settle };
+    if (!outcome.reply) return { settle: outcome.settle };
+    const result = this.encoded(outcome.settle, outcome.reply);
+    if (outcome.trace) result.trace = outcome.trace;
+    return result;
   }
 
   /**
@@ -86,6 +92,8 @@ export class RequestRunner {
     if (queuedMs !== null) this.waitBuckets[bucketIndex(queuedMs)]!++;
     const redelivered = request.redelivered || request.deliveryCount > 0;
     if (redelivered) this.counters.redelivered++;
+    // Undefined unless an OpenTelemetry SDK is registered: then it records the queue wait, and spans follow.
+    const traced = this.options.messaging && traceRequest(this.options.messaging, msg.properties.headers, request, receivedAt);
     if (request.deadline !== undefined && receivedAt > request.deadline + EXPIRY_GRACE_MS) {
       // The caller has given up: running it now would be wasted (or harmful) work.
       logger.debug({ messageId: request.messageId }, 'request expired before it ran; dead-lettering it');
@@ -101,9 +109,17 @@ export class RequestRunner {
     const handler = Object.hasOwn(this.options.handlers, request.job) ? this.options.handlers[request.job] : undefined;
     if (!handler) {
       this.counters.failed++;
-      return { settle: 'dead-letter', reply: { ...to, body: this.failure('UNKNOWN_JOB', `no handler for job "${request.job}"`, queuedMs, 0) } };
+      const trace = traced ? { parent: traced.replyParent, job: request.job } : undefined;
+      return { settle: 'dead-letter', reply: { ...to, body: this.failure('UNKNOWN_JOB', `no handler for job "${request.job}"`, queuedMs, 0) }, trace };
     }
+    if (!traced) return this.runHandler(handler, request, to, queuedMs, deliveryLimit, redelivered);
+    traced.startHandling({ 'shoal.worker.id': workerId, 'shoal.delivery_count': request.deliveryCount });
+    // The handler runs in the handling span's context: spans it starts are its children.
+    return settledSpan(traced, request.job, traced.run(() => this.runHandler(handler, request, to, queuedMs, deliveryLimit, redelivered)));
+  }
 
+  private runHandler(handler: JobHandler, request: Request, to: ReplyAddress, queuedMs: number | null, deliveryLimit: number, redelivered: boolean): Outcome | Promise<Outcome> {
+    const { workerId } = this.options;
     const running = this.cancellations.begin(request.messageId, request.deadline);
     const started = performance.now();
     const context = {
@@ -152,7 +168,7 @@ export class RequestRunner {
     if (running.cancelledBy) return this.cancelled(running.cancelledBy, to, queuedMs, serviceMs);
     if (err instanceof TransientJobError && !isLastAttempt(request.deliveryCount, deliveryLimit)) {
       logger.info({ messageId: request.messageId, err: err.message, deliveryCount: request.deliveryCount }, 'transient job failure; requeueing');
-      return { settle: 'requeue' };
+      return { settle: 'requeue', failure: { code: errorCode(err), message: errorMessage(err) } };
     }
     logger.warn({ messageId: request.messageId, job: request.job, err: errorMessage(err) }, 'job failed; dead-lettering it');
     this.counters.failed++;
@@ -167,7 +183,8 @@ export class RequestRunner {
   private cancelled(reason: JobCancelled, to: ReplyAddress, queuedMs: number | null, serviceMs: number): Outcome {
     this.counters.failed++;
     this.options.logger.info({ correlationId: to.correlationId, code: reason.code, reason: reason.message }, 'job stopped on its signal; acking it');
-    return reason.callerGone ? { settle: 'ack' } : { settle: 'ack', reply: { ...to, body: this.failure(reason.code, reason.message, queuedMs, serviceMs) } };
+    const failure = { code: reason.code, message: reason.message };
+    return reason.callerGone ? { settle: 'ack', failure } : { settle: 'ack', reply: { ...to, body: this.failure(reason.code, reason.message, queuedMs, serviceMs) }, failure };
   }
 
   private failure(code: string, message: string, queuedMs: number | null, serviceMs: number): Reply {
@@ -186,6 +203,20 @@ const isPromise = <T>(value: unknown): value is Promise<T> => typeof (value as P
 interface Outcome {
   settle: Settle;
   reply?: { replyTo: string; correlationId: string; body: Reply } | undefined;
+  /** Why the job did not succeed where the reply does not say (no reply, or none yet): for its span. */
+  failure?: SpanFailure | undefined;
+  /** Where the reply's span nests, when traced. */
+  trace?: RequestResult['trace'];
+}
+
+/** Ends the handling span with the job's outcome once it is known, and has the reply span nest under it. */
+function settledSpan(traced: RequestTrace, job: string, outcome: Outcome | Promise<Outcome>): Outcome | Promise<Outcome> {
+  const settle = (o: Outcome): Outcome => {
+    traced.endHandling(o.failure ?? (o.reply && !o.reply.body.ok ? o.reply.body.error : undefined));
+    o.trace = { parent: traced.replyParent, job };
+    return o;
+  };
+  return isPromise<Outcome>(outcome) ? outcome.then(settle) : settle(outcome);
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Logger } from '../infra/log.js';
 import type { Topology } from '../infra/amqp/topology.js';
 import type { ControlMessage, IncomingMessage } from '../infra/protocol.js';
 import type { WorkerReport } from '../infra/worker-report.js';
-import { createConsumer, type BullmqWorkerSettings } from '../infra/transport/consumer.js';
+import { createConsumer, messagingTarget, type BullmqWorkerSettings } from '../infra/transport/consumer.js';
 import type { RequestConsumer, RequestResult, TransportKind } from '../infra/transport/types.js';
 import type { JobHandlers } from './jobs.js';
 import type { WorkerRole } from '../infra/worker-role.js';
@@ -61,7 +61,7 @@ export class Worker extends EventEmitter {
   constructor(private readonly options: WorkerOptions) {
     super();
     this.role = options.role;
-    this.runner = new RequestRunner(options);
+    this.runner = new RequestRunner({ ...options, messaging: messagingTarget(options) });
     this.consumer = createConsumer(options, {
       deliver: (message, settle) => this.deliver(message, settle),
       onControl: (message) => this.onControl(message),

@@ -1,5 +1,6 @@
 import type { ControlMessage, IncomingMessage, Reply } from '../protocol.js';
 import type { WorkerRole } from '../worker-role.js';
+import type { ReplyParent } from '../tracing.js';
 
 /**
  * The transport seam: what the producer, the worker and the dispatcher need of
@@ -48,6 +49,8 @@ export interface RequestResult {
   settle: Settle;
   /** `encoded` is `body` as JSON, checked to serialize: the transport sends it as is. */
   reply?: { replyTo: string; correlationId: string; body: Reply; encoded: Buffer } | undefined;
+  /** Where the reply's span nests and the job it names, when an OpenTelemetry SDK is registered (infra/tracing.ts). */
+  trace?: { parent: ReplyParent; job: string } | undefined;
 }
 
 /**

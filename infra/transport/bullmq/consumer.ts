@@ -6,6 +6,7 @@ import type { WorkerRole } from '../../worker-role.js';
 import { subscribeControl, type ControlSubscription } from './control.js';
 import { bullConnection, QUEUE_NAME, queuePrefix, waitForRedis } from './connection.js';
 import { jobToMessage, type RequestJobData } from './job-message.js';
+import { startReplySpan, type MessagingTarget, type PublishTrace } from '../../tracing.js';
 
 /** BullMQ's stalled-job settings: how fast the job of a dead worker goes back to the queue. */
 export interface BullmqWorkerSettings {
@@ -48,8 +49,13 @@ export class BullmqConsumer implements RequestConsumer {
   private control: ControlSubscription | undefined;
   private starting: Promise<void> | undefined;
   private stopped = false;
+  /** Reply spans (when traced) of jobs whose outcome BullMQ is writing: they end when the worker says it has. */
+  private readonly replySpans = new Map<string, PublishTrace>();
+  private readonly tracing: MessagingTarget;
 
-  constructor(private readonly options: BullmqConsumerOptions, private readonly callbacks: ConsumerCallbacks) {}
+  constructor(private readonly options: BullmqConsumerOptions, private readonly callbacks: ConsumerCallbacks) {
+    this.tracing = { system: 'bullmq', destination: `${queuePrefix(options.namespace)}:${QUEUE_NAME}` };
+  }
 
   /**
    * A drain may come at any step of the start: each step looks at `stopped`,
@@ -79,6 +85,8 @@ export class BullmqConsumer implements RequestConsumer {
         maxStalledCount: settings.maxStalledCount,
       });
       this.worker.on('error', (err: Error) => logger.warn({ err: err.message }, 'BullMQ worker error'));
+      this.worker.on('completed', (job: Job) => this.endReplySpan(job.id));
+      this.worker.on('failed', (job: Job | undefined) => this.endReplySpan(job?.id));
       await this.worker.waitUntilReady();
       if (this.stopped) return;
       const worker = this.worker;
@@ -99,6 +107,9 @@ export class BullmqConsumer implements RequestConsumer {
       result = r;
     });
     if (!result) throw new ShoalError('NOT_SETTLED', 'the request was not settled');
+    // The reply is the job's outcome, which BullMQ writes once this returns: its span ends at the worker's event.
+    const trace = result.trace && result.reply && job.id !== undefined ? startReplySpan(result.trace.parent, this.tracing, result.reply.correlationId, result.trace.job, false) : undefined;
+    if (trace) this.replySpans.set(job.id!, trace);
     switch (result.settle) {
       case 'ack':
         // BullMQ stores it as JSON; the runner has checked that it serializes.
@@ -110,6 +121,12 @@ export class BullmqConsumer implements RequestConsumer {
         // The caller reads the error reply from the failure reason.
         throw new UnrecoverableError(result.reply ? result.reply.encoded.toString('utf8') : 'expired before it ran: the caller had stopped waiting');
     }
+  }
+
+  private endReplySpan(jobId: string | undefined): void {
+    if (jobId === undefined || this.replySpans.size === 0) return;
+    this.replySpans.get(jobId)?.end();
+    this.replySpans.delete(jobId);
   }
 
   async promote(): Promise<void> {
@@ -131,6 +148,8 @@ export class BullmqConsumer implements RequestConsumer {
       await this.starting?.catch(() => undefined);
       await this.worker?.close();
       await this.control?.close();
+      for (const trace of this.replySpans.values()) trace.end(new ShoalError('NOT_SETTLED', 'the worker closed before BullMQ reported the outcome'));
+      this.replySpans.clear();
     })();
     return this.closeOnce;
   }

@@ -21,6 +21,11 @@ export interface RequestJobData {
   version: number;
   sentAt: number;
   deadline: number;
+  /**
+   * Optional: trace-context headers (W3C `traceparent`, `tracestate`), as an
+   * AMQP request carries them in its message headers (infra/tracing.ts).
+   */
+  headers?: Record<string, string>;
 }
 
 /** Stands for "reply by completing the job" where AMQP has a reply-to address. */
@@ -40,14 +45,23 @@ export function jobToMessage(job: Job<RequestJobData>): IncomingMessage {
       messageId: data?.messageId,
       correlationId: job.id,
       replyTo: REPLY_VIA_JOB,
-      headers: {
+      headers: withExtraHeaders(data?.headers, {
         [HEADER_VERSION]: data?.version,
         [HEADER_SENT_AT]: data?.sentAt,
         [HEADER_DEADLINE]: data?.deadline,
         [HEADER_DELIVERY_COUNT]: deliveryCount,
-      },
+      }),
     },
   };
+}
+
+/** Adds a job's own text headers (trace context) to shoal's, which they cannot override. */
+function withExtraHeaders(extra: unknown, headers: Record<string, unknown>): Record<string, unknown> {
+  if (typeof extra !== 'object' || extra === null) return headers;
+  for (const [key, value] of Object.entries(extra)) {
+    if (typeof value === 'string' && !(key in headers)) headers[key] = value;
+  }
+  return headers;
 }
 
 /**

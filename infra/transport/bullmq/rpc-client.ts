@@ -10,6 +10,7 @@ import { PendingCalls, type PendingCall } from '../pending-calls.js';
 import type { DeliveryStats, RpcCaller } from '../types.js';
 import { bullConnection, QUEUE_NAME, queueOptions, queuePrefix, redisConnection, withRedisOnce } from './connection.js';
 import { replyFromFailure, type RequestJobData } from './job-message.js';
+import { startPublishSpan, type MessagingTarget } from '../../tracing.js';
 import { callsToCheck, keysExist, lostAfterCheck, type WatchedCall } from './lost-jobs.js';
 
 export interface BullmqRpcClientOptions {
@@ -68,9 +69,11 @@ export class BullmqRpcClient implements RpcCaller {
   private readonly lostJobCheck: NodeJS.Timeout;
   private checking = false;
   private publisher: Redis | undefined;
+  private readonly tracing: MessagingTarget;
 
   private constructor(private readonly options: BullmqRpcClientOptions, lastEventId: string) {
     const prefix = queuePrefix(options.namespace);
+    this.tracing = { system: 'bullmq', destination: `${prefix}:${QUEUE_NAME}` };
     this.queue = new Queue<RequestJobData>(QUEUE_NAME, queueOptions(options.redisUrl, options.namespace, options.name));
     this.events = new QueueEvents(QUEUE_NAME, { connection: bullConnection(options.redisUrl, `${options.name} events`), prefix, lastEventId });
     this.queue.on('error', (err: Error) => options.logger.warn({ err: err.message }, 'BullMQ queue error'));
@@ -101,6 +104,9 @@ export class BullmqRpcClient implements RpcCaller {
     const sentAt = Date.now();
     const deadline = sentAt + timeoutMs;
     const data: RequestJobData = { body: body.toString('utf8'), messageId: id, version: PROTOCOL_VERSION, sentAt, deadline };
+    // Before the first await, in the caller's context: its active span is the publish span's parent.
+    const trace = startPublishSpan(this.tracing, id, job);
+    if (trace) data.headers = trace.headers;
     let call: QueuedCall | undefined;
     const reply = new Promise<Reply>((resolve, reject) => {
       call = { resolve, reject, timeoutMs, job, data, added: undefined, addedAt: undefined, misses: 0 };
@@ -118,8 +124,11 @@ export class BullmqRpcClient implements RpcCaller {
     try {
       await this.add(id, call!);
       this.stats.confirmed++;
+      trace?.end();
     } catch (err) {
-      this.pending.fail(id, new PublishError(`Redis did not take request ${id}: ${(err as Error).message}`, { cause: err, code: 'PUBLISH_FAILED' }));
+      const failure = new PublishError(`Redis did not take request ${id}: ${(err as Error).message}`, { cause: err, code: 'PUBLISH_FAILED' });
+      trace?.end(failure);
+      this.pending.fail(id, failure);
     }
     return reply;
   }

@@ -8,6 +8,7 @@ import { CANCEL_ROUTING_KEY, QUIT_ROUTING_KEY, workerRoutingPattern } from '../.
 import { decodeControl } from '../../protocol.js';
 import type { ConsumerCallbacks, RequestConsumer, RequestResult, Settle } from '../types.js';
 import type { WorkerRole } from '../../worker-role.js';
+import { startReplySpan, type PublishTrace } from '../../tracing.js';
 
 export interface RabbitConsumerOptions {
   workerId: string;
@@ -201,19 +202,28 @@ export class RabbitConsumer implements RequestConsumer {
       this.finish(channel, msg, result.settle);
       return SETTLED;
     }
+    const trace = result.trace && replySpan(result.trace, reply.replyTo, reply.correlationId);
     if (this.canReplyAtOnce(reply.replyTo, reply.encoded)) {
       let settle = result.settle;
       try {
-        channel.publish('', reply.replyTo, reply.encoded, { correlationId: reply.correlationId });
+        channel.publish('', reply.replyTo, reply.encoded, trace ? { correlationId: reply.correlationId, headers: trace.headers } : { correlationId: reply.correlationId });
+        trace?.end();
       } catch (err) {
+        trace?.end(err);
         settle = this.cannotReply(err);
       }
       this.finish(channel, msg, settle);
       return SETTLED;
     }
-    return this.publishConfirmed(reply.replyTo, reply.correlationId, reply.encoded).then(
-      () => this.finish(channel, msg, result.settle),
-      (err: unknown) => this.finish(channel, msg, this.cannotReply(err)),
+    return this.publishConfirmed(reply.replyTo, reply.correlationId, reply.encoded, trace?.headers).then(
+      () => {
+        trace?.end();
+        this.finish(channel, msg, result.settle);
+      },
+      (err: unknown) => {
+        trace?.end(err);
+        this.finish(channel, msg, this.cannotReply(err));
+      },
     );
   }
 
@@ -242,11 +252,11 @@ export class RabbitConsumer implements RequestConsumer {
   }
 
   /** The first reply to an address, a large one, or one to a named queue: on the reply channel, confirmed. */
-  private async publishConfirmed(replyTo: string, correlationId: string, body: Buffer): Promise<void> {
+  private async publishConfirmed(replyTo: string, correlationId: string, body: Buffer, headers: Record<string, string> | undefined): Promise<void> {
     if (!this.model) throw new Error('not connected');
     const channel = await this.openReplyChannel(this.model);
     await new Promise<void>((resolve, reject) => {
-      channel.publish('', replyTo, body, { correlationId }, (err: unknown) =>
+      channel.publish('', replyTo, body, headers ? { correlationId, headers } : { correlationId }, (err: unknown) =>
         err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
       );
     });
@@ -295,4 +305,10 @@ export class RabbitConsumer implements RequestConsumer {
     model?.once('close', onClosed);
     return Promise.race([channel.close().catch(() => undefined), connectionClosed]).finally(() => model?.off('close', onClosed));
   }
+}
+
+/** The reply's span (infra/tracing.ts); a direct reply-to address is named by its pseudo-queue, not the per-channel address. */
+function replySpan(trace: NonNullable<RequestResult['trace']>, replyTo: string, correlationId: string): PublishTrace | undefined {
+  const direct = replyTo.startsWith(REPLY_TO_DIRECT);
+  return startReplySpan(trace.parent, { system: 'rabbitmq', destination: direct ? REPLY_TO_DIRECT : replyTo }, correlationId, trace.job, direct);
 }

@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import type { ChannelModel, ConfirmChannel, ConsumeMessage, Message, RecoveringChannelModel } from 'amqplib';
-import { connectBroker } from '../../amqp/connection.js';
-import { assertTopology, REPLY_TO_DIRECT, type Topology } from '../../amqp/topology.js';
+import type { ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
+import { REPLY_TO_DIRECT } from '../../amqp/topology.js';
 import { errorMessage, PublishError, ShoalError, TimeoutError } from '../../errors.js';
 import { publishControl } from '../../amqp/control.js';
 import { callCancelled, onCallAborted } from '../abort-call.js';
-import type { Logger } from '../../log.js';
 import { PendingCalls, type PendingCall } from '../pending-calls.js';
+import { startPublishSpan, type MessagingTarget, type PublishTrace } from '../../tracing.js';
 import type { DeliveryStats, RpcCaller } from '../types.js';
+import { ClientChannel, type ClientChannelOptions } from './client-channel.js';
 import {
   decodeReply,
   encodeBoundedRequest,
@@ -18,18 +17,8 @@ import {
   type Reply,
 } from '../../protocol.js';
 
-export interface RabbitRpcClientOptions {
-  amqpUrl: string;
-  topology: Topology;
-  deliveryLimit: number;
-  /** Benchmarks only (see TopologyOptions); quorum by default. */
-  queueType?: 'quorum' | 'classic';
+export interface RabbitRpcClientOptions extends ClientChannelOptions {
   maxBodyBytes: number;
-  /** Connection name in the management UI. */
-  name: string;
-  logger: Logger;
-  /** Retries of the first connection before giving up (default 10). */
-  initialMaxRetries?: number;
 }
 
 interface PublishedCall extends PendingCall {
@@ -44,6 +33,8 @@ interface PublishedCall extends PendingCall {
   channel: ConfirmChannel | undefined;
   confirmed: boolean;
   nacks: number;
+  /** Its publish span and trace headers, when an OpenTelemetry SDK is registered (infra/tracing.ts). */
+  trace: PublishTrace | undefined;
 }
 
 /** A request the broker nacks this often (publishes in all) fails instead of looping. */
@@ -65,35 +56,33 @@ const MAX_NACKS = 3;
  *   request nobody answered in time is not run after its caller has given up.
  * - Replies are matched by correlation id; repeated and late ones are dropped
  *   and counted, so a caller sees each reply once.
+ *
+ * The connection, its channel and the waits for one are ClientChannel's
+ * (client-channel.ts); this class keeps the calls.
  */
 export class RabbitRpcClient implements RpcCaller {
-  private connection: RecoveringChannelModel | undefined;
-  private channel: ConfirmChannel | undefined;
-  /**
-   * Resolves when setup() brings a channel. Every call waiting for one shares
-   * it: a listener per waiting call set off MaxListenersExceededWarning after
-   * a reconnect with more than 10 calls waiting.
-   */
-  private nextChannel: { ready: Promise<void>; resolve: () => void } | undefined;
+  /** Set by connect(); a (re)connect calls onChannel, which only needs it once calls are pending. */
+  private link!: ClientChannel;
   private readonly idPrefix = randomUUID();
   private sequence = 0;
-  private writable: Promise<unknown> | undefined;
   private closing: Promise<void> | undefined;
   readonly stats: DeliveryStats = { calls: 0, confirmed: 0, republished: 0, answered: 0, duplicatesSuppressed: 0, lateReplies: 0 };
   private readonly firstHeaders = requestHeaders(0, undefined);
   private readonly againHeaders = requestHeaders(0, 0);
+  private readonly tracing: MessagingTarget;
   private readonly pending = new PendingCalls<PublishedCall>(this.stats, (_id, call) => new TimeoutError(`no reply to ${call.job} within ${call.timeoutMs}ms`));
 
-  private constructor(private readonly options: RabbitRpcClientOptions) {}
+  private constructor(private readonly options: RabbitRpcClientOptions) {
+    this.tracing = { system: 'rabbitmq', destination: options.topology.requestQueue };
+  }
 
   static async connect(options: RabbitRpcClientOptions): Promise<RabbitRpcClient> {
     const client = new RabbitRpcClient(options);
-    client.connection = await connectBroker({
-      url: options.amqpUrl,
-      name: options.name,
-      logger: options.logger,
-      initialMaxRetries: options.initialMaxRetries,
-      setup: (model) => client.setup(model),
+    client.link = await ClientChannel.open(options, {
+      onChannel: (channel) => client.onChannel(channel),
+      onReply: (msg) => client.onReply(msg),
+      onReturn: (msg) => client.onReturn(msg),
+      isClosing: () => client.closing !== undefined,
     });
     return client;
   }
@@ -102,28 +91,14 @@ export class RabbitRpcClient implements RpcCaller {
     return this.pending.size;
   }
 
-  private async setup(model: ChannelModel): Promise<void> {
-    const channel = await model.createConfirmChannel();
-    channel.on('error', (err: Error) => this.options.logger.warn({ err: err.message }, 'channel error'));
-    channel.on('return', (msg: Message) => this.onReturn(msg));
-    channel.on('close', () => {
-      if (this.channel !== channel) return;
-      this.channel = undefined;
-      this.writable = undefined;
-      if (!this.closing) model.close().catch(() => undefined);
-    });
-    await assertTopology(channel, this.options.topology, { deliveryLimit: this.options.deliveryLimit, queueType: this.options.queueType });
-    // Direct reply-to: consume in no-ack mode, on the publishing channel, before the first publish.
-    await channel.consume(REPLY_TO_DIRECT, (msg) => msg && this.onReply(msg), { noAck: true });
-    this.channel = channel;
+  /** A new channel (a reconnect): direct reply-to is bound to the old one, so every call still waiting is published again. */
+  private onChannel(channel: ConfirmChannel): void {
     const orphans = [...this.pending.entries()].filter(([, call]) => call.channel !== channel);
     if (orphans.length > 0) this.options.logger.info({ requests: orphans.length }, 'reconnected: publishing the waiting requests again');
     for (const [id, call] of orphans) {
       this.stats.republished++;
       this.publish(id, call);
     }
-    this.nextChannel?.resolve();
-    this.nextChannel = undefined;
   }
 
   /**
@@ -145,19 +120,28 @@ export class RabbitRpcClient implements RpcCaller {
     const id = `${this.idPrefix}.${++this.sequence}`;
     const startedAt = performance.now();
     const deadline = Date.now() + timeoutMs;
-    if (this.channel && !this.writable) return this.send(id, job, body, timeoutMs, deadline, startedAt, signal);
-    return this.readyChannel(deadline).then(() => {
+    // In the caller's context, so that its active span is the publish span's parent.
+    const trace = startPublishSpan(this.tracing, id, job);
+    if (this.link.ready) return this.send(id, job, body, timeoutMs, deadline, startedAt, signal, trace);
+    const sent = this.link.readyChannel(deadline).then(() => {
       if (signal?.aborted) throw callCancelled(job, signal); // aborted while it waited for a channel: never sent
-      return this.send(id, job, body, timeoutMs, deadline, startedAt, signal);
+      return this.send(id, job, body, timeoutMs, deadline, startedAt, signal, trace);
+    });
+    if (!trace) return sent;
+    return sent.catch((err: unknown) => {
+      trace.end(err); // never sent, or its call failed: ended once (PublishTrace.end)
+      throw err;
     });
   }
 
-  private send(id: string, job: string, body: Buffer, timeoutMs: number, deadline: number, startedAt: number, signal: AbortSignal | undefined): Promise<Reply> {
+  private send(id: string, job: string, body: Buffer, timeoutMs: number, deadline: number, startedAt: number, signal: AbortSignal | undefined, trace: PublishTrace | undefined): Promise<Reply> {
     const reply = new Promise<Reply>((resolve, reject) => {
-      const call: PublishedCall = { job, body, sentAt: Date.now(), deadline, published: false, channel: undefined, confirmed: false, nacks: 0, resolve, reject, timeoutMs };
+      const call: PublishedCall = { job, body, sentAt: Date.now(), deadline, published: false, channel: undefined, confirmed: false, nacks: 0, resolve, reject, timeoutMs, trace };
       this.pending.add(id, call, startedAt);
       this.publish(id, call);
     });
+    // Not confirmed before the call failed (nacked, unroutable, timed out, aborted): the publish span says why.
+    if (trace) reply.catch((err: unknown) => trace.end(err));
     onCallAborted(signal, reply, () => {
       if (this.pending.abort(id, callCancelled(job, signal!))) this.sendCancel(id);
     });
@@ -166,7 +150,7 @@ export class RabbitRpcClient implements RpcCaller {
 
   /** Tells every worker of the pool that the request was cancelled; at most once, like any control message. */
   private sendCancel(messageId: string): void {
-    const channel = this.channel;
+    const channel = this.link.current;
     if (!channel) return; // no channel now: its deadline still bounds the request
     publishControl(channel, this.options.topology, { type: 'cancel', messageId }).catch((err: unknown) =>
       this.options.logger.debug({ messageId, err: errorMessage(err) }, 'could not send a cancel'),
@@ -175,8 +159,8 @@ export class RabbitRpcClient implements RpcCaller {
 
   /** Publishes (or publishes again) one pending call on the current channel. */
   private publish(id: string, call: PublishedCall): void {
-    const channel = this.channel;
-    if (!channel) return; // setup() publishes it on the next channel
+    const channel = this.link.current;
+    if (!channel) return; // onChannel() publishes it on the next channel
     // The first publish says when it was sent (now) and its time to live, which give the deadline
     // (requestHeaders); a later one sends what is left to live, so it names the deadline too.
     const now = Date.now();
@@ -204,14 +188,9 @@ export class RabbitRpcClient implements RpcCaller {
         },
         (err: unknown) => this.onConfirm(id, call, channel, err),
       );
-      // Wait for room, or for the channel to go (then setup() brings a new one).
-      if (!accepted) {
-        this.writable ??= Promise.race([once(channel, 'drain'), once(channel, 'close')])
-          .catch(() => undefined)
-          .finally(() => (this.writable = undefined));
-      }
+      if (!accepted) this.link.waitForRoom(channel);
     } catch {
-      // The channel closed under us: setup() publishes it again on the next one.
+      // The channel closed under us: onChannel() publishes it again on the next one.
     }
   }
 
@@ -221,7 +200,9 @@ export class RabbitRpcClient implements RpcCaller {
    * and V8 makes each new object used as a prototype slow to enumerate. A new
    * headers object per publish cost about 4 µs, a reused one about 1 µs.
    */
-  private headersFor(call: PublishedCall, first: boolean): Record<string, number> {
+  private headersFor(call: PublishedCall, first: boolean): Record<string, number | string> {
+    // Traced: headers of its own (the trace context is per request). Tracing costs this allocation, not the untraced path.
+    if (call.trace) return { ...requestHeaders(call.sentAt, first ? undefined : call.deadline), ...call.trace.headers };
     const headers = first ? this.firstHeaders : this.againHeaders;
     headers[HEADER_SENT_AT] = call.sentAt;
     if (!first) headers[HEADER_DEADLINE] = call.deadline;
@@ -232,6 +213,7 @@ export class RabbitRpcClient implements RpcCaller {
     if (!err) {
       if (!call.confirmed) this.stats.confirmed++;
       call.confirmed = true;
+      call.trace?.end();
       return;
     }
     // amqplib fails unconfirmed publishes when their channel closes, before our 'close'
@@ -240,36 +222,13 @@ export class RabbitRpcClient implements RpcCaller {
   }
 
   private onNack(id: string, call: PublishedCall, channel: ConfirmChannel, err: unknown): void {
-    if (!this.pending.has(id) || this.channel !== channel || call.channel !== channel) return; // answered, or the next channel takes it
+    if (!this.pending.has(id) || this.link.current !== channel || call.channel !== channel) return; // answered, or the next channel takes it
     if (++call.nacks >= MAX_NACKS) {
       this.pending.fail(id, new PublishError(`the broker refused request ${id} ${MAX_NACKS} times`, { cause: err, code: 'PUBLISH_NACKED' }));
       return;
     }
     this.stats.republished++;
     this.publish(id, call);
-  }
-
-  /** Waits for a usable channel that has room in its buffer. */
-  private async readyChannel(deadline: number): Promise<void> {
-    for (;;) {
-      if (this.writable) await this.writable;
-      if (this.channel) return;
-      const waitMs = deadline - Date.now();
-      if (waitMs <= 0) throw new TimeoutError('no broker connection before the request timed out');
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.channelReady(), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
-      clearTimeout(timer);
-    }
-  }
-
-  /** The one wait for the next channel, shared by every call that needs it. */
-  private channelReady(): Promise<void> {
-    if (!this.nextChannel) {
-      let resolve!: () => void;
-      const ready = new Promise<void>((r) => (resolve = r));
-      this.nextChannel = { ready, resolve };
-    }
-    return this.nextChannel.ready;
   }
 
   private onReply(msg: ConsumeMessage): void {
@@ -297,8 +256,7 @@ export class RabbitRpcClient implements RpcCaller {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.pending.whenIdle();
-      await this.channel?.close().catch(() => undefined);
-      await this.connection?.close().catch(() => undefined);
+      await this.link.close();
     })();
     return this.closing;
   }
