@@ -62,10 +62,25 @@ export function expectHeldThrough(result: HeldOutage, log: string, min: number):
   const decidedBefore = decisions.filter((d) => d.time < result.outage.from).at(-1)?.to ?? result.sizeAtStop;
   const floor = Math.min(result.sizeAtStop, decidedBefore);
   console.log(`bullmq Redis outage: size decided before the stop ${decidedBefore}, floor ${floor}`);
+  console.log(`bullmq Redis outage: the dispatcher's decisions and warnings\n${notableLines(log, result.outage).join('\n')}`);
   expect(floor).toBeGreaterThan(min); // it had grown: there was something to lose
   expect(result.smallestDuringOutage).toBeGreaterThanOrEqual(floor);
   const shrunkDuring = decisions.filter((d) => d.to < d.from && d.time >= result.outage.from && d.time <= result.outage.to);
   expect(shrunkDuring).toEqual([]);
   expect(log.split('until the queue\'s figures are back').length - 1).toBe(1);
   expect(log).toContain('the queue\'s figures are back: scaling again');
+}
+
+/** Decisions and warnings from the dispatcher's log, stamped relative to the outage, for reading a failure. */
+function notableLines(log: string, outage: { from: number; to: number }): string[] {
+  return log.split('\n').flatMap((line) => {
+    try {
+      const entry = JSON.parse(line) as { time: number; level: number; msg: string; from?: number; to?: number };
+      if (entry.level < 40 && typeof entry.from !== 'number') return [];
+      const at = entry.time < outage.from ? `${entry.time - outage.from} ms` : entry.time <= outage.to ? `+${entry.time - outage.from} ms (down)` : `+${entry.time - outage.from} ms (back)`;
+      return [`  ${at}: ${entry.msg}`];
+    } catch {
+      return [];
+    }
+  });
 }
