@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { connect } from '../../producer/index.js';
 import { runWorker, type RunningWorker } from '../../worker/index.js';
 import { AMQP_URL, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
 
@@ -69,5 +70,18 @@ describe('the pool as the broker sees it (rabbitmq)', () => {
     });
     expect(consumers).toHaveLength(1);
     expect(consumers[0]).toMatchObject({ consumer_tag: workerId, prefetch_count: 3 });
+  });
+
+  it("a client's connection carries the name given to connect()", async () => {
+    const name = `shoal view client ${namespace}`;
+    const client = await connect({ url: AMQP_URL, namespace, name });
+    try {
+      await waitFor('the client connection in the management API', async () => {
+        const connections = await management<ConnectionView[]>('/connections?columns=client_properties.connection_name');
+        return connections.some((c) => c.client_properties.connection_name === name);
+      });
+    } finally {
+      await client.close();
+    }
   });
 });

@@ -3,8 +3,8 @@ import { connect, type ShoalClient } from '../../producer/index.js';
 import { runWorker, type RunningWorker } from '../../worker/index.js';
 import { AMQP_URL, newNamespace, removeNamespace } from '../helpers/broker.js';
 
-/** producer/README.md: "`connect` options: ... `deliveryLimit` (the pool's, default 5), ... `timeout` (default `30s`)". */
-describe('connect() defaults (rabbitmq)', () => {
+/** producer/README.md: "`connect` options: ... `deliveryLimit` (the pool's, default 5), ... `timeout` (default `30s`)", and close() "waits for the calls in flight". */
+describe('connect() defaults, and close() (rabbitmq)', () => {
   let namespace: string;
   let client: ShoalClient | undefined;
   let worker: RunningWorker | undefined;
@@ -30,5 +30,14 @@ describe('connect() defaults (rabbitmq)', () => {
     const timeLeft = (await client.call('timeLeft')) as number;
     expect(timeLeft).toBeGreaterThan(25_000);
     expect(timeLeft).toBeLessThanOrEqual(30_000);
+  });
+
+  it('close() waits for the calls in flight: they are answered, not dropped', async () => {
+    worker = await runWorker({ url: AMQP_URL, namespace, handlers: {} });
+    const closing = await connect({ url: AMQP_URL, namespace });
+    const calls = [1, 2, 3].map(() => closing.call('sleep', { ms: 300 }));
+    await new Promise((resolve) => setTimeout(resolve, 50)); // published, not yet answered
+    await closing.close();
+    expect(await Promise.allSettled(calls)).toEqual([1, 2, 3].map(() => ({ status: 'fulfilled', value: { sleptMs: 300 } })));
   });
 });

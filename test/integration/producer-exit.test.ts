@@ -20,7 +20,7 @@ describe('the producer CLI exit status (rabbitmq)', () => {
     await removeNamespace(namespace);
   });
 
-  it('exits 0 when every request got an ok reply, and 1 when a single one got an error reply', async () => {
+  it('exits 0 when every request got an ok reply, and 1 when a single one got an error reply; prints its delivery counts', async () => {
     let calls = 0;
     worker = await runWorker({
       url: AMQP_URL,
@@ -38,6 +38,7 @@ describe('the producer CLI exit status (rabbitmq)', () => {
 
     const allOk = await runCli('producer/cli.js', [...args, '--count', '5', '--job', 'echo']);
     expect(allOk.stdout).toContain('sent 5  ok 5  errors 0  timed out 0');
+    expect(allOk.stdout).toContain('delivery  confirmed 5  republished 0  duplicate replies dropped 0  late replies dropped 0');
     expect(allOk.code).toBe(0);
 
     const oneFailed = await runCli('producer/cli.js', [...args, '--count', '5', '--job', 'secondFails']);
