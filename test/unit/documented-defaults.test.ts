@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseDispatcherConfig } from '../../dispatcher/config.js';
+import { STARTING_DRAIN_GRACE_MS } from '../../dispatcher/pool-drain.js';
 import { parseProducerConfig } from '../../producer/config.js';
+import { EXPIRY_GRACE_MS } from '../../worker/cancellation.js';
 import { parseWorkerConfig } from '../../worker/config.js';
+import { CONSUMER_PRIORITY } from '../../worker/worker.js';
 
 /**
  * The defaults the READMEs promise, read from the parsed configuration with
@@ -56,5 +59,15 @@ describe('the defaults the READMEs state', () => {
   it('the producer waits 30 s for a reply, and up to 3 s for the replies in flight after Ctrl-C', () => {
     expect(producer.timeoutMs).toBe(30_000);
     expect(producer.interruptGraceMs).toBe(3_000);
+  });
+
+  it('spares consume at consumer priority 0, below the workers', () => {
+    expect(CONSUMER_PRIORITY.spare).toBe(0);
+    expect(CONSUMER_PRIORITY.worker).toBeGreaterThan(0);
+  });
+
+  it('a job is cancelled 1 s after its deadline (clock skew), and a worker still starting is drained with a 5 s grace', () => {
+    expect(EXPIRY_GRACE_MS).toBe(1000);
+    expect(STARTING_DRAIN_GRACE_MS).toBe(5000);
   });
 });
