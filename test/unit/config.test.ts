@@ -60,6 +60,12 @@ describe('dispatcher config', () => {
     );
   });
 
+  it('passes its --handlers and --drain-grace on to its workers, as SHOAL_HANDLERS and SHOAL_DRAIN_GRACE', () => {
+    const config = parseDispatcherConfig({}, { handlers: './dist/handlers.js', drainGrace: '45s' });
+    expect(workerEnvironment(config)).toMatchObject({ SHOAL_HANDLERS: './dist/handlers.js', SHOAL_DRAIN_GRACE: '45000' });
+    expect(workerEnvironment(parseDispatcherConfig({}, {}))).not.toHaveProperty('SHOAL_HANDLERS');
+  });
+
   it('passes workers what they need through the environment', () => {
     const config = parseDispatcherConfig({}, { min: '2', max: '2', workerConcurrency: '8', namespace: 'pool-a' });
     expect(workerEnvironment(config)).toMatchObject({ SHOAL_NAMESPACE: 'pool-a', SHOAL_CONCURRENCY: '8', SHOAL_AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672' });

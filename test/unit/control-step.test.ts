@@ -34,6 +34,13 @@ describe('stabilizer', () => {
     expect(stabilizer.decide(sizing(4), 5, 12_000).desired).toBe(4);
   });
 
+  it('with the default settings, brings a pool of 270 back to 30 in four decisions', () => {
+    const stabilizer = new Stabilizer({ ...defaultPolicyConfig, max: 1000 });
+    const sizes = [270];
+    for (let tick = 1; tick <= 4; tick++) sizes.push(stabilizer.decide(sizing(30), sizes.at(-1)!, tick * 250).desired);
+    expect(sizes).toEqual([270, 135, 68, 34, 30]);
+  });
+
   it('comes down only to the highest steady need of the window', () => {
     const stabilizer = new Stabilizer(config);
     stabilizer.decide(sizing(6), 6, 0);

@@ -105,6 +105,28 @@ describe('pool', () => {
     expect(runtime.drained).toHaveLength(2);
   });
 
+  it('removes a worker it scales down only once its drain has ended (it finishes and acks what it holds first)', async () => {
+    const runtime = new FakeRuntime();
+    let endDrain: () => void = () => undefined;
+    const drainEnded = new Promise<void>((resolve) => (endDrain = resolve));
+    const drain = runtime.drain.bind(runtime);
+    runtime.drain = async (workerId) => {
+      await drainEnded;
+      return drain(workerId);
+    };
+    const p = pool(runtime, 2);
+    await p.start();
+    await p.resize(1);
+    await settle();
+    expect(runtime.removed).toEqual([]); // still draining: not removed
+    expect(runtime.workers.size).toBe(2);
+    endDrain();
+    await settle();
+    expect(runtime.removed).toEqual(runtime.drained);
+    expect(runtime.removed).toHaveLength(1);
+    await p.shutdown();
+  });
+
   it('counts a worker as active once it reports, and scales down the least busy first', async () => {
     const runtime = new FakeRuntime();
     const p = pool(runtime, 3);

@@ -1,0 +1,69 @@
+import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { connect } from '../../producer/index.js';
+import { runWorker, type RunningWorker } from '../../worker/index.js';
+import { AMQP_URL, newNamespace, REDIS_URL, removeNamespace, waitFor } from '../helpers/broker.js';
+
+/** A pino logger whose lines land in an array. */
+function capturedLogger() {
+  const lines: { level: number; msg: string }[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as { level: number; msg: string });
+      done();
+    },
+  });
+  return { logger: pino({ level: 'info' }, stream), lines };
+}
+
+/** worker/README.md, "Reports": where, how often and for how long a worker's report lives, and what a Redis outage does. */
+describe('worker reports (rabbitmq)', () => {
+  let namespace: string;
+  let worker: RunningWorker | undefined;
+  beforeEach(() => {
+    namespace = newNamespace();
+  });
+  afterEach(async () => {
+    await worker?.close();
+    worker = undefined;
+    await removeNamespace(namespace);
+  });
+
+  it('are written under <ns>:workers:<workerId> with a TTL of three report intervals, renewed at each report', async () => {
+    const workerId = `reporting-${namespace}`;
+    worker = await runWorker({ url: AMQP_URL, namespace, handlers: {}, workerId, reportTo: REDIS_URL, reportInterval: '200ms' });
+    const redis = new Redis(REDIS_URL);
+    try {
+      const key = `${namespace}:workers:${workerId}`;
+      const readReport = async () => (JSON.parse((await redis.get(key)) ?? 'null') as { reportedAt: number } | null) ?? undefined;
+      const first = await waitFor('the first report', readReport);
+      const ttl = await redis.pttl(key);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(600); // 3 x 200 ms
+      // The next reports renew it: the key outlives its first TTL.
+      await waitFor('a later report', async () => ((await readReport())?.reportedAt ?? 0) > first.reportedAt);
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      expect(await redis.exists(key)).toBe(1);
+    } finally {
+      await redis.quit();
+    }
+  });
+
+  it('a Redis that cannot be reached is logged once and does not stall request work', async () => {
+    const { logger, lines } = capturedLogger();
+    worker = await runWorker({ url: AMQP_URL, namespace, handlers: {}, reportTo: 'redis://127.0.0.1:1', reportInterval: '100ms', logger });
+    const client = await connect({ url: AMQP_URL, namespace });
+    try {
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => client.call('echo', i, { timeout: '5s' })));
+      expect(results).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      // Reports keep failing meanwhile (one every 100 ms), and the client keeps reconnecting: still one warning.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(await client.call('echo', 'still serving', { timeout: '5s' })).toBe('still serving');
+    } finally {
+      await client.close();
+    }
+    expect(lines.filter((line) => /Redis unavailable/.test(line.msg))).toHaveLength(1);
+  });
+});
