@@ -5,7 +5,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { connect, type ShoalClient } from '../../producer/index.js';
 import { runWorker, type RunningWorker } from '../../worker/index.js';
-import { withRedisOnce } from '../../infra/transport/bullmq/connection.js';
+import { waitForRedis, withRedisOnce } from '../../infra/transport/bullmq/connection.js';
 import { BullmqConsumer, DEFAULT_BULLMQ_WORKER } from '../../infra/transport/bullmq/consumer.js';
 import { BullmqDispatcherLink } from '../../infra/transport/bullmq/dispatcher-link.js';
 import { newNamespace, quietLogger, REDIS_URL, removeNamespace, waitFor } from '../helpers/broker.js';
@@ -85,5 +85,12 @@ describe('a BullMQ worker started while Redis is down', () => {
     worker = await starting;
     client = await connect({ url: own.url, namespace: 'startup-wait' });
     expect(await client.call('echo', { after: 'the outage' }, { timeout: '10s' })).toEqual({ after: 'the outage' });
+  });
+
+  it('gives up with REDIS_UNREACHABLE once its wait is over: a wrong URL is an error, not a wait forever', async () => {
+    const tries: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void tries.push(JSON.parse(line).msg as string) });
+    await expect(waitForRedis('redis://127.0.0.1:1', 'shoal test wait', logger, () => false, 2500)).rejects.toMatchObject({ code: 'REDIS_UNREACHABLE' });
+    expect(tries).toEqual(['cannot reach Redis yet; waiting for it']);
   });
 });

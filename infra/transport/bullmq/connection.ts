@@ -93,13 +93,19 @@ export async function withRedisOnce<T>(url: string, name: string, use: (redis: R
   }
 }
 
+/** How long a worker waits for Redis when it starts, about as long as amqplib's recovery waits for a broker. */
+export const REDIS_STARTUP_WAIT_MS = 30_000;
+
 /**
  * Waits until Redis answers, trying every second, as a RabbitMQ worker waits
  * for its broker: a worker started during a Redis outage (or just before one)
  * stays up and starts consuming when Redis is back, instead of exiting and
- * being replaced over and over. Says so once. False if `stopped` said stop first.
+ * being replaced over and over. Says so once. Gives up with REDIS_UNREACHABLE
+ * after `giveUpAfterMs` (a wrong URL is an error, not a wait forever). False if
+ * `stopped` said stop first.
  */
-export async function waitForRedis(url: string, name: string, logger: Logger, stopped: () => boolean): Promise<boolean> {
+export async function waitForRedis(url: string, name: string, logger: Logger, stopped: () => boolean, giveUpAfterMs = REDIS_STARTUP_WAIT_MS): Promise<boolean> {
+  const giveUpAt = Date.now() + giveUpAfterMs;
   let warned = false;
   while (!stopped()) {
     try {
@@ -107,7 +113,8 @@ export async function waitForRedis(url: string, name: string, logger: Logger, st
       if (warned) logger.info('Redis answers again: starting');
       return true;
     } catch (err) {
-      if (!warned) logger.warn({ err: errorMessage(err) }, 'cannot reach Redis yet; waiting for it');
+      if (Date.now() >= giveUpAt) throw err;
+      if (!warned) logger.warn({ err: errorMessage(err), giveUpInMs: giveUpAfterMs }, 'cannot reach Redis yet; waiting for it');
       warned = true;
       await sleep(1000);
     }
