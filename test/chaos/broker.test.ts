@@ -10,7 +10,7 @@ describe('chaos: the broker drops every connection, or restarts', () => {
   let namespace: string;
   afterEach(async () => {
     rabbitmqctl('start_app'); // whatever happened, leave the broker running
-    await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+    await runCli('dispatcher/tools/cleanup.js', ['--namespace', namespace]);
     await removeNamespace(namespace);
   });
 

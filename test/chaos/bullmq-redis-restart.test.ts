@@ -37,7 +37,7 @@ describe('chaos: Redis restarted or stopped during a BullMQ load', () => {
     await client?.close();
     await privateRedis?.remove();
     privateRedis = undefined;
-    await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+    await runCli('dispatcher/tools/cleanup.js', ['--namespace', namespace]);
     await removeNamespace(namespace);
     dispatcher = client = undefined;
   });

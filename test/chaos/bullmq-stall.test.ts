@@ -39,7 +39,7 @@ describe('chaos: a BullMQ worker killed with SIGKILL mid-job', () => {
     await queue?.close();
     queue = undefined;
     for (const worker of await runtime.list()) await runtime.remove(worker.workerId);
-    await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+    await runCli('dispatcher/tools/cleanup.js', ['--namespace', namespace]);
     await removeNamespace(namespace);
     client = undefined;
   });

@@ -8,7 +8,7 @@ import { EACH_TRANSPORT, transportArgs } from '../helpers/transport.js';
 describe.each(EACH_TRANSPORT)('chaos: the dispatcher killed with SIGKILL and started again during load (%s)', (transport) => {
   let namespace: string;
   afterEach(async () => {
-    await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+    await runCli('dispatcher/tools/cleanup.js', ['--namespace', namespace]);
     await removeNamespace(namespace);
   });
 

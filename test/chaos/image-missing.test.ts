@@ -18,7 +18,7 @@ describe('chaos: the Docker engine refuses to create a worker (its image is gone
       await exitOf(dispatcher);
     }
     await docker.getImage(tag).remove().catch(() => undefined);
-    await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+    await runCli('dispatcher/tools/cleanup.js', ['--namespace', namespace]);
     await removeNamespace(namespace);
   });
 

@@ -31,7 +31,7 @@ describe('chaos: Redis stops during load', () => {
     }
     if (redis && !redisUp(redis.port)) await startRedis(redis);
     await waitFor('Redis', () => redisUp());
-    await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+    await runCli('dispatcher/tools/cleanup.js', ['--namespace', namespace]);
     await removeNamespace(namespace);
   });
 

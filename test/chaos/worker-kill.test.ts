@@ -7,7 +7,7 @@ import { runCli } from '../helpers/processes.js';
 describe('chaos: worker containers killed with SIGKILL during load', () => {
   let namespace: string;
   afterEach(async () => {
-    await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+    await runCli('dispatcher/tools/cleanup.js', ['--namespace', namespace]);
     await removeNamespace(namespace);
   });
 

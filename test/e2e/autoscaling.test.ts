@@ -29,7 +29,7 @@ describe.each(EACH_TRANSPORT)('autoscaling on a step load (%s)', (transport) => 
       dispatcher.kill('SIGKILL');
       await exitOf(dispatcher);
     }
-    await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+    await runCli('dispatcher/tools/cleanup.js', ['--namespace', namespace]);
     await removeNamespace(namespace);
   });
 

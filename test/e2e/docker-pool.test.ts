@@ -21,7 +21,7 @@ describe('dispatcher with the Docker runtime', () => {
         await exitOf(child);
       }
     }
-    await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+    await runCli('dispatcher/tools/cleanup.js', ['--namespace', namespace]);
     await Promise.all(bystanders.map((c) => c.remove({ force: true }).catch(() => undefined)));
     await removeNamespace(namespace);
     dispatchers = [];
@@ -113,7 +113,7 @@ describe('dispatcher with the Docker runtime', () => {
     const { child } = await startPool(1);
     child.kill('SIGINT');
     expect(await exitOf(child)).toBe(0);
-    const cleanup = await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+    const cleanup = await runCli('dispatcher/tools/cleanup.js', ['--namespace', namespace]);
     expect(cleanup.stdout).toContain(`removed 0 service(s) and 0 container(s) of pool "${namespace}"`);
 
     for (const bystander of bystanders) expect((await bystander.inspect()).State.Running).toBe(true);
@@ -126,7 +126,7 @@ describe('dispatcher with the Docker runtime', () => {
     first.child.kill('SIGKILL');
     await exitOf(first.child);
 
-    const cleanup = await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+    const cleanup = await runCli('dispatcher/tools/cleanup.js', ['--namespace', namespace]);
     expect(cleanup.stdout).toContain(`removed 0 service(s) and 2 container(s) of pool "${namespace}"`);
     expect(await poolContainers(namespace)).toEqual([]);
     expect((await bystanders[0]!.inspect()).State.Running).toBe(true);

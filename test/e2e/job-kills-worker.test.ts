@@ -70,7 +70,7 @@ describe('a job that kills its worker every time (Docker)', () => {
       dispatcher.kill('SIGKILL');
       await exitOf(dispatcher);
     }
-    await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+    await runCli('dispatcher/tools/cleanup.js', ['--namespace', namespace]);
     expect(await poolContainers(namespace)).toEqual([]);
     await docker.getImage(image).remove().catch(() => undefined);
     await removeNamespace(namespace);
@@ -119,7 +119,7 @@ describe('a job that kills its worker every time (Docker)', () => {
       // Every delivery killed a worker, and the request was then dead-lettered for good.
       expect(exits).toHaveLength(DELIVERY_LIMIT + 1);
       expect(exits.every((e) => e.exitCode === 1)).toBe(true);
-      const dead = await runCli('dispatcher/dead-letters.js', ['list', '--json', '--namespace', namespace]);
+      const dead = await runCli('dispatcher/tools/dead-letters.js', ['list', '--json', '--namespace', namespace]);
       const deadLetters = (JSON.parse(dead.stdout) as { deadLetters: { job: string; reason: string }[] }).deadLetters;
       expect(deadLetters).toEqual([expect.objectContaining({ job: 'exit', reason: 'delivery_limit' })]);
 

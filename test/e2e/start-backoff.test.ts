@@ -23,7 +23,7 @@ describe('starting a worker whose image is missing (Docker)', () => {
       dispatcher.kill('SIGKILL');
       await exitOf(dispatcher);
     }
-    await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+    await runCli('dispatcher/tools/cleanup.js', ['--namespace', namespace]);
     await docker.getImage(tag).remove().catch(() => undefined);
     await removeNamespace(namespace);
   });

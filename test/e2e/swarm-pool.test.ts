@@ -62,7 +62,7 @@ describe('a worker pool on Docker Swarm', () => {
     // cleanup.js first: the pool's services go before what they use (a secret in use cannot be removed).
     await runAll([
       async () => {
-        const cleanup = await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+        const cleanup = await runCli('dispatcher/tools/cleanup.js', ['--namespace', namespace]);
         if (cleanup.code !== 0) throw new Error(`shoal-cleanup exited ${cleanup.code}: ${cleanup.stderr}`);
       },
       ...closers.splice(0).reverse(),
@@ -208,7 +208,7 @@ describe('a worker pool on Docker Swarm', () => {
     await runtime.start({ workerId: 'ignored', role: 'spare', env: { SHOAL_AMQP_URL: AMQP_URL, SHOAL_NAMESPACE: namespace, SHOAL_REDIS_URL: 'off' } });
     expect(await poolContainers(namespace)).toHaveLength(1);
 
-    const cleanup = await runCli('dispatcher/cleanup.js', ['--namespace', namespace]);
+    const cleanup = await runCli('dispatcher/tools/cleanup.js', ['--namespace', namespace]);
     expect(cleanup.stdout).toMatch(new RegExp(`removed 1 service\\(s\\) and [01] container\\(s\\) of pool "${namespace}"`));
     expect(await poolServices(namespace)).toEqual([]);
     await waitFor('the pool\'s container to go', async () => (await poolContainers(namespace)).length === 0, 20_000);

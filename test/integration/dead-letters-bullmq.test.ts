@@ -9,7 +9,7 @@ import { runCli } from '../helpers/processes.js';
 /** `shoal-dead --transport bullmq`: the failed set is BullMQ's dead-letter queue; list leaves it as it is, requeue moves jobs back to wait. */
 describe('shoal-dead on BullMQ', () => {
   const pool = usePool('bullmq');
-  const dead = (...args: string[]) => runCli('dispatcher/dead-letters.js', [...args, '--transport', 'bullmq', '--namespace', pool.namespace]);
+  const dead = (...args: string[]) => runCli('dispatcher/tools/dead-letters.js', [...args, '--transport', 'bullmq', '--namespace', pool.namespace]);
   let queue: Queue;
   beforeEach(() => {
     queue = new Queue(QUEUE_NAME, queueOptions(REDIS_URL, pool.namespace, 'shoal test probe'));

@@ -9,10 +9,10 @@ import { rawChannel, waitFor } from '../helpers/broker.js';
 import { usePool } from '../helpers/fixture.js';
 import { runCli } from '../helpers/processes.js';
 
-/** `shoal-dead` (dist/dispatcher/dead-letters.js) against the real broker: it looks, it moves, it never loses one. */
+/** `shoal-dead` (dist/dispatcher/tools/dead-letters.js) against the real broker: it looks, it moves, it never loses one. */
 describe('shoal-dead', () => {
   const pool = usePool();
-  const dead = (...args: string[]) => runCli('dispatcher/dead-letters.js', [...args, '--namespace', pool.namespace]);
+  const dead = (...args: string[]) => runCli('dispatcher/tools/dead-letters.js', [...args, '--namespace', pool.namespace]);
 
   async function queueDepth(queue: 'deadQueue' | 'requestQueue'): Promise<number> {
     const { connection, channel } = await rawChannel();

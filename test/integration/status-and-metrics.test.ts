@@ -157,13 +157,13 @@ function expectMetricsMatch({ status, metrics }: Reading): void {
 }
 
 async function statusCommand(namespace: string): Promise<string> {
-  const result = await runCli('dispatcher/status.js', ['--namespace', namespace]);
+  const result = await runCli('dispatcher/tools/status.js', ['--namespace', namespace]);
   expect(result.code, result.stderr).toBe(0);
   return result.stdout.trimEnd();
 }
 
 async function statusJson(namespace: string): Promise<PoolStatus> {
-  const result = await runCli('dispatcher/status.js', ['--namespace', namespace, '--json']);
+  const result = await runCli('dispatcher/tools/status.js', ['--namespace', namespace, '--json']);
   expect(result.code, result.stderr).toBe(0);
   return JSON.parse(result.stdout) as PoolStatus;
 }

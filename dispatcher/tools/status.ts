@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { commonSettings, ConfigError, parseSettings } from '../infra/config.js';
-import { readRedisOnce, redisSettings } from '../infra/redis.js';
-import { statusKey, type PoolStatus } from '../infra/pool-status.js';
-import { addSettingFlags, runMain } from '../infra/cli.js';
+import { commonSettings, ConfigError, parseSettings } from '../../infra/config.js';
+import { readRedisOnce, redisSettings } from '../../infra/redis.js';
+import { statusKey, type PoolStatus } from '../../infra/pool-status.js';
+import { addSettingFlags, runMain } from '../../infra/cli.js';
 
 /** Shows a running pool: its workers and their states, the queue, the latency and the last decisions. */
 const statusSettings = { namespace: commonSettings.namespace, ...redisSettings };

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { z } from 'zod';
-import { listDeadLetters, requeueDeadLetters } from '../infra/amqp/dead-letters.js';
-import { commonSettings, integer, parseSettings, requireThat } from '../infra/config.js';
-import { JOB_NAME_PATTERN } from '../infra/protocol.js';
-import { addSettingFlags, runMain } from '../infra/cli.js';
-import { redisSettings } from '../infra/redis.js';
-import { requireRedisFor, transportSettings } from '../infra/transport/settings.js';
+import { listDeadLetters, requeueDeadLetters } from '../../infra/amqp/dead-letters.js';
+import { commonSettings, integer, parseSettings, requireThat } from '../../infra/config.js';
+import { JOB_NAME_PATTERN } from '../../infra/protocol.js';
+import { addSettingFlags, runMain } from '../../infra/cli.js';
+import { redisSettings } from '../../infra/redis.js';
+import { requireRedisFor, transportSettings } from '../../infra/transport/settings.js';
 import { listFailed, requeueFailed } from './dead-letters-bullmq.js';
 
 /**

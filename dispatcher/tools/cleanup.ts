@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { commonSettings, parseSettings } from '../infra/config.js';
-import { LABEL_POOL } from '../infra/runtime/docker.js';
-import { removePool } from '../infra/runtime/engine.js';
-import { addSettingFlags, runMain } from '../infra/cli.js';
-import { dispatcherSettings } from './config.js';
+import { commonSettings, parseSettings } from '../../infra/config.js';
+import { LABEL_POOL } from '../../infra/runtime/docker.js';
+import { removePool } from '../../infra/runtime/engine.js';
+import { addSettingFlags, runMain } from '../../infra/cli.js';
+import { dispatcherSettings } from '../config.js';
 
 /**
  * Removes the Swarm services and the containers of one pool (label
