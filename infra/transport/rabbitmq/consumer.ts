@@ -1,14 +1,13 @@
-import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, RecoveringChannelModel } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage, RecoveringChannelModel } from 'amqplib';
 import { connectBroker } from '../../amqp/connection.js';
-import { BoundedSet } from '../../bounded-set.js';
-import { assertTopology, REPLY_TO_DIRECT, type Topology } from '../../amqp/topology.js';
+import { assertTopology, type Topology } from '../../amqp/topology.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { CANCEL_ROUTING_KEY, QUIT_ROUTING_KEY, workerRoutingPattern } from '../../amqp/control.js';
 import { decodeControl } from '../../protocol.js';
 import type { ConsumerCallbacks, RequestConsumer, RequestResult, Settle } from '../types.js';
 import type { WorkerRole } from '../../worker-role.js';
-import { startReplySpan, type PublishTrace } from '../../tracing.js';
+import { ReplyPublisher } from './reply-publisher.js';
 
 export interface RabbitConsumerOptions {
   workerId: string;
@@ -28,15 +27,12 @@ export interface RabbitConsumerOptions {
  */
 export const CONSUMER_PRIORITY: Record<WorkerRole, number> = { worker: 10, spare: 0 };
 
-/** Replies up to this size may take the consumer channel (see settle); larger ones are rare and confirmed. */
-const FAST_REPLY_MAX_BYTES = 64 * 1024;
-
 const SETTLED = Promise.resolve();
 
 /**
  * A worker's RabbitMQ side: consumes the request queue with manual acks and a
  * prefetch of its concurrency, publishes each reply, and only then acks (see
- * publishReply for how the reply is made safe). Listens for quit and for control messages
+ * ReplyPublisher.send for how the reply is made safe). Listens for quit and for control messages
  * addressed to this worker. Reconnects by itself and consumes again.
  */
 export class RabbitConsumer implements RequestConsumer {
@@ -46,20 +42,16 @@ export class RabbitConsumer implements RequestConsumer {
   private channel: Channel | undefined;
   /** The request consumer's tag on `channel`, once it consumes. */
   private activeTag: string | undefined;
-  /**
-   * Replies go out on their own confirm channel: a reply to a malformed
-   * direct reply-to address makes the broker close the channel it was
-   * published on, and that must not take the consumer and its jobs with it.
-   */
-  private replyChannel: Promise<ConfirmChannel> | undefined;
-  /** Reply addresses the broker has confirmed a reply to (one per caller channel): see settle. */
-  private readonly provenReplyAddresses = new BoundedSet<string>(1024);
+  /** Sends the replies, on a channel of their own or, once an address is proven, on `channel`. */
+  private readonly replies: ReplyPublisher;
   private role: WorkerRole = 'worker';
   private stopped = false;
   /** Cancels a first connect still under way when a drain comes first (see stopConsuming). */
   private readonly connecting = new AbortController();
 
-  constructor(private readonly options: RabbitConsumerOptions, private readonly callbacks: ConsumerCallbacks) {}
+  constructor(private readonly options: RabbitConsumerOptions, private readonly callbacks: ConsumerCallbacks) {
+    this.replies = new ReplyPublisher(options.logger, () => this.model);
+  }
 
   /** Rejects with code CANCELLED when stopConsuming() or close() came before the connection was ready. */
   async start(role: WorkerRole): Promise<void> {
@@ -96,26 +88,10 @@ export class RabbitConsumer implements RequestConsumer {
     await channel.bindQueue(control.queue, topology.controlExchange, CANCEL_ROUTING_KEY);
     await channel.bindQueue(control.queue, topology.controlExchange, workerRoutingPattern(workerId));
     await channel.consume(control.queue, (msg) => msg && this.onControl(msg), { noAck: true, consumerTag: `${workerId}.control` });
-    await this.openReplyChannel(model);
+    await this.replies.open(model);
     if (this.stopped) return; // a drain began while we connected: take no work
     this.channel = channel;
     await this.consumeRequests(channel);
-  }
-
-  /** The reply channel, opening one if there is none; replies settling at once share one opening. */
-  private openReplyChannel(model: ChannelModel): Promise<ConfirmChannel> {
-    this.replyChannel ??= model.createConfirmChannel().then((replies) => {
-      replies.on('error', (err: Error) => this.options.logger.warn({ err: err.message }, 'reply channel closed by the broker; opening another'));
-      replies.on('close', () => {
-        if (this.replyChannel === opening) this.replyChannel = undefined;
-      });
-      return replies;
-    });
-    const opening = this.replyChannel;
-    opening.catch(() => {
-      if (this.replyChannel === opening) this.replyChannel = undefined;
-    });
-    return opening;
   }
 
   /** The consumer tag shows the role in the management UI, e.g. "worker-1a2b" or "worker-1a2b (spare)". */
@@ -179,22 +155,9 @@ export class RabbitConsumer implements RequestConsumer {
 
   /**
    * Publishes the reply, then acks, nacks or requeues the delivery, so that the
-   * ack cannot take effect without the reply. Synchronous when the reply can go at once.
-   *
-   * - To an address not seen before: on the reply channel, and resolves once the
-   *   broker confirms it. A malformed direct reply-to address makes the broker
-   *   close the channel it was published on; that must not take the consumer
-   *   and the other jobs it holds with it.
-   * - To a direct reply-to address the broker has confirmed a reply to before:
-   *   on the consumer's own channel, right away. The broker handles a channel's
-   *   frames in order, so by the time it takes the ack it has routed the reply;
-   *   if the reply fails the channel, the ack after it is discarded and the
-   *   request redelivered. This saves a confirm round trip per request while
-   *   the delivery holds a prefetch slot (about 20% of the throughput with
-   *   echo jobs). Only direct reply-to: a named reply queue can drop a reply
-   *   without failing the channel (overflow=reject-publish), which only a
-   *   confirm shows. Only small replies: one over the broker's
-   *   max_message_size would fail the consumer's channel and every job on it.
+   * ack cannot take effect without the reply. Synchronous when the reply can go at
+   * once. A reply that could not be sent requeues the request, to be answered by
+   * another delivery (see ReplyPublisher.send).
    */
   private settle(channel: Channel, msg: ConsumeMessage, result: RequestResult): Promise<void> {
     const reply = result.reply;
@@ -202,39 +165,12 @@ export class RabbitConsumer implements RequestConsumer {
       this.finish(channel, msg, result.settle);
       return SETTLED;
     }
-    const trace = result.trace && replySpan(result.trace, reply.replyTo, reply.correlationId);
-    if (this.canReplyAtOnce(reply.replyTo, reply.encoded)) {
-      let settle = result.settle;
-      try {
-        channel.publish('', reply.replyTo, reply.encoded, trace ? { correlationId: reply.correlationId, headers: trace.headers } : { correlationId: reply.correlationId });
-        trace?.end();
-      } catch (err) {
-        trace?.end(err);
-        settle = this.cannotReply(err);
-      }
-      this.finish(channel, msg, settle);
+    const sent = this.replies.send(channel, reply, result.trace);
+    if (typeof sent === 'boolean') {
+      this.finish(channel, msg, sent ? result.settle : 'requeue');
       return SETTLED;
     }
-    return this.publishConfirmed(reply.replyTo, reply.correlationId, reply.encoded, trace?.headers).then(
-      () => {
-        trace?.end();
-        this.finish(channel, msg, result.settle);
-      },
-      (err: unknown) => {
-        trace?.end(err);
-        this.finish(channel, msg, this.cannotReply(err));
-      },
-    );
-  }
-
-  /**
-   * Only the sending can fail (its channel closed; the reply is encoded
-   * already): give the request back, to be answered by another delivery. A reply
-   * address that always fails runs into the delivery limit and is dead-lettered.
-   */
-  private cannotReply(err: unknown): Settle {
-    this.options.logger.debug({ err: errorMessage(err) }, 'could not send a reply; requeueing the request');
-    return 'requeue';
+    return sent.then((ok) => this.finish(channel, msg, ok ? result.settle : 'requeue'));
   }
 
   private finish(channel: Channel, msg: ConsumeMessage, settle: Settle): void {
@@ -244,23 +180,6 @@ export class RabbitConsumer implements RequestConsumer {
     } catch (err) {
       this.options.logger.debug({ err: errorMessage(err) }, 'could not settle a delivery; the broker will redeliver it');
     }
-  }
-
-  /** Whether the reply may go on the consumer's channel without a confirm (see settle). */
-  private canReplyAtOnce(replyTo: string, body: Buffer): boolean {
-    return body.length <= FAST_REPLY_MAX_BYTES && this.provenReplyAddresses.has(replyTo);
-  }
-
-  /** The first reply to an address, a large one, or one to a named queue: on the reply channel, confirmed. */
-  private async publishConfirmed(replyTo: string, correlationId: string, body: Buffer, headers: Record<string, string> | undefined): Promise<void> {
-    if (!this.model) throw new Error('not connected');
-    const channel = await this.openReplyChannel(this.model);
-    await new Promise<void>((resolve, reject) => {
-      channel.publish('', replyTo, body, headers ? { correlationId, headers } : { correlationId }, (err: unknown) =>
-        err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
-      );
-    });
-    if (replyTo.startsWith(`${REPLY_TO_DIRECT}.`)) this.provenReplyAddresses.add(replyTo);
   }
 
   async stopConsuming(): Promise<void> {
@@ -283,7 +202,7 @@ export class RabbitConsumer implements RequestConsumer {
   close(): Promise<void> {
     this.closeOnce ??= (async () => {
       this.stopped = true;
-      await this.replyChannel?.then((replies) => this.closeChannel(replies)).catch(() => undefined);
+      await this.replies.close((replies) => this.closeChannel(replies));
       if (this.channel) await this.closeChannel(this.channel);
       await this.connection?.close().catch(() => undefined);
       this.connecting.abort(); // a start still under way: it closes what it opens
@@ -305,10 +224,4 @@ export class RabbitConsumer implements RequestConsumer {
     model?.once('close', onClosed);
     return Promise.race([channel.close().catch(() => undefined), connectionClosed]).finally(() => model?.off('close', onClosed));
   }
-}
-
-/** The reply's span (infra/tracing.ts); a direct reply-to address is named by its pseudo-queue, not the per-channel address. */
-function replySpan(trace: NonNullable<RequestResult['trace']>, replyTo: string, correlationId: string): PublishTrace | undefined {
-  const direct = replyTo.startsWith(REPLY_TO_DIRECT);
-  return startReplySpan(trace.parent, { system: 'rabbitmq', destination: direct ? REPLY_TO_DIRECT : replyTo }, correlationId, trace.job, direct);
 }
