@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ValidationError } from './errors.js';
 import { fastReply, fastRequestBody, JOB_NAME_PATTERN } from './protocol-checks.js';
+import type { IncomingMessage } from './transport/types.js';
 
 export { JOB_NAME_PATTERN };
 
@@ -44,25 +45,6 @@ export interface Request extends RequestBody {
   /** Deliveries before this one (0 on the first). */
   deliveryCount: number;
   redelivered: boolean;
-}
-
-/** The subset of an amqplib message that decoding needs. */
-export interface IncomingMessage {
-  content: Buffer;
-  fields: { redelivered: boolean };
-  /**
-   * The delivery count at which the carrier itself gives up on the message,
-   * when it says so per message: a BullMQ job's own `attempts`, which the
-   * adder chose. Absent on RabbitMQ, where the queue's limit is the worker's.
-   */
-  deliveryLimit?: number | undefined;
-  properties: {
-    messageId?: string | undefined;
-    correlationId?: string | undefined;
-    replyTo?: string | undefined;
-    expiration?: string | number | undefined;
-    headers?: Record<string, unknown> | undefined;
-  };
 }
 
 export type DecodedRequest =

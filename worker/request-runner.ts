@@ -1,7 +1,7 @@
 import { errorCode, errorMessage, TransientJobError } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
-import { decodeRequest, encodeReply, type IncomingMessage, type Reply, type Request } from '../infra/protocol.js';
-import type { RequestResult, Settle } from '../infra/transport/types.js';
+import { decodeRequest, encodeReply, type Reply, type Request } from '../infra/protocol.js';
+import type { IncomingMessage, RequestResult, Settle } from '../infra/transport/types.js';
 import { traceRequest, type MessagingTarget, type RequestTrace, type SpanFailure } from '../infra/tracing.js';
 import { bucketIndex, emptyBuckets } from '../infra/wait-histogram.js';
 import { Cancellations, EXPIRY_GRACE_MS, type JobCancelled, type RunningJob } from './cancellation.js';

@@ -19,7 +19,8 @@ import { writeFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
-import { HEADER_SENT_AT, type IncomingMessage } from '../../infra/protocol.js';
+import { HEADER_SENT_AT } from '../../infra/protocol.js';
+import type { IncomingMessage } from '../../infra/transport/types.js';
 import { activeTracer, startPublishSpan, type MessagingTarget } from '../../infra/tracing.js';
 import { RequestRunner } from '../../worker/request-runner.js';
 

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topologyFor } from '../../infra/amqp/topology.js';
-import { encodeReply, type ControlMessage, type IncomingMessage, type Reply } from '../../infra/protocol.js';
+import { encodeReply, type ControlMessage, type Reply } from '../../infra/protocol.js';
 import { BullmqDispatcherLink } from '../../infra/transport/index.js';
 import { createConsumer } from '../../infra/transport/consumer.js';
 import { RabbitDispatcherLink } from '../../infra/transport/rabbitmq/dispatcher-link.js';
-import type { DispatcherLink, MetricsGuard, RequestConsumer, RequestResult, Settle, TransportKind } from '../../infra/transport/types.js';
+import type { DispatcherLink, IncomingMessage, MetricsGuard, RequestConsumer, RequestResult, Settle, TransportKind } from '../../infra/transport/types.js';
 import { AMQP_URL, connectClient, newNamespace, quietLogger, REDIS_URL, removeNamespace, waitFor } from '../helpers/broker.js';
 import { EACH_TRANSPORT } from '../helpers/transport.js';
 

@@ -9,8 +9,8 @@ import {
   HEADER_SENT_AT,
   HEADER_VERSION,
   requestHeaders,
-  type IncomingMessage,
 } from '../../infra/protocol.js';
+import type { IncomingMessage } from '../../infra/transport/types.js';
 
 function message(body: string | Buffer, properties: Partial<IncomingMessage['properties']> = {}): IncomingMessage {
   return {

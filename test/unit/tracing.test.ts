@@ -7,7 +7,8 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { activeTracer, startPublishSpan, startReplySpan, traceRequest, type MessagingTarget } from '../../infra/tracing.js';
 import { PublishError } from '../../infra/errors.js';
-import { HEADER_SENT_AT, type IncomingMessage } from '../../infra/protocol.js';
+import { HEADER_SENT_AT } from '../../infra/protocol.js';
+import type { IncomingMessage } from '../../infra/transport/types.js';
 import { jobToMessage, type RequestJobData } from '../../infra/transport/bullmq/job-message.js';
 import { RequestRunner } from '../../worker/request-runner.js';
 

@@ -5,9 +5,9 @@ import {
   HEADER_SENT_AT,
   HEADER_VERSION,
   replyOf,
-  type IncomingMessage,
   type Reply,
 } from '../../protocol.js';
+import type { IncomingMessage } from '../types.js';
 
 /**
  * A request as a BullMQ job: its data carries the same body and metadata as
