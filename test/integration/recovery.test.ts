@@ -28,7 +28,11 @@ describe.each(EACH_TRANSPORT)('recovering from dropped broker connections (%s)',
       return ctx.messageId;
     };
     const id = unique('phoenix');
-    await pool.worker(id, { concurrency: 4, handlers: { work } });
+    // BullMQ: a job whose fetch was answered on the connection the drop cut is active under this
+    // worker's lock, but the worker never saw it (ioredis sends the fetch again and gets the next
+    // job); it comes back only once its lock expires and a stalled check runs. Short ones, as in
+    // bullmq-stall.test.ts, so that it is answered well within the call's timeout.
+    await pool.worker(id, { concurrency: 4, handlers: { work }, bullmq: { lockDurationMs: 2000, stalledIntervalMs: 1000, maxStalledCount: 1 } });
     const client = await pool.client();
     const drop = await connectionDropper(transport, pool.namespace, { worker: id });
 
