@@ -1,6 +1,7 @@
 import { afterEach, beforeEach } from 'vitest';
 import type { RpcCaller, TransportKind } from '../../infra/transport/types.js';
 import type { Worker } from '../../worker/worker.js';
+import { runWorker, type RunningWorker, type RunWorkerOptions } from '../../worker/index.js';
 import { connectClient, newNamespace, removeNamespace, startWorker, type TestWorkerOptions } from './broker.js';
 
 /**
@@ -38,6 +39,37 @@ export function usePool(transport: TransportKind = 'rabbitmq') {
       const client = await connectClient(namespace, deliveryLimit, transport);
       clients.push(client);
       return client;
+    },
+  };
+}
+
+/**
+ * A fresh namespace per test, and workers run through the library
+ * (`runWorker`, as an application runs them) in it: closed, with the
+ * namespace's queues and keys removed, after each test.
+ */
+export function useLibraryWorkers() {
+  let namespace = '';
+  let workers: RunningWorker[] = [];
+
+  beforeEach(() => {
+    namespace = newNamespace();
+  });
+
+  afterEach(async () => {
+    await Promise.all(workers.map((w) => w.close()));
+    workers = [];
+    await removeNamespace(namespace);
+  });
+
+  return {
+    get namespace() {
+      return namespace;
+    },
+    async worker(options: Omit<RunWorkerOptions, 'namespace'>): Promise<RunningWorker> {
+      const worker = await runWorker({ ...options, namespace });
+      workers.push(worker);
+      return worker;
     },
   };
 }

@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect } from '../../producer/index.js';
-import { runWorker, type RunningWorker } from '../../worker/index.js';
-import { AMQP_URL, newNamespace, removeNamespace, waitFor } from '../helpers/broker.js';
+import { AMQP_URL, waitFor } from '../helpers/broker.js';
+import { useLibraryWorkers } from '../helpers/fixture.js';
 
 const MANAGEMENT = 'http://127.0.0.1:15672/api';
 const AUTH = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
@@ -29,33 +29,24 @@ interface ConnectionView {
  * library's defaults, as a user runs it.
  */
 describe('the pool as the broker sees it (rabbitmq)', () => {
-  let namespace: string;
-  let worker: RunningWorker | undefined;
-  beforeEach(() => {
-    namespace = newNamespace();
-  });
-  afterEach(async () => {
-    await worker?.close();
-    worker = undefined;
-    await removeNamespace(namespace);
-  });
+  const pool = useLibraryWorkers();
 
   it('requests go to a durable quorum queue with a delivery limit of 5 and at-least-once dead-lettering (reject-publish)', async () => {
-    worker = await runWorker({ url: AMQP_URL, namespace, handlers: {} });
-    const queue = await management<QueueView>(`/queues/%2F/${encodeURIComponent(`${namespace}.requests`)}`);
+    await pool.worker({ url: AMQP_URL, handlers: {} });
+    const queue = await management<QueueView>(`/queues/%2F/${encodeURIComponent(`${pool.namespace}.requests`)}`);
     expect(queue.durable).toBe(true);
     expect(queue.arguments).toMatchObject({
       'x-queue-type': 'quorum',
       'x-delivery-limit': 5,
-      'x-dead-letter-exchange': `${namespace}.dlx`,
+      'x-dead-letter-exchange': `${pool.namespace}.dlx`,
       'x-dead-letter-strategy': 'at-least-once',
       'x-overflow': 'reject-publish',
     });
   });
 
   it("a worker's connection is named after it and has a 10 s heartbeat; its consumer is tagged with its id, with a prefetch equal to its concurrency", async () => {
-    const workerId = `view-${namespace}`;
-    worker = await runWorker({ url: AMQP_URL, namespace, handlers: {}, workerId, concurrency: 3 });
+    const workerId = `view-${pool.namespace}`;
+    await pool.worker({ url: AMQP_URL, handlers: {}, workerId, concurrency: 3 });
 
     const connection = await waitFor('the worker connection in the management API', async () => {
       const connections = await management<ConnectionView[]>('/connections?columns=timeout,client_properties.connection_name');
@@ -65,7 +56,7 @@ describe('the pool as the broker sees it (rabbitmq)', () => {
 
     // Consumer details come with the broker's statistics, every few seconds.
     const consumers = await waitFor('the consumer in the management API', async () => {
-      const queue = await management<QueueView>(`/queues/%2F/${encodeURIComponent(`${namespace}.requests`)}`);
+      const queue = await management<QueueView>(`/queues/%2F/${encodeURIComponent(`${pool.namespace}.requests`)}`);
       return queue.consumer_details?.length ? queue.consumer_details : undefined;
     });
     expect(consumers).toHaveLength(1);
@@ -73,8 +64,8 @@ describe('the pool as the broker sees it (rabbitmq)', () => {
   });
 
   it("a client's connection carries the name given to connect()", async () => {
-    const name = `shoal view client ${namespace}`;
-    const client = await connect({ url: AMQP_URL, namespace, name });
+    const name = `shoal view client ${pool.namespace}`;
+    const client = await connect({ url: AMQP_URL, namespace: pool.namespace, name });
     try {
       await waitFor('the client connection in the management API', async () => {
         const connections = await management<ConnectionView[]>('/connections?columns=client_properties.connection_name');

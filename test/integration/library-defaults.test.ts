@@ -1,40 +1,33 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type ShoalClient } from '../../producer/index.js';
-import { runWorker, type RunningWorker } from '../../worker/index.js';
-import { AMQP_URL, newNamespace, removeNamespace } from '../helpers/broker.js';
+import { AMQP_URL } from '../helpers/broker.js';
+import { useLibraryWorkers } from '../helpers/fixture.js';
 
 /** producer/README.md: "`connect` options: ... `deliveryLimit` (the pool's, default 5), ... `timeout` (default `30s`)", and close() "waits for the calls in flight". */
 describe('connect() defaults, and close() (rabbitmq)', () => {
-  let namespace: string;
+  const pool = useLibraryWorkers();
   let client: ShoalClient | undefined;
-  let worker: RunningWorker | undefined;
-  beforeEach(() => {
-    namespace = newNamespace();
-  });
   afterEach(async () => {
     await client?.close();
-    await worker?.close();
     client = undefined;
-    worker = undefined;
-    await removeNamespace(namespace);
   });
 
   it("declares the pool's queue with a delivery limit of 5, and gives a call 30 s", async () => {
-    client = await connect({ url: AMQP_URL, namespace });
-    const response = await fetch(`http://127.0.0.1:15672/api/queues/%2F/${encodeURIComponent(`${namespace}.requests`)}`, {
+    client = await connect({ url: AMQP_URL, namespace: pool.namespace });
+    const response = await fetch(`http://127.0.0.1:15672/api/queues/%2F/${encodeURIComponent(`${pool.namespace}.requests`)}`, {
       headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
     });
     expect(((await response.json()) as { arguments: Record<string, unknown> }).arguments).toMatchObject({ 'x-delivery-limit': 5 });
 
-    worker = await runWorker({ url: AMQP_URL, namespace, handlers: { timeLeft: (_payload, ctx) => (ctx.deadline ?? 0) - Date.now() } });
+    await pool.worker({ url: AMQP_URL, handlers: { timeLeft: (_payload, ctx) => (ctx.deadline ?? 0) - Date.now() } });
     const timeLeft = (await client.call('timeLeft')) as number;
     expect(timeLeft).toBeGreaterThan(25_000);
     expect(timeLeft).toBeLessThanOrEqual(30_000);
   });
 
   it('close() waits for the calls in flight: they are answered, not dropped', async () => {
-    worker = await runWorker({ url: AMQP_URL, namespace, handlers: {} });
-    const closing = await connect({ url: AMQP_URL, namespace });
+    await pool.worker({ url: AMQP_URL, handlers: {} });
+    const closing = await connect({ url: AMQP_URL, namespace: pool.namespace });
     const calls = [1, 2, 3].map(() => closing.call('sleep', { ms: 300 }));
     await new Promise((resolve) => setTimeout(resolve, 50)); // published, not yet answered
     await closing.close();

@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runWorker, type RunningWorker } from '../../worker/index.js';
-import { AMQP_URL, newNamespace, removeNamespace } from '../helpers/broker.js';
+import { describe, expect, it } from 'vitest';
+import { AMQP_URL } from '../helpers/broker.js';
+import { useLibraryWorkers } from '../helpers/fixture.js';
 import { runCli } from '../helpers/processes.js';
 
 /**
@@ -9,23 +9,11 @@ import { runCli } from '../helpers/processes.js';
  * dispatcher.test.ts ("command-line input"); here, error replies.
  */
 describe('the producer CLI exit status (rabbitmq)', () => {
-  let namespace: string;
-  let worker: RunningWorker | undefined;
-  beforeEach(() => {
-    namespace = newNamespace();
-  });
-  afterEach(async () => {
-    await worker?.close();
-    worker = undefined;
-    await removeNamespace(namespace);
-  });
+  const pool = useLibraryWorkers();
 
   it('exits 0 when every request got an ok reply, and 1 when a single one got an error reply; prints its delivery counts', async () => {
     let calls = 0;
-    worker = await runWorker({
-      url: AMQP_URL,
-      namespace,
-      handlers: {
+    await pool.worker({ url: AMQP_URL, handlers: {
         // Fails its second call only.
         secondFails: () => {
           calls++;
@@ -34,7 +22,7 @@ describe('the producer CLI exit status (rabbitmq)', () => {
         },
       },
     });
-    const args = ['--namespace', namespace, '--concurrency', '1'];
+    const args = ['--namespace', pool.namespace, '--concurrency', '1'];
 
     const allOk = await runCli('producer/cli.js', [...args, '--count', '5', '--job', 'echo']);
     expect(allOk.stdout).toContain('sent 5  ok 5  errors 0  timed out 0');

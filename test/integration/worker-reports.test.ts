@@ -1,10 +1,10 @@
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect } from '../../producer/index.js';
-import { runWorker, type RunningWorker } from '../../worker/index.js';
-import { AMQP_URL, newNamespace, REDIS_URL, removeNamespace, waitFor } from '../helpers/broker.js';
+import { AMQP_URL, REDIS_URL, waitFor } from '../helpers/broker.js';
+import { useLibraryWorkers } from '../helpers/fixture.js';
 
 /** A pino logger whose lines land in an array. */
 function capturedLogger() {
@@ -20,23 +20,14 @@ function capturedLogger() {
 
 /** worker/README.md, "Reports": where, how often and for how long a worker's report lives, and what a Redis outage does. */
 describe('worker reports (rabbitmq)', () => {
-  let namespace: string;
-  let worker: RunningWorker | undefined;
-  beforeEach(() => {
-    namespace = newNamespace();
-  });
-  afterEach(async () => {
-    await worker?.close();
-    worker = undefined;
-    await removeNamespace(namespace);
-  });
+  const pool = useLibraryWorkers();
 
   it('are written under <ns>:workers:<workerId> with a TTL of three report intervals, renewed at each report', async () => {
-    const workerId = `reporting-${namespace}`;
-    worker = await runWorker({ url: AMQP_URL, namespace, handlers: {}, workerId, reportTo: REDIS_URL, reportInterval: '200ms' });
+    const workerId = `reporting-${pool.namespace}`;
+    await pool.worker({ url: AMQP_URL, handlers: {}, workerId, reportTo: REDIS_URL, reportInterval: '200ms' });
     const redis = new Redis(REDIS_URL);
     try {
-      const key = `${namespace}:workers:${workerId}`;
+      const key = `${pool.namespace}:workers:${workerId}`;
       const readReport = async () => (JSON.parse((await redis.get(key)) ?? 'null') as { reportedAt: number } | null) ?? undefined;
       const first = await waitFor('the first report', readReport);
       const ttl = await redis.pttl(key);
@@ -53,8 +44,8 @@ describe('worker reports (rabbitmq)', () => {
 
   it('a Redis that cannot be reached is logged once and does not stall request work', async () => {
     const { logger, lines } = capturedLogger();
-    worker = await runWorker({ url: AMQP_URL, namespace, handlers: {}, reportTo: 'redis://127.0.0.1:1', reportInterval: '100ms', logger });
-    const client = await connect({ url: AMQP_URL, namespace });
+    await pool.worker({ url: AMQP_URL, handlers: {}, reportTo: 'redis://127.0.0.1:1', reportInterval: '100ms', logger });
+    const client = await connect({ url: AMQP_URL, namespace: pool.namespace });
     try {
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => client.call('echo', i, { timeout: '5s' })));
       expect(results).toEqual(Array.from({ length: 20 }, (_, i) => i));
