@@ -11,6 +11,13 @@
 module.exports = {
   forbidden: [
     {
+      name: 'no-cycles',
+      comment: 'modules import each other in one direction only (type-only imports included): a cycle means a contract sits in the wrong module',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
       name: 'clients-do-not-import-the-dispatcher',
       comment: 'producer/ and worker/ must not depend on how the pool is run: shared contracts live in infra/',
       severity: 'error',

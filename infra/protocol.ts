@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ValidationError } from './errors.js';
 import { fastReply, fastRequestBody, JOB_NAME_PATTERN } from './protocol-checks.js';
-import type { IncomingMessage } from './transport/types.js';
+import type { IncomingMessage } from './transport/incoming-message.js';
 
 export { JOB_NAME_PATTERN };
 

@@ -1,20 +1,10 @@
 import type { WorkerRole } from '../../infra/runtime/types.js';
 import type { MemberView } from '../control/members.js';
 import { SlotIndex } from './slot-index.js';
+import type { SimWorker } from './sim-worker.js';
 
-export type WorkerState = 'starting' | 'active' | 'draining' | 'removed';
+export type { SimWorker, WorkerState } from './sim-worker.js';
 
-export interface SimWorker {
-  readonly id: number;
-  /** The id the control step knows it by. */
-  readonly workerId: string;
-  role: WorkerRole;
-  state: WorkerState;
-  inFlight: number;
-  /** When it was asked to start: it costs from then on. */
-  readonly startedAt: number;
-  removedAt: number | undefined;
-}
 
 /**
  * The simulated pool's bookkeeping, without time or events: worker states,

@@ -1,4 +1,4 @@
-import type { SimWorker } from './pool-model.js';
+import type { SimWorker } from './sim-worker.js';
 
 /**
  * Workers with a free slot, bucketed by how many requests they run

@@ -4,7 +4,7 @@ import { ShoalError } from '../errors.js';
 import { LABEL_POOL } from './docker.js';
 import type { SwarmEngine } from './swarm-engine.js';
 import { currentTasks, hasEnded, serviceName, serviceSpec, taskTemplateDrift, type SecretRef, type SwarmService } from './swarm-spec.js';
-import type { SwarmRuntimeOptions } from './swarm.js';
+import type { SwarmRuntimeOptions } from './swarm-options.js';
 import type { WorkerRole } from './types.js';
 
 /**

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type Docker from 'dockerode';
 import { ShoalError } from '../errors.js';
-import { requireImage, type ContainerRuntimeOptions } from './docker.js';
+import { requireImage } from './docker.js';
 import { DEFAULT_ENGINE_TIMEOUT_MS, engineCall } from './engine-timeout.js';
 import { ReplicaBatches } from './swarm-batches.js';
 import { drainTask, removeEmptyServices } from './swarm-cleanup.js';
@@ -9,22 +9,13 @@ import { SwarmEngine } from './swarm-engine.js';
 import { SwarmServices } from './swarm-services.js';
 import { currentTasks, handleOf, serviceNameProblem } from './swarm-spec.js';
 import { TaskWatcher } from './swarm-tasks.js';
+import type { SwarmRuntimeOptions } from './swarm-options.js';
 import type { ExitInfo, WorkerHandle, WorkerRuntime, WorkerSpec } from './types.js';
 
 export { removePoolServices } from './swarm-cleanup.js';
 
-export interface SwarmRuntimeOptions extends ContainerRuntimeOptions {
-  /** Sends the `drain` control message to one worker; resolves whether a worker was bound to receive it. */
-  requestDrain: (workerId: string) => Promise<boolean>;
-  /** How often task states are read to notice exits (default 1 s). */
-  pollIntervalMs?: number;
-  /** How long a new task may take to run before its start counts as failed (default 60 s: a node may pull the image). */
-  startTimeoutMs?: number;
-  /** Name of a Swarm secret with the broker URL; workers then read it from a file instead of SHOAL_AMQP_URL. */
-  amqpUrlSecret?: string;
-  /** Name of a Swarm secret with the Redis URL; workers then read it from a file instead of SHOAL_REDIS_URL. */
-  redisUrlSecret?: string;
-}
+export type { SwarmRuntimeOptions } from './swarm-options.js';
+
 
 /**
  * Workers as the tasks of two replicated Swarm services, `<ns>-worker` and

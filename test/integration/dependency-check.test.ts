@@ -25,6 +25,9 @@ describe('the dependency check', () => {
       'worker/worker.ts': "import type { Redis } from 'ioredis';\nimport { pool } from '../dispatcher/pool.js';\nexport const worker: Redis | typeof pool = pool;\n",
       'infra/adapter.ts': "import Docker from 'dockerode';\nimport { cli } from '../producer/cli.js';\nexport const adapter = [Docker, cli];\n",
       'infra/clean.ts': "import amqp from 'amqplib';\nexport const clean = amqp;\n",
+      // two modules that import each other, if only for types
+      'dispatcher/plan.ts': "import type { Step } from './step.js';\nexport interface Plan { steps: Step[] }\n",
+      'dispatcher/step.ts': "import type { Plan } from './plan.js';\nexport interface Step { plan: Plan }\n",
       // OpenTelemetry through infra/tracing.ts alone, and its API alone
       'worker/traced.ts': "import trace from '@opentelemetry/api';\nexport const traced = trace;\n",
       'infra/tracing.ts': "import api from '@opentelemetry/api';\nimport sdk from '@opentelemetry/sdk-trace';\nexport const tracing = [api, sdk];\n",
@@ -56,6 +59,7 @@ describe('the dependency check', () => {
       'error clients-do-not-import-the-dispatcher: producer/cli.ts → dispatcher/pool.ts',
       'error clients-do-not-import-the-dispatcher: worker/worker.ts → dispatcher/pool.ts',
       'error infra-is-below-the-product: infra/adapter.ts → producer/cli.ts',
+      'error no-cycles: dispatcher/plan.ts →',
       'error opentelemetry-api-only: infra/tracing.ts → node_modules/@opentelemetry/sdk-trace/index.js',
       'error raw-clients-only-in-infra: dispatcher/pool.ts → node_modules/amqplib/index.js',
       // a type-only import counts too
