@@ -33,10 +33,10 @@ module.exports = {
     },
     {
       name: 'raw-clients-only-in-infra',
-      comment: 'amqplib, dockerode and ioredis are used through the adapters under infra/ (tests may use them directly)',
+      comment: 'amqplib, dockerode, ioredis and bullmq are used through the adapters under infra/ (tests may use them directly)',
       severity: 'error',
       from: { path: '^(producer|worker|dispatcher)/' },
-      to: { path: '^node_modules/(amqplib|dockerode|ioredis|@types/(amqplib|dockerode|ioredis))/' },
+      to: { path: '^node_modules/(amqplib|dockerode|ioredis|bullmq|@types/(amqplib|dockerode|ioredis))/' },
     },
     {
       name: 'tracing-through-one-module',

@@ -1,7 +1,7 @@
 /**
  * What `shoal-dead` shows of one dead letter, on either transport, and how it
  * prints it. Pure; the transports' readers fill it in (RabbitMQ:
- * infra/amqp/dead-letter-message.ts; BullMQ: dispatcher/tools/dead-letters-bullmq.ts).
+ * infra/amqp/dead-letter-message.ts; BullMQ: infra/transport/bullmq/dead-letters.ts).
  */
 export interface DeadLetterSummary {
   messageId: string | undefined;

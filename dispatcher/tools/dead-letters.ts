@@ -7,14 +7,14 @@ import { JOB_NAME_PATTERN } from '../../infra/protocol.js';
 import { addSettingFlags, runMain } from '../../infra/cli.js';
 import { redisSettings } from '../../infra/redis.js';
 import { requireRedisFor, transportSettings } from '../../infra/transport/settings.js';
-import { listFailed, requeueFailed } from './dead-letters-bullmq.js';
+import { listFailed, requeueFailed } from '../../infra/transport/bullmq/dead-letters.js';
 
 /**
  * `shoal-dead`: looks at a pool's dead-letter queue (<ns>.dead) and moves dead
  * letters back to its request queue. Neither command can lose a message:
  * `list` returns everything it fetched, and `requeue` acks a dead letter only
  * after the broker has confirmed its copy in the request queue (infra/amqp/dead-letters.ts).
- * With `--transport bullmq` both work on the queue's failed set (dead-letters-bullmq.ts).
+ * With `--transport bullmq` both work on the queue's failed set (infra/transport/bullmq/dead-letters.ts).
  */
 const connectionSettings = {
   amqpUrl: commonSettings.amqpUrl,

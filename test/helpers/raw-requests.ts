@@ -1,5 +1,5 @@
 import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
-import { listFailed } from '../../dispatcher/tools/dead-letters-bullmq.js';
+import { listFailed } from '../../infra/transport/bullmq/dead-letters.js';
 import { REPLY_TO_DIRECT, topologyFor } from '../../infra/amqp/topology.js';
 import { HEADER_VERSION, replySchema, type Reply } from '../../infra/protocol.js';
 import { bullConnection, QUEUE_NAME, queueOptions, queuePrefix } from '../../infra/transport/bullmq/connection.js';

@@ -25,6 +25,7 @@ describe('the dependency check', () => {
       'worker/worker.ts': "import type { Redis } from 'ioredis';\nimport { pool } from '../dispatcher/pool.js';\nexport const worker: Redis | typeof pool = pool;\n",
       'infra/adapter.ts': "import Docker from 'dockerode';\nimport { cli } from '../producer/cli.js';\nexport const adapter = [Docker, cli];\n",
       'infra/clean.ts': "import amqp from 'amqplib';\nexport const clean = amqp;\n",
+      'dispatcher/dead.ts': "import { Queue } from 'bullmq';\nexport const dead = Queue;\n",
       // two modules that import each other, if only for types
       'dispatcher/plan.ts': "import type { Step } from './step.js';\nexport interface Plan { steps: Step[] }\n",
       'dispatcher/step.ts': "import type { Plan } from './plan.js';\nexport interface Step { plan: Plan }\n",
@@ -32,7 +33,7 @@ describe('the dependency check', () => {
       'worker/traced.ts': "import trace from '@opentelemetry/api';\nexport const traced = trace;\n",
       'infra/tracing.ts': "import api from '@opentelemetry/api';\nimport sdk from '@opentelemetry/sdk-trace';\nexport const tracing = [api, sdk];\n",
     };
-    for (const name of ['amqplib', 'dockerode', 'ioredis', '@opentelemetry/api', '@opentelemetry/sdk-trace']) {
+    for (const name of ['amqplib', 'bullmq', 'dockerode', 'ioredis', '@opentelemetry/api', '@opentelemetry/sdk-trace']) {
       files[`node_modules/${name}/package.json`] = JSON.stringify({ name, main: 'index.js', types: 'index.d.ts' });
       files[`node_modules/${name}/index.js`] = 'module.exports = {};\n';
       files[`node_modules/${name}/index.d.ts`] = name === 'ioredis' ? 'export interface Redis {}\n' : 'declare const x: unknown;\nexport default x;\n';
@@ -61,6 +62,7 @@ describe('the dependency check', () => {
       'error infra-is-below-the-product: infra/adapter.ts → producer/cli.ts',
       'error no-cycles: dispatcher/plan.ts →',
       'error opentelemetry-api-only: infra/tracing.ts → node_modules/@opentelemetry/sdk-trace/index.js',
+      'error raw-clients-only-in-infra: dispatcher/dead.ts → node_modules/bullmq/index.js',
       'error raw-clients-only-in-infra: dispatcher/pool.ts → node_modules/amqplib/index.js',
       // a type-only import counts too
       'error raw-clients-only-in-infra: worker/worker.ts → node_modules/ioredis/index.js',

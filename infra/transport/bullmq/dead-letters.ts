@@ -1,7 +1,7 @@
 import { Queue, type Job } from 'bullmq';
-import { QUEUE_NAME, queueOptions, queuePrefix, withRedisOnce } from '../../infra/transport/bullmq/connection.js';
-import { replyFromFailure, type RequestJobData } from '../../infra/transport/bullmq/job-message.js';
-import { formatDeadLetter, PREVIEW_CHARS, previewBody, type DeadLetterSummary } from '../../infra/dead-letter-summary.js';
+import { QUEUE_NAME, queueOptions, queuePrefix, withRedisOnce } from './connection.js';
+import { replyFromFailure, type RequestJobData } from './job-message.js';
+import { formatDeadLetter, PREVIEW_CHARS, previewBody, type DeadLetterSummary } from '../../dead-letter-summary.js';
 
 /**
  * `shoal-dead --transport bullmq`: BullMQ's dead letters are the queue's failed
