@@ -1,4 +1,5 @@
 import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
+import { afterEach, beforeEach } from 'vitest';
 import { listFailed } from '../../infra/transport/bullmq/dead-letters.js';
 import { REPLY_TO_DIRECT, topologyFor } from '../../infra/amqp/topology.js';
 import { HEADER_VERSION, replySchema, type Reply } from '../../infra/protocol.js';
@@ -47,6 +48,30 @@ export interface RawLine {
 
 export function openRawLine(namespace: string, transport: TransportKind): Promise<RawLine> {
   return transport === 'rabbitmq' ? rabbitLine(namespace) : bullmqLine(namespace);
+}
+
+/** A raw line on each test's namespace (`namespace()` is read in the test's beforeEach), opened before the test and closed after it. */
+export function useRawLine(namespace: () => string, transport: TransportKind): Omit<RawLine, 'close'> {
+  let line: RawLine | undefined;
+  beforeEach(async () => {
+    line = await openRawLine(namespace(), transport);
+  });
+  afterEach(async () => {
+    await line?.close();
+    line = undefined;
+  });
+  const open = (): RawLine => {
+    if (!line) throw new Error('the raw line is open only while a test runs');
+    return line;
+  };
+  return {
+    send: (request) => open().send(request),
+    get replies() {
+      return open().replies;
+    },
+    reply: (id) => open().reply(id),
+    deadLetters: (count) => open().deadLetters(count),
+  };
 }
 
 function lineWith(replies: Map<string, Reply[]>, rest: Omit<RawLine, 'replies' | 'reply'>): RawLine {

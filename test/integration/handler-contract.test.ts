@@ -1,26 +1,20 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PermanentJobError, TransientJobError } from '../../infra/errors.js';
 import { connect } from '../../producer/index.js';
 import { runWorker, type JobContext, type RunningWorker } from '../../worker/index.js';
 import { loadJobHandlers } from '../../worker/jobs.js';
 import { AMQP_URL, REDIS_URL } from '../helpers/broker.js';
 import { usePool } from '../helpers/fixture.js';
-import { openRawLine, type RawLine } from '../helpers/raw-requests.js';
+import { useRawLine } from '../helpers/raw-requests.js';
 import { EACH_TRANSPORT } from '../helpers/transport.js';
 
 /** worker/README.md, "The contract": what a handler's throw becomes, on both transports. */
 describe.each(EACH_TRANSPORT)('the handler contract for failures (%s)', (transport) => {
   const pool = usePool(transport);
-  let line: RawLine;
-  beforeEach(async () => {
-    line = await openRawLine(pool.namespace, transport);
-  });
-  afterEach(async () => {
-    await line.close();
-  });
+  const line = useRawLine(() => pool.namespace, transport);
 
   it("a handler's throw answers JOB_FAILED, or a PermanentJobError's own code, and dead-letters the request after one run", async () => {
     const runs = { boom: 0, refuse: 0 };

@@ -1,10 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TransientJobError } from '../../infra/errors.js';
 import { topologyFor } from '../../infra/amqp/topology.js';
 import { encodeRequestBody, HEADER_VERSION } from '../../infra/protocol.js';
 import { rawChannel, waitFor } from '../helpers/broker.js';
 import { usePool } from '../helpers/fixture.js';
-import { openRawLine, type RawLine, type RawRequest } from '../helpers/raw-requests.js';
+import { useRawLine, type RawRequest } from '../helpers/raw-requests.js';
 import { EACH_TRANSPORT } from '../helpers/transport.js';
 
 const json = (value: unknown) => JSON.stringify(value);
@@ -20,13 +20,7 @@ const flaky = (attempts: { n: number }) => () => {
  */
 describe.each(EACH_TRANSPORT)('poison and bad input (%s)', (transport) => {
   const pool = usePool(transport);
-  let line: RawLine;
-  beforeEach(async () => {
-    line = await openRawLine(pool.namespace, transport);
-  });
-  afterEach(async () => {
-    await line.close();
-  });
+  const line = useRawLine(() => pool.namespace, transport);
   /** RabbitMQ says why it dead-lettered; BullMQ's failed set keeps the error reply. */
   const deathReason = (code: string, rabbitReason = 'rejected') => (transport === 'rabbitmq' ? rabbitReason : code);
 
@@ -74,13 +68,7 @@ describe.each(EACH_TRANSPORT)('poison and bad input (%s)', (transport) => {
 /** Faults only BullMQ can carry: a job's data and its attempts are whatever the adder wrote. */
 describe('poison and bad input, BullMQ jobs', () => {
   const pool = usePool('bullmq');
-  let line: RawLine;
-  beforeEach(async () => {
-    line = await openRawLine(pool.namespace, 'bullmq');
-  });
-  afterEach(async () => {
-    await line.close();
-  });
+  const line = useRawLine(() => pool.namespace, 'bullmq');
 
   it.each<[string, unknown]>([
     ['an empty object', {}],
@@ -118,13 +106,7 @@ describe('poison and bad input, BullMQ jobs', () => {
 /** Faults of AMQP's reply addressing: a BullMQ job is answered through itself, so it has no reply address to lack or to refuse. */
 describe('poison and bad input, RabbitMQ reply addresses', () => {
   const pool = usePool('rabbitmq');
-  let line: RawLine;
-  beforeEach(async () => {
-    line = await openRawLine(pool.namespace, 'rabbitmq');
-  });
-  afterEach(async () => {
-    await line.close();
-  });
+  const line = useRawLine(() => pool.namespace, 'rabbitmq');
 
   it('dead-letters a malformed message without a replyTo, and keeps serving', async () => {
     await pool.worker('sturdy');
