@@ -100,8 +100,11 @@ describe.each(EACH_TRANSPORT)('autoscaling on a step load (%s)', (transport) => 
     // idle, 2 s and more under load), so the seconds it took are printed for the record, and the
     // test holds the dispatcher to its own part: it asks for enough workers within 1.5 s of the step,
     // and from 5 s on what was sent waited less than the target at p95.
-    const metAt = [...Array(LOAD_SECONDS).keys()].find((second) => p95(waits.filter((w) => w.second === second).map((w) => w.queuedMs)) < TARGET_MS);
-    console.log(`step met on ${transport}: the first second with its p95 wait under ${TARGET_MS} ms is t=${metAt ?? 'never'} s`);
+    // Met at the first second from which every second of load stays under target (the first second
+    // alone can be under target while the backlog is still building).
+    const perSecond = [...Array(LOAD_SECONDS).keys()].map((second) => p95(waits.filter((w) => w.second === second).map((w) => w.queuedMs)));
+    const metAt = perSecond.findIndex((_, second) => perSecond.slice(second).every((ms) => ms < TARGET_MS));
+    console.log(`step met on ${transport}: every second from t=${metAt < 0 ? 'never' : metAt} s on has its p95 wait under ${TARGET_MS} ms`);
     const enough = decisions.find((e) => e.type === 'decision' && e.to >= Math.ceil((RATE * 0.05) / 4) + 1);
     expect(enough && enough.at - t0).toBeLessThan(1500);
     expect(p95(waits.filter((w) => w.second >= 5).map((w) => w.queuedMs))).toBeLessThan(TARGET_MS);
