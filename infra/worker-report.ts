@@ -21,3 +21,14 @@ export const workerReportSchema = z.object({
   reportedAt: z.number(),
 });
 export type WorkerReport = z.infer<typeof workerReportSchema>;
+
+/**
+ * A worker that has finished nothing yet checks this often for its first
+ * finished request, and reports at once when it has one (worker/reporter.ts).
+ * Until then a new pool's dispatcher has no service time, and grows the pool
+ * one worker per tick; an interval later (1 s) is most of a step's catch-up.
+ * Only the first: after an idle spell the first requests to finish are the
+ * shortest, and sizing on them undersized the pool (see dispatcher/README.md).
+ * The simulator models the same (dispatcher/simulator/aggregate-report.ts).
+ */
+export const REPORT_WAKE_CHECK_MS = 100;

@@ -14,6 +14,8 @@ export class AggregateReport {
   private serviceMsTotal = 0;
   private readonly waitBuckets = emptyBuckets();
   private snapshot: WorkerReport = this.build(0, 0);
+  /** Whether the early report of the first completion has been scheduled. */
+  private wakeSent = false;
 
   /** The report as last published: what the dispatcher can read now. */
   get latest(): WorkerReport {
@@ -27,6 +29,17 @@ export class AggregateReport {
   completed(serviceMs: number): void {
     this.processed++;
     this.serviceMsTotal += serviceMs;
+  }
+
+  /**
+   * Whether a completion now has the pool's report published early: the pool's
+   * first, as worker/reporter.ts reports a worker's first finished request at
+   * once. Once.
+   */
+  wakes(): boolean {
+    if (this.snapshot.processed > 0 || this.wakeSent) return false;
+    this.wakeSent = true;
+    return true;
   }
 
   publish(now: number, inFlight: number): void {

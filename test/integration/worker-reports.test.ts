@@ -42,6 +42,30 @@ describe('worker reports (rabbitmq)', () => {
     }
   });
 
+  it('a new worker reports its first finished request at once, not at its next interval', async () => {
+    const workerId = `waking-${pool.namespace}`;
+    await pool.worker({ url: AMQP_URL, handlers: {}, workerId, reportTo: REDIS_URL, reportInterval: '10s' });
+    const redis = new Redis(REDIS_URL);
+    const client = await connect({ url: AMQP_URL, namespace: pool.namespace });
+    try {
+      const key = `${pool.namespace}:workers:${workerId}`;
+      const readReport = async () => (JSON.parse((await redis.get(key)) ?? 'null') as { reportedAt: number; processed: number; serviceMsTotal: number } | null) ?? undefined;
+      const idle = await waitFor('the first report', readReport);
+      expect(idle.processed).toBe(0);
+      expect(await client.call('echo', 'wake up', { timeout: '5s' })).toBe('wake up');
+      // Well inside the 10 s interval: the report that follows the first finished request.
+      const woken = await waitFor('a report of the finished request', async () => {
+        const report = await readReport();
+        return report && report.processed === 1 && report;
+      }, 3_000);
+      expect(woken.reportedAt).toBeGreaterThan(idle.reportedAt);
+      expect(woken.reportedAt - idle.reportedAt).toBeLessThan(10_000);
+    } finally {
+      await client.close();
+      await redis.quit();
+    }
+  });
+
   it('a Redis that cannot be reached is logged once and does not stall request work', async () => {
     const { logger, lines } = capturedLogger();
     await pool.worker({ url: AMQP_URL, handlers: {}, reportTo: 'redis://127.0.0.1:1', reportInterval: '100ms', logger });
