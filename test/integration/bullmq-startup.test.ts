@@ -33,11 +33,8 @@ describe('the BullMQ transport when start-up fails', () => {
     const workerId = `${namespace}-w`;
     // The one fault injected: the BullMQ Worker never gets ready (only shoal calls this method).
     vi.spyOn(BullWorker.prototype, 'waitUntilReady').mockRejectedValueOnce(new Error('injected: not ready'));
-    const consumer = new BullmqConsumer(
-      { workerId, namespace, redisUrl: REDIS_URL, concurrency: 1, settings: DEFAULT_BULLMQ_WORKER, logger: quietLogger },
-      { deliver: async () => undefined, onControl: () => undefined },
-    );
-    await expect(consumer.start('worker')).rejects.toThrow(/injected/);
+    const consumer = new BullmqConsumer({ workerId, namespace, redisUrl: REDIS_URL, concurrency: 1, settings: DEFAULT_BULLMQ_WORKER, logger: quietLogger });
+    await expect(consumer.start('worker', { deliver: () => ({ settle: 'ack' }), onControl: () => undefined })).rejects.toThrow(/injected/);
         await waitFor('no connection of the worker left', async () => (await openConnections(namespace)).length === 0, 5000);
   });
 
