@@ -61,7 +61,8 @@ export interface RequestResult {
  * Runs one delivery (decode, run the job) and says how to settle it. The
  * transport settles it: publish the reply and ack (RabbitMQ), or complete or
  * fail the job (BullMQ). A result given synchronously is settled
- * synchronously where the transport can: no promise per request.
+ * synchronously where the transport can: no promise per request. A throw or
+ * a rejection (the worker answers every failure it knows of) requeues it.
  */
 export type Deliver = (message: IncomingMessage) => RequestResult | Promise<RequestResult>;
 
