@@ -8,7 +8,10 @@ export type { BullmqWorkerSettings, CallerTarget, ConsumerTarget, LinkTarget, Tr
 
 /**
  * The one place that picks a transport: each adapter folder exports the same
- * constructors (TransportAdapter), and these build the chosen one's.
+ * constructors (TransportAdapter), and these build the chosen one's. The
+ * worker process loads the callers and links too: nothing needs it not to
+ * (the worker image holds all of dist/infra but runtime/, and they use no
+ * package the consumers do not), and it costs tens of milliseconds at start.
  */
 const ADAPTERS: Record<TransportKind, TransportAdapter> = { rabbitmq: rabbitmqTransport, bullmq: bullmqTransport };
 
