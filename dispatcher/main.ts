@@ -8,9 +8,7 @@ import { createRedis, whenReady } from '../infra/redis.js';
 import { Autoscaler } from './autoscaler.js';
 import { dispatcherSettings, parseDispatcherConfig, policyConfig, workerEnvironment } from './config.js';
 import { PoolMetricsSource } from './metrics/source.js';
-import { BullmqDispatcherLink } from '../infra/transport/index.js';
-import { RabbitDispatcherLink } from '../infra/transport/rabbitmq/dispatcher-link.js';
-import type { DispatcherLink } from '../infra/transport/types.js';
+import { connectDispatcherLink } from '../infra/transport/factory.js';
 import { defaultWindowOptions } from './metrics/window.js';
 import { PROMOTE_AFTER_OBSERVATIONS } from './control/control-step.js';
 import { policies } from './policy/index.js';
@@ -57,9 +55,10 @@ async function main(): Promise<void> {
   // One child logger per component, so that their lines can be told apart.
   const onQuit = () => void shutdown('quit');
   const linkLogger = logger.child({ part: 'transport' });
-  const link: DispatcherLink = config.transport === 'bullmq'
-    ? await BullmqDispatcherLink.connect({ redisUrl: config.redisUrl, namespace: config.namespace, logger: linkLogger, onQuit })
-    : await RabbitDispatcherLink.connect({ amqpUrl: config.amqpUrl, topology, deliveryLimit: config.deliveryLimit, logger: linkLogger, onQuit, managementUrl: config.managementUrl === 'off' ? undefined : config.managementUrl });
+  const link = await connectDispatcherLink({
+    transport: config.transport, amqpUrl: config.amqpUrl, redisUrl: config.redisUrl, topology, deliveryLimit: config.deliveryLimit, logger: linkLogger, onQuit,
+    managementUrl: config.managementUrl === 'off' ? undefined : config.managementUrl,
+  });
   cleanups.push(() => link.close());
   // The Swarm runtime drains a chosen task with a control message, over the link.
   const runtime = await chooseRuntime(config, logger.child({ part: 'runtime' }), {

@@ -4,7 +4,7 @@ import { checkNamespace, durationMs, integerIn, transportForUrl, type Duration }
 import type { Logger } from '../infra/log.js';
 import { topologyFor } from '../infra/amqp/topology.js';
 import type { Reply } from '../infra/protocol.js';
-import { connectCaller } from '../infra/transport/index.js';
+import { connectCaller } from '../infra/transport/factory.js';
 import type { DeliveryStats, RpcCaller, TransportKind } from '../infra/transport/types.js';
 
 /**

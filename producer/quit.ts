@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { commonSettings, parseSettings } from '../infra/config.js';
 import { redisSettings } from '../infra/redis.js';
-import { sendControl } from '../infra/transport/index.js';
+import { sendControl } from '../infra/transport/factory.js';
 import { requireRedisFor, transportSettings } from '../infra/transport/settings.js';
 import { createLogger } from '../infra/log.js';
 import { topologyFor } from '../infra/amqp/topology.js';

@@ -3,8 +3,8 @@ import { WorkerReporter } from './reporter.js';
 import { Worker, type WorkerOptions, type WorkerStats } from './worker.js';
 
 export interface HostedWorkerOptions extends WorkerOptions {
-  /** Where the worker reports its counters for the dispatcher (Redis); none when undefined. */
-  reports: { redisUrl: string; intervalMs: number } | undefined;
+  /** Where the worker reports its counters for the dispatcher (Redis, under its pool's namespace); none when undefined. */
+  reports: { redisUrl: string; namespace: string; intervalMs: number } | undefined;
 }
 
 /**
@@ -24,7 +24,7 @@ export class HostedWorker {
     const worker = new Worker(workerOptions);
     this.worker = worker;
     this.reporter = reports
-      ? new WorkerReporter(createRedis(reports.redisUrl, `shoal worker ${options.workerId}`, options.logger), options.topology.namespace,
+      ? new WorkerReporter(createRedis(reports.redisUrl, `shoal worker ${options.workerId}`, options.logger), reports.namespace,
           options.workerId, () => worker.stats(), reports.intervalMs)
       : undefined;
     this.closed = new Promise((resolve) => {

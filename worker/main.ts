@@ -3,6 +3,7 @@ import { createLogger } from '../infra/log.js';
 import { topologyFor } from '../infra/amqp/topology.js';
 import { parseWorkerConfig } from './config.js';
 import { loadJobHandlers } from './jobs.js';
+import { createConsumer } from '../infra/transport/factory.js';
 import { HostedWorker } from './hosted-worker.js';
 import { runMain } from '../infra/cli.js';
 import { onShutdownSignals, signalExitCode } from '../infra/signals.js';
@@ -17,21 +18,27 @@ async function main(): Promise<void> {
   const config = parseWorkerConfig(process.env);
   const logger = createLogger({ component: 'worker', workerId: config.workerId });
   const handlers = await loadJobHandlers(config.handlers === '-' ? undefined : config.handlers);
-  const worker = new HostedWorker({
-    workerId: config.workerId,
+  const consumer = createConsumer({
+    transport: config.transport,
     amqpUrl: config.amqpUrl,
+    redisUrl: config.redisUrl,
     topology: topologyFor(config.namespace),
     deliveryLimit: config.deliveryLimit,
+    workerId: config.workerId,
     concurrency: config.concurrency,
+    bullmq: { lockDurationMs: config.bullmqLockDurationMs, stalledIntervalMs: config.bullmqStalledIntervalMs, maxStalledCount: config.bullmqMaxStalledCount },
+    logger,
+  });
+  const worker = new HostedWorker({
+    workerId: config.workerId,
+    consumer,
+    deliveryLimit: config.deliveryLimit,
     maxBodyBytes: config.maxBodyBytes,
     drainGraceMs: config.drainGraceMs,
     role: config.role,
     handlers,
     logger,
-    transport: config.transport,
-    redisUrl: config.redisUrl,
-    bullmq: { lockDurationMs: config.bullmqLockDurationMs, stalledIntervalMs: config.bullmqStalledIntervalMs, maxStalledCount: config.bullmqMaxStalledCount },
-    reports: config.redisUrl === 'off' ? undefined : { redisUrl: config.redisUrl, intervalMs: config.reportIntervalMs },
+    reports: config.redisUrl === 'off' ? undefined : { redisUrl: config.redisUrl, namespace: config.namespace, intervalMs: config.reportIntervalMs },
   });
 
   void worker.closed.then(() => process.exit(0));

@@ -6,6 +6,7 @@ import type { Logger } from '../infra/log.js';
 import { topologyFor } from '../infra/amqp/topology.js';
 import { JOB_NAME_PATTERN } from '../infra/protocol.js';
 import type { TransportKind } from '../infra/transport/types.js';
+import { createConsumer } from '../infra/transport/factory.js';
 import { HostedWorker } from './hosted-worker.js';
 import { builtinJobs, type JobContext, type JobHandlers } from './jobs.js';
 import type { WorkerRole, WorkerStats } from './worker.js';
@@ -102,19 +103,30 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
   if (!WORKER_ID_PATTERN.test(workerId)) throw new ValidationError('BAD_CONFIG', `workerId must be letters, digits, ".", "_" or "-" (got ${JSON.stringify(workerId)})`);
   const own = checkHandlers(options.handlers);
   const reportTo = options.reportTo ?? (transport === 'bullmq' ? options.url : undefined);
-  const worker = new HostedWorker({
-    workerId,
+  const deliveryLimit = integerIn(options.deliveryLimit ?? 5, 'deliveryLimit', 1, 100);
+  const concurrency = integerIn(options.concurrency ?? 4, 'concurrency', 1, 1000);
+  const maxBodyBytes = integerIn(options.maxBodyBytes ?? 1024 * 1024, 'maxBodyBytes', 256, 64 * 1024 * 1024);
+  const reportIntervalMs = durationMs(options.reportInterval ?? '1s', 'reportInterval');
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const consumer = createConsumer({
     transport,
     amqpUrl: transport === 'rabbitmq' ? options.url : '',
     redisUrl: transport === 'bullmq' ? options.url : undefined,
     topology: topologyFor(namespace),
-    deliveryLimit: integerIn(options.deliveryLimit ?? 5, 'deliveryLimit', 1, 100),
-    concurrency: integerIn(options.concurrency ?? 4, 'concurrency', 1, 1000),
-    maxBodyBytes: integerIn(options.maxBodyBytes ?? 1024 * 1024, 'maxBodyBytes', 256, 64 * 1024 * 1024),
+    deliveryLimit,
+    workerId,
+    concurrency,
+    logger,
+  });
+  const worker = new HostedWorker({
+    workerId,
+    consumer,
+    deliveryLimit,
+    maxBodyBytes,
     role: options.role ?? 'worker',
     handlers: options.builtins === false ? own : { ...builtinJobs, ...own },
-    logger: options.logger ?? pino({ level: 'silent' }),
-    reports: reportTo ? { redisUrl: reportTo, intervalMs: durationMs(options.reportInterval ?? '1s', 'reportInterval') } : undefined,
+    logger,
+    reports: reportTo ? { redisUrl: reportTo, namespace, intervalMs: reportIntervalMs } : undefined,
   });
   await worker.start();
   return {

@@ -1,11 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { errorMessage } from '../infra/errors.js';
 import type { Logger } from '../infra/log.js';
-import type { Topology } from '../infra/amqp/topology.js';
 import type { ControlMessage } from '../infra/protocol.js';
 import type { WorkerReport } from '../infra/worker-report.js';
-import { createConsumer, messagingTarget, type BullmqWorkerSettings } from '../infra/transport/consumer.js';
-import type { IncomingMessage, RequestConsumer, RequestResult, TransportKind } from '../infra/transport/types.js';
+import type { IncomingMessage, RequestConsumer, RequestResult } from '../infra/transport/types.js';
 import type { JobHandlers } from './jobs.js';
 import type { WorkerRole } from '../infra/worker-role.js';
 import { cancelAfterMs } from './cancellation.js';
@@ -16,23 +13,15 @@ export { CONSUMER_PRIORITY } from '../infra/transport/rabbitmq/consumer.js';
 
 export interface WorkerOptions {
   workerId: string;
-  amqpUrl: string;
-  topology: Topology;
+  /** Its transport, not started yet (infra/transport/factory.ts createConsumer): the worker starts and closes it. */
+  consumer: RequestConsumer;
+  /** Must be the consumer's: a request on its last delivery is dead-lettered rather than requeued. */
   deliveryLimit: number;
-  /** Benchmarks only (see TopologyOptions); quorum by default. RabbitMQ only. */
-  queueType?: 'quorum' | 'classic';
-  /** Jobs run at once; also the prefetch, so the broker never hands over more. */
-  concurrency: number;
   maxBodyBytes: number;
   /** A spare consumes at a low priority (RabbitMQ) or a concurrency of 1 (BullMQ), so it mostly takes overflow. */
   role: WorkerRole;
   handlers: JobHandlers;
   logger: Logger;
-  /** Default rabbitmq. */
-  transport?: TransportKind;
-  /** BullMQ's Redis, and its stalled-job settings; only for the bullmq transport. */
-  redisUrl?: string;
-  bullmq?: BullmqWorkerSettings;
   /** How long its runtime lets it drain; what still runs near the end is cancelled (worker/cancellation.ts). 0 or none: no limit. */
   drainGraceMs?: number;
 }
@@ -42,18 +31,19 @@ export type { WorkerRole };
 export type WorkerStats = Omit<WorkerReport, 'workerId' | 'startedAt' | 'reportedAt'>;
 
 /**
- * Takes requests from its transport, runs them (RequestRunner) and has the
- * transport settle each: on RabbitMQ, reply, then ack (see RabbitConsumer.settle); on
- * BullMQ, complete or fail the job. Shuts down in order on close(): stop
- * consuming, wait for in-flight jobs, disconnect. Emits 'closed' once,
+ * Takes requests from its transport, runs them (RequestRunner) and returns
+ * each result to the transport, which settles it: on RabbitMQ, reply, then ack
+ * (see RabbitConsumer.settle); on BullMQ, complete or fail the job. Shuts down
+ * in order on close(): stop consuming, wait for in-flight jobs, then close
+ * the consumer, which first waits for the results it is still settling. Emits 'closed' once,
  * whatever asked it to stop (SIGTERM, a drain or quit control message), and
  * 'promoted' when a spare has become a regular worker.
  */
 export class Worker extends EventEmitter {
   private readonly consumer: RequestConsumer;
   private readonly runner: RequestRunner;
-  /** Deliveries being run and settled, by their message. */
-  private readonly inFlight = new Map<IncomingMessage, Promise<void>>();
+  /** Requests whose job is still running. (A synchronous job's result is returned at once: never counted.) */
+  private readonly inFlight = new Set<Promise<RequestResult>>();
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private role: WorkerRole;
@@ -61,11 +51,8 @@ export class Worker extends EventEmitter {
   constructor(private readonly options: WorkerOptions) {
     super();
     this.role = options.role;
-    this.runner = new RequestRunner({ ...options, messaging: messagingTarget(options) });
-    this.consumer = createConsumer(options, {
-      deliver: (message, settle) => this.deliver(message, settle),
-      onControl: (message) => this.onControl(message),
-    });
+    this.consumer = options.consumer;
+    this.runner = new RequestRunner({ ...options, messaging: options.consumer.messaging });
   }
 
   get id(): string {
@@ -94,7 +81,10 @@ export class Worker extends EventEmitter {
    */
   async start(): Promise<void> {
     if (this.closing) return;
-    this.starting = this.consumer.start(this.role);
+    this.starting = this.consumer.start(this.role, {
+      deliver: (message) => this.deliver(message),
+      onControl: (message) => this.onControl(message),
+    });
     try {
       await this.starting;
     } catch (err) {
@@ -102,7 +92,7 @@ export class Worker extends EventEmitter {
       throw err;
     }
     if (this.closing) return;
-    this.options.logger.info({ concurrency: this.options.concurrency, queue: this.options.topology.requestQueue, transport: this.options.transport ?? 'rabbitmq' }, 'worker consuming');
+    this.options.logger.info({ queue: this.consumer.messaging.destination, transport: this.consumer.messaging.system }, 'worker consuming');
   }
 
   /** Stops taking work, finishes what it holds, and closes. Same promise on every call. */
@@ -111,26 +101,20 @@ export class Worker extends EventEmitter {
     return this.closing;
   }
 
-  private deliver(message: IncomingMessage, settle: (result: RequestResult) => Promise<void>): Promise<void> {
-    const job = this.runAndSettle(message, settle);
-    this.inFlight.set(message, job);
-    return job;
-  }
-
-  private async runAndSettle(message: IncomingMessage, settle: (result: RequestResult) => Promise<void>): Promise<void> {
-    let result: RequestResult;
-    try {
-      result = await this.runner.run(message, Date.now());
-    } catch (err) {
-      // The runner answers every failure it knows of; anything else must not strand the delivery.
-      this.options.logger.error({ err: errorMessage(err) }, 'request handling failed unexpectedly; requeueing it');
-      result = { settle: 'requeue' };
+  /**
+   * A synchronous job's result goes straight back to the consumer. A throw or
+   * a rejection (the runner answers every failure it knows of) is the
+   * consumer's to requeue.
+   */
+  private deliver(message: IncomingMessage): RequestResult | Promise<RequestResult> {
+    const result = this.runner.run(message, Date.now());
+    if (typeof (result as Partial<Promise<RequestResult>>).then === 'function') {
+      const pending = result as Promise<RequestResult>;
+      this.inFlight.add(pending);
+      const done = () => this.inFlight.delete(pending);
+      pending.then(done, done);
     }
-    try {
-      await settle(result);
-    } finally {
-      this.inFlight.delete(message); // set by deliver() before the first await here
-    }
+    return result;
   }
 
   private onControl(control: ControlMessage): void {

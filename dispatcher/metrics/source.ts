@@ -3,7 +3,7 @@ import type { Logger } from '../../infra/log.js';
 import { workerReportSchema, type WorkerReport } from '../../infra/worker-report.js';
 import { workerReportKey, type RedisClient } from '../../infra/redis.js';
 import type { DispatcherLink } from '../../infra/transport/types.js';
-import { SourceGuard } from './guard.js';
+import { SourceGuard } from '../../infra/source-guard.js';
 import type { MetricsSource, QueueSample, Sample } from './types.js';
 
 export interface PoolMetricsOptions {
@@ -32,12 +32,13 @@ export class PoolMetricsSource implements MetricsSource {
   }
 
   /**
-   * The queue's depth, or why it is unknown. Not through the guard: there is
-   * no other source of it to scale on, and the autoscaler says so, once.
+   * The queue's depth, or why it is unknown. Not through the guard (the link
+   * guards its own sources): when no source of the depth answers there is
+   * nothing to scale on, and the autoscaler says so, once.
    */
   private async queueSample(): Promise<{ queue: QueueSample; blind?: string }> {
     try {
-      return { queue: await this.options.link.queueDepth(this.guard) };
+      return { queue: await this.options.link.queueDepth() };
     } catch (err) {
       return { queue: { ready: 0, unacked: undefined, consumers: 0, publishRate: undefined, source: 'passive' }, blind: `queue depth unreadable (${errorMessage(err)})` };
     }

@@ -1,6 +1,6 @@
 import type { ControlMessage, Reply } from '../protocol.js';
 import type { WorkerRole } from '../worker-role.js';
-import type { ReplyParent } from '../tracing.js';
+import type { MessagingTarget, ReplyParent } from '../tracing.js';
 import type { IncomingMessage } from './incoming-message.js';
 
 export type { IncomingMessage };
@@ -58,12 +58,13 @@ export interface RequestResult {
 
 
 /**
- * Runs one delivery (decode, run the job) and hands the result to `settle`,
- * which the transport supplies: publish the reply and ack (RabbitMQ), or
- * complete or fail the job (BullMQ). Resolves once it is settled.
+ * Runs one delivery (decode, run the job) and says how to settle it. The
+ * transport settles it: publish the reply and ack (RabbitMQ), or complete or
+ * fail the job (BullMQ). A result given synchronously is settled
+ * synchronously where the transport can: no promise per request. A throw or
+ * a rejection (the worker answers every failure it knows of) requeues it.
  */
-export type Deliver = (message: IncomingMessage, settle: (result: RequestResult) => Promise<void>) => Promise<void>;
-
+export type Deliver = (message: IncomingMessage) => RequestResult | Promise<RequestResult>;
 
 export interface ConsumerCallbacks {
   deliver: Deliver;
@@ -73,13 +74,15 @@ export interface ConsumerCallbacks {
 
 /** The worker's side: consume requests, listen for control messages. */
 export interface RequestConsumer {
-  /** Connects and starts consuming in the given role. */
-  start(role: WorkerRole): Promise<void>;
+  /** What the worker's spans name as their messaging system and queue (infra/tracing.ts). */
+  readonly messaging: MessagingTarget;
+  /** Connects and starts consuming in the given role, handing each delivery and control message to `callbacks`. */
+  start(role: WorkerRole, callbacks: ConsumerCallbacks): Promise<void>;
   /** A spare becomes a regular worker (RabbitMQ: a higher consumer priority; BullMQ: its full concurrency). */
   promote(): Promise<void>;
   /** Takes no new requests; what is in flight still settles. */
   stopConsuming(): Promise<void>;
-  /** Disconnects; call after what was in flight has settled. */
+  /** Waits until every result handed back has been settled (replies sent, acks made), then disconnects. */
   close(): Promise<void>;
 }
 
@@ -95,14 +98,13 @@ export interface QueueDepth {
   source: 'management' | 'passive' | 'bullmq';
 }
 
-/** Runs one metrics source; on failure warns once and gives undefined (dispatcher/metrics/guard.ts). */
-export interface MetricsGuard {
-  run<T>(what: string, read: () => Promise<T>): Promise<T | undefined>;
-}
-
 /** The dispatcher's side: queue depth, control messages out, `quit` in. */
 export interface DispatcherLink {
-  queueDepth(guard: MetricsGuard): Promise<QueueDepth>;
+  /**
+   * Rejects when the depth cannot be read at all. A source that fails while
+   * another still answers is warned about once, by the link (infra/source-guard.ts).
+   */
+  queueDepth(): Promise<QueueDepth>;
   /** Resolves with whether anyone was listening. */
   send(message: ControlMessage): Promise<boolean>;
   close(): Promise<void>;

@@ -20,7 +20,7 @@ import { chooseRuns, compareScenarios, measureRun, referenceLoad, shoalLoad, typ
 import { benchSeed, knob, REDIS_URL, silentLogger, writeResults } from './lib/setup.js';
 import { WorkerHosts } from './lib/worker-hosts.js';
 import { topologyFor } from '../../infra/amqp/topology.js';
-import { connectCaller } from '../../infra/transport/index.js';
+import { connectCaller } from '../../infra/transport/factory.js';
 
 const REPEATS = knob('BENCH_REPEATS', 5);
 const COUNT = knob('BENCH_COUNT', 5_000);

@@ -5,9 +5,8 @@ import amqp from 'amqplib';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { deleteTopology, topologyFor, type Topology } from '../../infra/amqp/topology.js';
-import { connectCaller } from '../../infra/transport/index.js';
+import { connectCaller, createConsumer, type BullmqWorkerSettings } from '../../infra/transport/factory.js';
 import type { RpcCaller, TransportKind } from '../../infra/transport/types.js';
-import type { BullmqWorkerSettings } from '../../infra/transport/consumer.js';
 import { builtinJobs, type JobHandlers } from '../../worker/jobs.js';
 import { Worker } from '../../worker/worker.js';
 import type { WorkerRole } from '../../infra/worker-role.js';
@@ -43,19 +42,26 @@ export async function startWorker(namespace: string, workerId: string, options: 
 
 /** A worker that is not started yet. */
 export function createWorker(namespace: string, workerId: string, options: TestWorkerOptions = {}): Worker {
+  const deliveryLimit = options.deliveryLimit ?? 5;
+  const consumer = createConsumer({
+    transport: options.transport ?? 'rabbitmq',
+    amqpUrl: AMQP_URL,
+    redisUrl: options.redisUrl ?? REDIS_URL,
+    topology: topologyFor(namespace),
+    deliveryLimit,
+    workerId,
+    concurrency: options.concurrency ?? 4,
+    bullmq: options.bullmq,
+    logger: quietLogger,
+  });
   return new Worker({
     workerId,
-    amqpUrl: AMQP_URL,
-    topology: topologyFor(namespace),
-    deliveryLimit: options.deliveryLimit ?? 5,
-    concurrency: options.concurrency ?? 4,
+    consumer,
+    deliveryLimit,
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
     role: options.role ?? 'worker',
     handlers: { ...builtinJobs, ...options.handlers },
     logger: quietLogger,
-    transport: options.transport ?? 'rabbitmq',
-    redisUrl: options.redisUrl ?? REDIS_URL,
-    bullmq: options.bullmq,
     drainGraceMs: options.drainGraceMs,
   });
 }

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { connectCaller, sendControl } from '../../infra/transport/index.js';
+import { connectCaller, sendControl } from '../../infra/transport/factory.js';
 import { QUEUE_NAME, queueOptions } from '../../infra/transport/bullmq/connection.js';
 import { TRANSPORTS, type TransportKind } from '../../infra/transport/types.js';
 import { topologyFor } from '../../infra/amqp/topology.js';

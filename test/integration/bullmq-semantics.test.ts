@@ -101,7 +101,7 @@ describe('the BullMQ transport', () => {
     await pool.client();
     const link = await BullmqDispatcherLink.connect({ redisUrl: REDIS_URL, namespace: pool.namespace, logger: quietLogger, onQuit: () => undefined });
     try {
-      await link.queueDepth({ run: (_what, read) => read() }); // after the link's meta write, on the same connection
+      await link.queueDepth(); // after the link's meta write, on the same connection
       const limit = await withRedisOnce(REDIS_URL, 'shoal test meta', (redis) => redis.hget(`${queuePrefix(pool.namespace)}:${QUEUE_NAME}:meta`, 'opts.maxLenEvents'));
       expect(Number(limit)).toBe(EVENTS_MAX_LEN);
     } finally {
@@ -129,11 +129,10 @@ describe('the BullMQ transport', () => {
     const client = await pool.client();
     const calls = Array.from({ length: 5 }, () => client.call('hold', null, 30_000));
     const link = await BullmqDispatcherLink.connect({ redisUrl: REDIS_URL, namespace: pool.namespace, logger: quietLogger, onQuit: () => undefined });
-    const guard = { run: <T>(_what: string, read: () => Promise<T>) => read() };
     try {
-      await waitFor('5 waiting jobs', async () => (await link.queueDepth(guard)).ready === 5);
+      await waitFor('5 waiting jobs', async () => (await link.queueDepth()).ready === 5);
       await pool.worker('w', { concurrency: 2, handlers: { hold: () => held } });
-      const depth = await waitFor('2 active', async () => { const d = await link.queueDepth(guard); return d.unacked === 2 && d; });
+      const depth = await waitFor('2 active', async () => { const d = await link.queueDepth(); return d.unacked === 2 && d; });
       expect(depth).toMatchObject({ ready: 3, unacked: 2, consumers: 1, publishRate: undefined, source: 'bullmq' });
       release();
       expect((await Promise.all(calls)).every((r) => r.ok)).toBe(true);

@@ -8,7 +8,9 @@ import { runWorker, type RunningWorker } from '../../worker/index.js';
 import { waitForRedis, withRedisOnce } from '../../infra/transport/bullmq/connection.js';
 import { BullmqConsumer, DEFAULT_BULLMQ_WORKER } from '../../infra/transport/bullmq/consumer.js';
 import { BullmqDispatcherLink } from '../../infra/transport/bullmq/dispatcher-link.js';
-import { newNamespace, quietLogger, REDIS_URL, removeNamespace, waitFor } from '../helpers/broker.js';
+import { encodeReply, type Reply } from '../../infra/protocol.js';
+import type { RequestResult } from '../../infra/transport/types.js';
+import { connectClient, newNamespace, quietLogger, REDIS_URL, removeNamespace, waitFor } from '../helpers/broker.js';
 import { startPrivateRedis, startRedis, stopRedis } from '../helpers/redis.js';
 
 /** Names of the Redis connections open now whose name contains `fragment` (shoal's and BullMQ's names hold the namespace). */
@@ -33,11 +35,8 @@ describe('the BullMQ transport when start-up fails', () => {
     const workerId = `${namespace}-w`;
     // The one fault injected: the BullMQ Worker never gets ready (only shoal calls this method).
     vi.spyOn(BullWorker.prototype, 'waitUntilReady').mockRejectedValueOnce(new Error('injected: not ready'));
-    const consumer = new BullmqConsumer(
-      { workerId, namespace, redisUrl: REDIS_URL, concurrency: 1, settings: DEFAULT_BULLMQ_WORKER, logger: quietLogger },
-      { deliver: async () => undefined, onControl: () => undefined },
-    );
-    await expect(consumer.start('worker')).rejects.toThrow(/injected/);
+    const consumer = new BullmqConsumer({ workerId, namespace, redisUrl: REDIS_URL, concurrency: 1, settings: DEFAULT_BULLMQ_WORKER, logger: quietLogger });
+    await expect(consumer.start('worker', { deliver: () => ({ settle: 'ack' }), onControl: () => undefined })).rejects.toThrow(/injected/);
         await waitFor('no connection of the worker left', async () => (await openConnections(namespace)).length === 0, 5000);
   });
 
@@ -92,5 +91,45 @@ describe('a BullMQ worker started while Redis is down', () => {
     const logger = pino({ level: 'warn' }, { write: (line: string) => void tries.push(JSON.parse(line).msg as string) });
     await expect(waitForRedis('redis://127.0.0.1:1', 'shoal test wait', logger, () => false, 2500)).rejects.toMatchObject({ code: 'REDIS_UNREACHABLE' });
     expect(tries).toEqual(['cannot reach Redis yet; waiting for it']);
+  });
+});
+
+/**
+ * BullMQ's Worker is made only once Redis answers; a promote() that comes
+ * before must not be lost, or the worker would run at a spare's concurrency of 1.
+ */
+describe('a BullMQ spare promoted while it starts', () => {
+  const namespace = newNamespace();
+
+  afterEach(() => removeNamespace(namespace));
+
+  it('runs at its full concurrency once started', async () => {
+    const consumer = new BullmqConsumer({ workerId: 'early', namespace, redisUrl: REDIS_URL, concurrency: 3, settings: DEFAULT_BULLMQ_WORKER, logger: quietLogger });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let running = 0;
+    const starting = consumer.start('spare', {
+      deliver: async (message): Promise<RequestResult> => {
+        running++;
+        await held;
+        const body: Reply = { ok: true, result: running, workerId: 'early', timings: { queuedMs: null, serviceMs: 0 } };
+        return { settle: 'ack', reply: { replyTo: message.properties.replyTo!, correlationId: message.properties.correlationId!, body, encoded: encodeReply(body) } };
+      },
+      onControl: () => undefined,
+    });
+    await consumer.promote(); // before start() has made the BullMQ Worker (it waits for Redis first)
+    await starting;
+    const client = await connectClient(namespace, 5, 'bullmq');
+    try {
+      const calls = [1, 2, 3].map(() => client.call('held', null, 15_000));
+      await waitFor('3 jobs running at once', () => running === 3, 10_000);
+      release();
+      expect((await Promise.all(calls)).every((reply) => reply.ok)).toBe(true);
+    } finally {
+      release();
+      await consumer.stopConsuming();
+      await consumer.close();
+      await client.close();
+    }
   });
 });

@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { topologyFor } from '../../infra/amqp/topology.js';
 import { createRedis } from '../../infra/redis.js';
 import { ProcessRuntime } from '../../infra/runtime/process.js';
-import { BullmqDispatcherLink } from '../../infra/transport/index.js';
-import { RabbitDispatcherLink } from '../../infra/transport/rabbitmq/dispatcher-link.js';
+import { connectDispatcherLink } from '../../infra/transport/factory.js';
 import { WorkerReporter } from '../../worker/reporter.js';
 import { AMQP_URL, connectClient, quietLogger, REDIS_URL, startWorker } from '../helpers/broker.js';
 import { usePool } from '../helpers/fixture.js';
@@ -31,9 +30,7 @@ describe.each(EACH_TRANSPORT)('closing twice (%s)', (transport) => {
     reporter.start();
     await expectCloseOnce('reporter', reporter);
     const onQuit = () => undefined;
-    const link = transport === 'bullmq'
-      ? await BullmqDispatcherLink.connect({ redisUrl: REDIS_URL, namespace, logger: quietLogger, onQuit })
-      : await RabbitDispatcherLink.connect({ amqpUrl: AMQP_URL, topology: topologyFor(namespace), deliveryLimit: 5, logger: quietLogger, onQuit });
+    const link = await connectDispatcherLink({ transport, amqpUrl: AMQP_URL, redisUrl: REDIS_URL, topology: topologyFor(namespace), deliveryLimit: 5, logger: quietLogger, onQuit });
     await expectCloseOnce('dispatcher link', link);
     await expectCloseOnce('process runtime', new ProcessRuntime());
   });

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { topologyFor } from '../../infra/amqp/topology.js';
-import { connectCaller } from '../../infra/transport/index.js';
+import { connectCaller } from '../../infra/transport/factory.js';
 import { runLoad } from '../../producer/load.js';
 import type { JobContext } from '../../worker/jobs.js';
 import { AMQP_URL, dropConnection, waitFor } from '../helpers/broker.js';

@@ -2,20 +2,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topologyFor } from '../../infra/amqp/topology.js';
 import { encodeReply, type ControlMessage, type Reply } from '../../infra/protocol.js';
-import { BullmqDispatcherLink } from '../../infra/transport/index.js';
-import { createConsumer } from '../../infra/transport/consumer.js';
-import { RabbitDispatcherLink } from '../../infra/transport/rabbitmq/dispatcher-link.js';
-import type { DispatcherLink, IncomingMessage, MetricsGuard, RequestConsumer, RequestResult, Settle, TransportKind } from '../../infra/transport/types.js';
+import { connectDispatcherLink, createConsumer } from '../../infra/transport/factory.js';
+import type { DispatcherLink, IncomingMessage, RequestConsumer, RequestResult, Settle, TransportKind } from '../../infra/transport/types.js';
 import { AMQP_URL, connectClient, newNamespace, quietLogger, REDIS_URL, removeNamespace, waitFor } from '../helpers/broker.js';
 import { EACH_TRANSPORT } from '../helpers/transport.js';
 
 /**
  * The transport ports on their own, as the runtime contract suite does for
  * runtimes: the same behaviour from each adapter, without the worker or the
- * dispatcher on top. A consumer settles what it is handed as it is told; the
- * caller gets the reply of an ack and of a dead-letter, and a requeue comes
- * back with a higher delivery count; control messages reach the consumer they
- * are for; the dispatcher link sees the backlog.
+ * dispatcher on top. A consumer settles what it is handed back as it is told;
+ * the caller gets the reply of an ack and of a dead-letter, and a requeue (or
+ * a throw) comes back with a higher delivery count; close() waits for a result
+ * still to come; control messages reach the consumer they are for; the
+ * dispatcher link sees the backlog.
  */
 describe.each(EACH_TRANSPORT)('the transport ports (%s)', (transport: TransportKind) => {
   let namespace = '';
@@ -29,29 +28,35 @@ describe.each(EACH_TRANSPORT)('the transport ports (%s)', (transport: TransportK
 
   const target = () => ({ transport, amqpUrl: AMQP_URL, redisUrl: REDIS_URL, topology: topologyFor(namespace), deliveryLimit: 5, logger: quietLogger });
 
+  /** How the test's worker answers a delivery: a settle, a throw, or a settle that comes later. */
+  type Decision = Settle | 'throw' | Promise<Settle>;
+
   /** A consumer that settles each delivery with what `decide` says, and records what it saw. */
-  async function consumer(workerId: string, decide: (message: IncomingMessage, seen: number) => Settle) {
+  async function consumer(workerId: string, decide: (message: IncomingMessage, seen: number) => Decision) {
     const deliveries: IncomingMessage[] = [];
     const controls: ControlMessage[] = [];
-    const port: RequestConsumer = createConsumer({ ...target(), workerId, concurrency: 2 }, {
-      deliver: async (message, settle) => {
+    const answer = (message: IncomingMessage, how: Settle): RequestResult => {
+      const reply: Reply = how === 'requeue'
+        ? { ok: true, result: null, workerId, timings: { queuedMs: null, serviceMs: 0 } }
+        : how === 'ack'
+          ? { ok: true, result: { deliveries: deliveries.length }, workerId, timings: { queuedMs: null, serviceMs: 0 } }
+          : { ok: false, error: { code: 'CONTRACT', message: 'dead-lettered by the test' }, workerId, timings: { queuedMs: null, serviceMs: 0 } };
+      const { replyTo, correlationId } = message.properties;
+      return how === 'requeue' || !replyTo || !correlationId
+        ? { settle: how }
+        : { settle: how, reply: { replyTo, correlationId, body: reply, encoded: encodeReply(reply) } };
+    };
+    const port: RequestConsumer = createConsumer({ ...target(), workerId, concurrency: 2 });
+    closables.push(port);
+    await port.start('worker', {
+      deliver: (message) => {
         deliveries.push(message);
         const how = decide(message, deliveries.length);
-        const reply: Reply = how === 'requeue'
-          ? { ok: true, result: null, workerId, timings: { queuedMs: null, serviceMs: 0 } }
-          : how === 'ack'
-            ? { ok: true, result: { deliveries: deliveries.length }, workerId, timings: { queuedMs: null, serviceMs: 0 } }
-            : { ok: false, error: { code: 'CONTRACT', message: 'dead-lettered by the test' }, workerId, timings: { queuedMs: null, serviceMs: 0 } };
-        const { replyTo, correlationId } = message.properties;
-        const result: RequestResult = how === 'requeue' || !replyTo || !correlationId
-          ? { settle: how }
-          : { settle: how, reply: { replyTo, correlationId, body: reply, encoded: encodeReply(reply) } };
-        await settle(result);
+        if (how === 'throw') throw new Error('thrown by the test');
+        return typeof how === 'string' ? answer(message, how) : how.then((later) => answer(message, later));
       },
       onControl: (message) => controls.push(message),
     });
-    closables.push(port);
-    await port.start('worker');
     return { port, deliveries, controls };
   }
 
@@ -63,14 +68,10 @@ describe.each(EACH_TRANSPORT)('the transport ports (%s)', (transport: TransportK
 
   async function link(): Promise<DispatcherLink> {
     const onQuit = () => undefined;
-    const opened = transport === 'bullmq'
-      ? await BullmqDispatcherLink.connect({ redisUrl: REDIS_URL, namespace, logger: quietLogger, onQuit })
-      : await RabbitDispatcherLink.connect({ amqpUrl: AMQP_URL, topology: topologyFor(namespace), deliveryLimit: 5, logger: quietLogger, onQuit });
+    const opened = await connectDispatcherLink({ ...target(), onQuit });
     closables.push(opened);
     return opened;
   }
-
-  const guard: MetricsGuard = { run: (_what, read) => read() };
 
   it('an ack answers the caller with its reply; a dead-letter answers with its error and is not delivered again', async () => {
     namespace = newNamespace();
@@ -88,6 +89,32 @@ describe.each(EACH_TRANSPORT)('the transport ports (%s)', (transport: TransportK
     const caller = await client();
     await expect(caller.call('again', null, 15_000)).resolves.toMatchObject({ ok: true, result: { deliveries: 3 } });
     expect(deliveries.map((d) => Number(d.properties.headers?.['x-delivery-count'] ?? 0))).toEqual([0, 1, 2]);
+  });
+
+  it('a throw from the worker requeues the delivery: it comes back', async () => {
+    namespace = newNamespace();
+    const { deliveries } = await consumer('c1', (_m, seen) => (seen === 1 ? 'throw' : 'ack'));
+    const caller = await client();
+    await expect(caller.call('again', null, 15_000)).resolves.toMatchObject({ ok: true, result: { deliveries: 2 } });
+    expect(deliveries.map((d) => Number(d.properties.headers?.['x-delivery-count'] ?? 0))).toEqual([0, 1]);
+  });
+
+  it('close() waits for a result still to come: its reply is sent before the consumer disconnects', async () => {
+    namespace = newNamespace();
+    let release!: (how: Settle) => void;
+    const later = new Promise<Settle>((resolve) => (release = resolve));
+    const { port, deliveries } = await consumer('c1', () => later);
+    const caller = await client();
+    const call = caller.call('slow', null, 15_000);
+    await waitFor('the delivery', () => deliveries.length === 1);
+    await port.stopConsuming();
+    let closed = false;
+    const closing = port.close().then(() => (closed = true));
+    await sleep(200);
+    expect(closed).toBe(false);
+    release('ack');
+    await closing;
+    await expect(call).resolves.toMatchObject({ ok: true, result: { deliveries: 1 } });
   });
 
   it('control messages reach the consumer they are for: quit and cancel every one, drain and promote only the named one', async () => {
@@ -113,7 +140,7 @@ describe.each(EACH_TRANSPORT)('the transport ports (%s)', (transport: TransportK
     const calls = [1, 2, 3].map(() => caller.call('waits', null, 2000).catch((err: { code?: string }) => err.code));
     const dispatcher = await link();
     const depth = await waitFor('a backlog of 3', async () => {
-      const d = await dispatcher.queueDepth(guard);
+      const d = await dispatcher.queueDepth();
       return d.ready === 3 && d;
     });
     expect(depth.source).toBe(transport === 'bullmq' ? 'bullmq' : depth.source);

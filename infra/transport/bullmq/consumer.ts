@@ -1,6 +1,7 @@
 import { UnrecoverableError, Worker as BullWorker, type Job } from 'bullmq';
-import { ShoalError } from '../../errors.js';
+import { errorMessage, ShoalError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import type { BullmqWorkerSettings } from '../target.js';
 import type { ConsumerCallbacks, RequestConsumer, RequestResult } from '../types.js';
 import type { WorkerRole } from '../../worker-role.js';
 import { subscribeControl, type ControlSubscription } from './control.js';
@@ -8,15 +9,7 @@ import { bullConnection, QUEUE_NAME, queuePrefix, waitForRedis } from './connect
 import { jobToMessage, type RequestJobData } from './job-message.js';
 import { startReplySpan, type MessagingTarget, type PublishTrace } from '../../tracing.js';
 
-/** BullMQ's stalled-job settings: how fast the job of a dead worker goes back to the queue. */
-export interface BullmqWorkerSettings {
-  /** A job's lock lives this long unless its worker renews it (every half of it). */
-  lockDurationMs: number;
-  /** How often workers look for jobs whose lock has expired. */
-  stalledIntervalMs: number;
-  /** A job that stalls more often than this is failed instead of run again. */
-  maxStalledCount: number;
-}
+export type { BullmqWorkerSettings };
 
 export const DEFAULT_BULLMQ_WORKER: BullmqWorkerSettings = { lockDurationMs: 30_000, stalledIntervalMs: 30_000, maxStalledCount: 1 };
 
@@ -49,12 +42,15 @@ export class BullmqConsumer implements RequestConsumer {
   private control: ControlSubscription | undefined;
   private starting: Promise<void> | undefined;
   private stopped = false;
+  /** Kept apart from the BullMQ Worker: a promote() that comes before it exists decides the concurrency it is made with. */
+  private role: WorkerRole = 'worker';
+  private callbacks: ConsumerCallbacks | undefined;
   /** Reply spans (when traced) of jobs whose outcome BullMQ is writing: they end when the worker says it has. */
   private readonly replySpans = new Map<string, PublishTrace>();
-  private readonly tracing: MessagingTarget;
+  readonly messaging: MessagingTarget;
 
-  constructor(private readonly options: BullmqConsumerOptions, private readonly callbacks: ConsumerCallbacks) {
-    this.tracing = { system: 'bullmq', destination: `${queuePrefix(options.namespace)}:${QUEUE_NAME}` };
+  constructor(private readonly options: BullmqConsumerOptions) {
+    this.messaging = { system: 'bullmq', destination: `${queuePrefix(options.namespace)}:${QUEUE_NAME}` };
   }
 
   /**
@@ -62,16 +58,20 @@ export class BullmqConsumer implements RequestConsumer {
    * and the BullMQ Worker fetches jobs (run()) only if none has come. close()
    * waits for the start to settle, then closes what it opened.
    */
-  start(role: WorkerRole): Promise<void> {
-    this.starting ??= this.connect(role);
+  start(role: WorkerRole, callbacks: ConsumerCallbacks): Promise<void> {
+    if (!this.starting) {
+      this.role = role;
+      this.callbacks = callbacks;
+      this.starting = this.connect(callbacks);
+    }
     return this.starting;
   }
 
-  private async connect(role: WorkerRole): Promise<void> {
+  private async connect(callbacks: ConsumerCallbacks): Promise<void> {
     const { workerId, namespace, redisUrl, settings, logger } = this.options;
     if (this.stopped) return;
     if (!(await waitForRedis(redisUrl, `shoal worker ${workerId} check`, logger, () => this.stopped))) return;
-    this.control = await subscribeControl(redisUrl, namespace, `shoal worker ${workerId} control`, workerId, this.callbacks.onControl, logger);
+    this.control = await subscribeControl(redisUrl, namespace, `shoal worker ${workerId} control`, workerId, callbacks.onControl, logger);
     if (this.stopped) return;
     try {
       this.worker = new BullWorker<RequestJobData>(QUEUE_NAME, (job) => this.process(job), {
@@ -79,7 +79,7 @@ export class BullmqConsumer implements RequestConsumer {
         connection: bullConnection(redisUrl, `shoal worker ${workerId}`),
         prefix: queuePrefix(namespace),
         name: workerId,
-        concurrency: role === 'spare' ? SPARE_CONCURRENCY : this.options.concurrency,
+        concurrency: this.concurrency,
         lockDuration: settings.lockDurationMs,
         stalledInterval: settings.stalledIntervalMs,
         maxStalledCount: settings.maxStalledCount,
@@ -101,14 +101,26 @@ export class BullmqConsumer implements RequestConsumer {
     }
   }
 
+  private get concurrency(): number {
+    return this.role === 'spare' ? SPARE_CONCURRENCY : this.options.concurrency;
+  }
+
+  /**
+   * Settles what the worker returns by this function's outcome, which BullMQ
+   * writes once it returns; BullMQ's Worker.close() waits for that, so a drain
+   * closes nothing before every outcome is written.
+   */
   private async process(job: Job<RequestJobData>): Promise<unknown> {
-    let result: RequestResult | undefined;
-    await this.callbacks.deliver(jobToMessage(job), async (r) => {
-      result = r;
-    });
-    if (!result) throw new ShoalError('NOT_SETTLED', 'the request was not settled');
+    let result: RequestResult;
+    try {
+      result = await this.callbacks!.deliver(jobToMessage(job));
+    } catch (err) {
+      // The worker answers every failure it knows of; anything else must not strand the job.
+      this.options.logger.error({ err: errorMessage(err) }, 'request handling failed unexpectedly; requeueing it');
+      result = { settle: 'requeue' };
+    }
     // The reply is the job's outcome, which BullMQ writes once this returns: its span ends at the worker's event.
-    const trace = result.trace && result.reply && job.id !== undefined ? startReplySpan(result.trace.parent, this.tracing, result.reply.correlationId, result.trace.job, false) : undefined;
+    const trace = result.trace && result.reply && job.id !== undefined ? startReplySpan(result.trace.parent, this.messaging, result.reply.correlationId, result.trace.job, false) : undefined;
     if (trace) this.replySpans.set(job.id!, trace);
     switch (result.settle) {
       case 'ack':
@@ -130,7 +142,8 @@ export class BullmqConsumer implements RequestConsumer {
   }
 
   async promote(): Promise<void> {
-    if (this.worker) this.worker.concurrency = this.options.concurrency;
+    this.role = 'worker'; // a BullMQ Worker not made yet is made at the full concurrency
+    if (this.worker) this.worker.concurrency = this.concurrency;
   }
 
   async stopConsuming(): Promise<void> {

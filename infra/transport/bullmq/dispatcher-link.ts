@@ -3,7 +3,8 @@ import { Redis } from 'ioredis';
 import { ShoalError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ControlMessage } from '../../protocol.js';
-import type { DispatcherLink, MetricsGuard, QueueDepth } from '../types.js';
+import { SourceGuard } from '../../source-guard.js';
+import type { DispatcherLink, QueueDepth } from '../types.js';
 import { publishControl, subscribeControl, type ControlSubscription } from './control.js';
 import { QUEUE_NAME, queueOptions, redisConnection, withRedisOnce } from './connection.js';
 
@@ -40,6 +41,8 @@ export class BullmqDispatcherLink implements DispatcherLink {
     private readonly publisher: Redis,
     private readonly control: ControlSubscription,
     private readonly namespace: string,
+    /** Warns once while the count of workers cannot be read: the job counts still are. */
+    private readonly guard: SourceGuard,
   ) {}
 
   private reading: Promise<QueueDepth> | undefined;
@@ -55,7 +58,7 @@ export class BullmqDispatcherLink implements DispatcherLink {
       publisher = new Redis({ ...redisConnection(redisUrl, `shoal dispatcher ${namespace} control`), maxRetriesPerRequest: 1 });
       publisher.on('error', (err: Error) => logger.debug({ err: err.message }, 'control publisher error'));
       const control = await subscribeControl(redisUrl, namespace, `shoal dispatcher ${namespace} quit`, undefined, (m) => m.type === 'quit' && options.onQuit(), logger);
-      return new BullmqDispatcherLink(queue, publisher, control, namespace);
+      return new BullmqDispatcherLink(queue, publisher, control, namespace, new SourceGuard(logger));
     } catch (err) {
       // Open connections would keep the failed dispatcher alive.
       publisher?.disconnect();
@@ -70,20 +73,20 @@ export class BullmqDispatcherLink implements DispatcherLink {
    * an empty queue. A read still waiting from an earlier tick (Redis went
    * while it ran) is waited on again rather than sent twice.
    */
-  async queueDepth(guard: MetricsGuard): Promise<QueueDepth> {
+  async queueDepth(): Promise<QueueDepth> {
     const redis = (await this.queue.getBackend().client) as unknown as { status: string };
     if (redis.status !== 'ready') throw new ShoalError('REDIS_UNREACHABLE', `Redis is not connected (${redis.status})`);
     if (!this.reading) {
-      this.reading = this.readDepth(guard).finally(() => (this.reading = undefined));
+      this.reading = this.readDepth().finally(() => (this.reading = undefined));
       this.reading.catch(() => undefined); // a read given up on by its tick may still fail later
     }
     return withTimeout(this.reading, DEPTH_TIMEOUT_MS, 'BullMQ job counts');
   }
 
-  private async readDepth(guard: MetricsGuard): Promise<QueueDepth> {
+  private async readDepth(): Promise<QueueDepth> {
     const [counts, consumers] = await Promise.all([
       this.queue.getJobCounts('wait', 'prioritized', 'delayed', 'active'),
-      guard.run('BullMQ workers (CLIENT LIST)', () => this.queue.getWorkersCount()),
+      this.guard.run('BullMQ workers (CLIENT LIST)', () => this.queue.getWorkersCount()),
     ]);
     const n = (key: string) => counts[key] ?? 0;
     return { ready: n('wait') + n('prioritized') + n('delayed'), unacked: n('active'), consumers: consumers ?? 0, publishRate: undefined, source: 'bullmq' };

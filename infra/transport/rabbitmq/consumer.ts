@@ -5,6 +5,7 @@ import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { CANCEL_ROUTING_KEY, QUIT_ROUTING_KEY, workerRoutingPattern } from '../../amqp/control.js';
 import { decodeControl } from '../../protocol.js';
+import type { MessagingTarget } from '../../tracing.js';
 import type { ConsumerCallbacks, RequestConsumer, RequestResult, Settle } from '../types.js';
 import type { WorkerRole } from '../../worker-role.js';
 import { ReplyPublisher } from './reply-publisher.js';
@@ -29,6 +30,8 @@ export const CONSUMER_PRIORITY: Record<WorkerRole, number> = { worker: 10, spare
 
 const SETTLED = Promise.resolve();
 
+const isPromise = <T>(value: unknown): value is Promise<T> => typeof (value as Promise<T> | undefined)?.then === 'function';
+
 /**
  * A worker's RabbitMQ side: consumes the request queue with manual acks and a
  * prefetch of its concurrency, publishes each reply, and only then acks (see
@@ -48,14 +51,20 @@ export class RabbitConsumer implements RequestConsumer {
   private stopped = false;
   /** Cancels a first connect still under way when a drain comes first (see stopConsuming). */
   private readonly connecting = new AbortController();
+  private callbacks: ConsumerCallbacks | undefined;
+  /** Deliveries whose result or reply is still to come: close() waits for them before it closes the channels. */
+  private readonly settling = new Set<Promise<void>>();
+  readonly messaging: MessagingTarget;
 
-  constructor(private readonly options: RabbitConsumerOptions, private readonly callbacks: ConsumerCallbacks) {
+  constructor(private readonly options: RabbitConsumerOptions) {
     this.replies = new ReplyPublisher(options.logger, () => this.model);
+    this.messaging = { system: 'rabbitmq', destination: options.topology.requestQueue };
   }
 
   /** Rejects with code CANCELLED when stopConsuming() or close() came before the connection was ready. */
-  async start(role: WorkerRole): Promise<void> {
+  async start(role: WorkerRole, callbacks: ConsumerCallbacks): Promise<void> {
     this.role = role;
+    this.callbacks = callbacks;
     this.connection = await connectBroker({
       url: this.options.amqpUrl,
       name: `shoal worker ${this.options.workerId}`,
@@ -116,7 +125,7 @@ export class RabbitConsumer implements RequestConsumer {
 
   private onControl(msg: ConsumeMessage): void {
     try {
-      this.callbacks.onControl(decodeControl(msg.content));
+      this.callbacks!.onControl(decodeControl(msg.content));
     } catch (err) {
       this.options.logger.warn({ err: errorMessage(err) }, 'ignored a bad control message');
     }
@@ -150,7 +159,28 @@ export class RabbitConsumer implements RequestConsumer {
       if (!this.stopped) channel.close().catch(() => undefined);
       return;
     }
-    void this.callbacks.deliver(msg, (result) => this.settle(channel, msg, result));
+    let result: RequestResult | Promise<RequestResult>;
+    try {
+      result = this.callbacks!.deliver(msg);
+    } catch (err) {
+      result = this.unexpected(err);
+    }
+    const settled = isPromise<RequestResult>(result)
+      ? result.then((r) => this.settle(channel, msg, r), (err: unknown) => this.settle(channel, msg, this.unexpected(err)))
+      : this.settle(channel, msg, result);
+    if (settled !== SETTLED) this.track(settled);
+  }
+
+  /** The worker answers every failure it knows of; anything else must not strand the delivery. */
+  private unexpected(err: unknown): RequestResult {
+    this.options.logger.error({ err: errorMessage(err) }, 'request handling failed unexpectedly; requeueing it');
+    return { settle: 'requeue' };
+  }
+
+  private track(settled: Promise<void>): void {
+    this.settling.add(settled);
+    const done = () => this.settling.delete(settled);
+    settled.then(done, done);
   }
 
   /**
@@ -198,10 +228,11 @@ export class RabbitConsumer implements RequestConsumer {
 
   private closeOnce: Promise<void> | undefined;
 
-  /** Same promise on every call. */
+  /** Waits for the deliveries still settling (their replies, then their acks), then disconnects. Same promise on every call. */
   close(): Promise<void> {
     this.closeOnce ??= (async () => {
       this.stopped = true;
+      while (this.settling.size > 0) await Promise.allSettled([...this.settling]);
       await this.replies.close((replies) => this.closeChannel(replies));
       if (this.channel) await this.closeChannel(this.channel);
       await this.connection?.close().catch(() => undefined);

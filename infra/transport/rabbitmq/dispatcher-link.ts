@@ -7,7 +7,8 @@ import type { Logger } from '../../log.js';
 import { decodeControl, type ControlMessage } from '../../protocol.js';
 import { DeadLetterReplier } from './dead-letter-replies.js';
 import { rabbitQueueDepth } from './queue-depth.js';
-import type { DispatcherLink, MetricsGuard, QueueDepth } from '../types.js';
+import { SourceGuard } from '../../source-guard.js';
+import type { DispatcherLink, QueueDepth } from '../types.js';
 
 export interface RabbitDispatcherLinkOptions {
   amqpUrl: string;
@@ -29,8 +30,11 @@ export class RabbitDispatcherLink implements DispatcherLink {
   private channel: ConfirmChannel | undefined;
   private deadLetters: DeadLetterReplier | undefined;
   private closed = false;
+  private readonly guard: SourceGuard;
 
-  private constructor(private readonly options: RabbitDispatcherLinkOptions) {}
+  private constructor(private readonly options: RabbitDispatcherLinkOptions) {
+    this.guard = new SourceGuard(options.logger);
+  }
 
   static async connect(options: RabbitDispatcherLinkOptions): Promise<RabbitDispatcherLink> {
     const link = new RabbitDispatcherLink(options);
@@ -73,8 +77,8 @@ export class RabbitDispatcherLink implements DispatcherLink {
   }
 
   /** The request queue's depth: the passive declare, and the management API when it answers. */
-  queueDepth(guard: MetricsGuard): Promise<QueueDepth> {
-    return rabbitQueueDepth({ queue: this.options.topology.requestQueue, managementUrl: this.options.managementUrl, passive: () => this.passiveDepth(), guard });
+  queueDepth(): Promise<QueueDepth> {
+    return rabbitQueueDepth({ queue: this.options.topology.requestQueue, managementUrl: this.options.managementUrl, passive: () => this.passiveDepth(), guard: this.guard });
   }
 
   /** Messages ready in the request queue and its consumers, straight from the broker. */

@@ -1,5 +1,6 @@
 import { ShoalError } from '../../errors.js';
-import type { MetricsGuard, QueueDepth } from '../types.js';
+import type { SourceGuard } from '../../source-guard.js';
+import type { QueueDepth } from '../types.js';
 
 export interface RabbitDepthOptions {
   queue: string;
@@ -7,7 +8,8 @@ export interface RabbitDepthOptions {
   managementUrl: string | undefined;
   /** A passive declare: fresh, but it only knows ready messages and consumers. */
   passive: () => Promise<{ ready: number; consumers: number }>;
-  guard: MetricsGuard;
+  /** Warns once about a source that fails while the other answers. */
+  guard: SourceGuard;
 }
 
 /**

@@ -3,6 +3,7 @@ import amqp from 'amqplib';
 import { pino } from 'pino';
 import { topologyFor } from '../../../infra/amqp/topology.js';
 import { bullConnection } from '../../../infra/transport/bullmq/connection.js';
+import { createConsumer } from '../../../infra/transport/factory.js';
 import { builtinJobs } from '../../../worker/jobs.js';
 import { Worker } from '../../../worker/worker.js';
 
@@ -47,18 +48,25 @@ export async function startWorker(spec: WorkerSpec): Promise<RunningWorker> {
 
 async function startShoal(spec: WorkerSpec): Promise<RunningWorker> {
   const bull = spec.kind === 'shoal-bullmq';
-  const worker = new Worker({
-    workerId: spec.workerId,
+  const consumer = createConsumer({
+    transport: bull ? 'bullmq' : 'rabbitmq',
     amqpUrl: spec.amqpUrl,
+    redisUrl: bull ? spec.redisUrl : undefined,
     topology: topologyFor(spec.namespace),
     queueType: spec.queueType,
     deliveryLimit: 5,
+    workerId: spec.workerId,
     concurrency: spec.concurrency,
+    logger,
+  });
+  const worker = new Worker({
+    workerId: spec.workerId,
+    consumer,
+    deliveryLimit: 5,
     maxBodyBytes: 1 << 20,
     role: 'worker',
     handlers: builtinJobs,
     logger,
-    ...(bull ? { transport: 'bullmq' as const, redisUrl: spec.redisUrl } : {}),
   });
   await worker.start();
   return worker;

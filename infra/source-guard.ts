@@ -1,12 +1,14 @@
-import { errorMessage } from '../../infra/errors.js';
-import type { Logger } from '../../infra/log.js';
-import type { MetricsGuard } from '../../infra/transport/types.js';
+import { errorMessage } from './errors.js';
+import type { Logger } from './log.js';
 
 /**
  * Runs one metrics source; on failure warns once (until it recovers) and
- * gives undefined, so the dispatcher carries on with the other sources.
+ * gives undefined, so the dispatcher carries on with the other sources. The
+ * dispatcher keeps one for the worker reports, and each transport link one for
+ * its own sources (RabbitMQ: the passive declare and the management API;
+ * BullMQ: the count of workers).
  */
-export class SourceGuard implements MetricsGuard {
+export class SourceGuard {
   private readonly degraded = new Set<string>();
 
   constructor(private readonly logger: Logger) {}
