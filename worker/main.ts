@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const config = parseWorkerConfig(process.env);
   const logger = createLogger({ component: 'worker', workerId: config.workerId });
   const handlers = await loadJobHandlers(config.handlers === '-' ? undefined : config.handlers);
-  const consumer = createConsumer({
+  const consumer = await createConsumer({
     transport: config.transport,
     amqpUrl: config.amqpUrl,
     redisUrl: config.redisUrl,

@@ -108,7 +108,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
   const maxBodyBytes = integerIn(options.maxBodyBytes ?? 1024 * 1024, 'maxBodyBytes', 256, 64 * 1024 * 1024);
   const reportIntervalMs = durationMs(options.reportInterval ?? '1s', 'reportInterval');
   const logger = options.logger ?? pino({ level: 'silent' });
-  const consumer = createConsumer({
+  const consumer = await createConsumer({
     transport,
     amqpUrl: transport === 'rabbitmq' ? options.url : '',
     redisUrl: transport === 'bullmq' ? options.url : undefined,

@@ -35,15 +35,15 @@ export interface TestWorkerOptions {
 }
 
 export async function startWorker(namespace: string, workerId: string, options: TestWorkerOptions = {}): Promise<Worker> {
-  const worker = createWorker(namespace, workerId, options);
+  const worker = await createWorker(namespace, workerId, options);
   await worker.start();
   return worker;
 }
 
 /** A worker that is not started yet. */
-export function createWorker(namespace: string, workerId: string, options: TestWorkerOptions = {}): Worker {
+export async function createWorker(namespace: string, workerId: string, options: TestWorkerOptions = {}): Promise<Worker> {
   const deliveryLimit = options.deliveryLimit ?? 5;
-  const consumer = createConsumer({
+  const consumer = await createConsumer({
     transport: options.transport ?? 'rabbitmq',
     amqpUrl: AMQP_URL,
     redisUrl: options.redisUrl ?? REDIS_URL,

@@ -27,7 +27,7 @@ describe.each(EACH_TRANSPORT)('a Worker closed while it starts (%s, in process)'
     const offsets = Array.from({ length: 61 }, (_, i) => i);
     const closeMs: number[] = [];
     for (const afterMs of offsets) {
-      const worker = createWorker(pool.namespace, `boot-${afterMs}`, { transport });
+      const worker = await createWorker(pool.namespace, `boot-${afterMs}`, { transport });
       const starting = worker.start();
       if (afterMs > 0) await sleep(afterMs);
       const began = Date.now();

@@ -46,7 +46,7 @@ describe.each(EACH_TRANSPORT)('the transport ports (%s)', (transport: TransportK
         ? { settle: how }
         : { settle: how, reply: { replyTo, correlationId, body: reply, encoded: encodeReply(reply) } };
     };
-    const port: RequestConsumer = createConsumer({ ...target(), workerId, concurrency: 2 });
+    const port: RequestConsumer = await createConsumer({ ...target(), workerId, concurrency: 2 });
     closables.push(port);
     await port.start('worker', {
       deliver: (message) => {

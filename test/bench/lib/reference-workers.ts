@@ -48,7 +48,7 @@ export async function startWorker(spec: WorkerSpec): Promise<RunningWorker> {
 
 async function startShoal(spec: WorkerSpec): Promise<RunningWorker> {
   const bull = spec.kind === 'shoal-bullmq';
-  const consumer = createConsumer({
+  const consumer = await createConsumer({
     transport: bull ? 'bullmq' : 'rabbitmq',
     amqpUrl: spec.amqpUrl,
     redisUrl: bull ? spec.redisUrl : undefined,
