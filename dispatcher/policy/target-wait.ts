@@ -45,7 +45,7 @@ export const targetWaitPolicy: Policy = (observation, pool, config) => {
   const saturated = overloaded ? serving + observation.backlogGrowth : 0;
   const lambda = Math.max(arrivalRate, saturated);
   const steady = workersFor(lambda, mu, config, pool.spares);
-  const { workers: needed, predictedMs } = workersFor(lambda + backlog / (config.backlogDrainMs / 1000), mu, config, pool.spares);
+  const { workers: needed, predictedMs } = workersFor(lambda + backlog / (config.backlogDrainMs / 1000), mu, config, pool.spares, current);
   let why = `${inputs}${lambda > arrivalRate ? `; saturated: ${Math.round(lambda)}/s arriving` : ''}; model needs ${needed} for p95 wait ${Number.isFinite(predictedMs) ? Math.round(predictedMs) : 'unbounded'} ms <= ${target} ms target`;
   if (backlog > 0 && needed > steady.workers) why += ` (${steady.workers} once the backlog is cleared)`;
 
@@ -57,12 +57,17 @@ export const targetWaitPolicy: Policy = (observation, pool, config) => {
  * The fewest regular workers whose Erlang C p95 wait meets the target at
  * arrival rate lambda (config.max if none does). Consuming spares count as
  * servers: the broker hands them whatever the regular workers cannot take.
+ * Growing from `current`, the consuming spares are promoted first
+ * (control/control-step.ts), and their replacements serve only once started:
+ * until then each promoted spare is a spare fewer. Counting it twice sized a
+ * step in load one worker short, and the backlog grew while that one started.
  */
-function workersFor(lambda: number, mu: number, config: PolicyConfig, spares: number): { workers: number; predictedMs: number } {
+function workersFor(lambda: number, mu: number, config: PolicyConfig, spares: number, current = Infinity): { workers: number; predictedMs: number } {
   if (lambda <= 0) return { workers: config.min, predictedMs: 0 };
   let predictedMs = Infinity;
   for (let n = Math.max(config.min, 1); n <= config.max; n++) {
-    predictedMs = waitQuantile((n + spares) * config.concurrency, lambda, mu, 0.95) * 1000;
+    const sparesLeft = Math.max(0, spares - Math.max(0, n - current));
+    predictedMs = waitQuantile((n + sparesLeft) * config.concurrency, lambda, mu, 0.95) * 1000;
     if (predictedMs <= config.targetWaitP95Ms) return { workers: n, predictedMs };
   }
   return { workers: config.max, predictedMs };

@@ -52,6 +52,14 @@ describe('target-wait policy', () => {
     expect(decide(observe({ arrivalRate: 180 }), pool(3, 0, 1)).recommendation).toBe(2);
   });
 
+  it('does not count a spare it promotes as a spare too: its replacement serves only once started', () => {
+    // 180/s x 50 ms = 9 busy slots. Growing from 1, the spare becomes the second worker, so 2 workers
+    // are 8 slots until the new spare starts: 3 now. Once it has, 2 and the spare do (12 slots).
+    const decision = decide(observe({ arrivalRate: 180 }), pool(1, 0, 1));
+    expect(decision.desired).toBe(3);
+    expect(decision.recommendation).toBe(2);
+  });
+
   it('sees a burst at once through the queue: every slot busy and the backlog growing', () => {
     // 2 workers (8 slots, 160/s) saturated and 400 more waiting each second: 560/s arrive, whatever the lagging rate says.
     const decision = decide(observe({ arrivalRate: 100, backlog: 200, backlogGrowth: 400 }), pool(2));
