@@ -98,15 +98,19 @@ describe.each(EACH_TRANSPORT)('autoscaling on a step load (%s)', (transport) => 
     expect(lastSeconds.filter((ms) => ms < TARGET_MS).length).toBeGreaterThanOrEqual(4);
     // How fast the step is met depends on how fast containers boot on this shared machine (0.8 s
     // idle, 2 s and more under load), so the seconds it took are printed for the record, and the
-    // test holds the dispatcher to its own part: it asks for enough workers within 1.5 s of the step,
-    // and from 5 s on what was sent waited less than the target at p95.
+    // test holds the dispatcher to its own part: when the step leaves the pool short (a second over
+    // target), it asks for enough workers within 1.5 s of the step; and from 5 s on what was sent
+    // waited less than the target at p95. (A spare at full concurrency beside the one worker can
+    // carry the step's 7.5 busy slots: then no second is over, the pool grew only by promoting
+    // the spare, and it had nothing more to ask for.)
     // Met at the first second from which every second of load stays under target (the first second
     // alone can be under target while the backlog is still building).
     const perSecond = [...Array(LOAD_SECONDS).keys()].map((second) => p95(waits.filter((w) => w.second === second).map((w) => w.queuedMs)));
     const metAt = perSecond.findIndex((_, second) => perSecond.slice(second).every((ms) => ms < TARGET_MS));
     console.log(`step met on ${transport}: every second from t=${metAt < 0 ? 'never' : metAt} s on has its p95 wait under ${TARGET_MS} ms`);
+    const poolWasShort = perSecond.some((ms) => ms >= TARGET_MS);
     const enough = decisions.find((e) => e.type === 'decision' && e.to >= Math.ceil((RATE * 0.05) / 4) + 1);
-    expect(enough && enough.at - t0).toBeLessThan(1500);
+    if (poolWasShort) expect(enough && enough.at - t0).toBeLessThan(1500);
     expect(p95(waits.filter((w) => w.second >= 5).map((w) => w.queuedMs))).toBeLessThan(TARGET_MS);
     // No scale-down inside the window after any increase (a decision or a promotion).
     expect(scaleDownsInsideWindow(events, WINDOW_MS)).toEqual([]);
