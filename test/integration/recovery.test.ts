@@ -10,6 +10,15 @@ import { usePool } from '../helpers/fixture.js';
 import { connectionDropper, EACH_TRANSPORT, poolConsumers } from '../helpers/transport.js';
 
 /**
+ * BullMQ: a job whose fetch was answered on a connection the drop cut is active under the
+ * worker's lock, but the worker never saw it (ioredis sends the fetch again and gets the next
+ * job); it comes back only once its lock expires and a stalled check runs: 30-60 s with the
+ * defaults, past a call's timeout. Short ones, as in bullmq-stall.test.ts, for the workers whose
+ * connections these tests drop. (RabbitMQ ignores them.)
+ */
+const SHORT_LOCKS = { lockDurationMs: 2000, stalledIntervalMs: 1000, maxStalledCount: 1 };
+
+/**
  * Connections dropped from the broker's end (RabbitMQ: closed through the
  * management API; BullMQ: CLIENT KILL of the test's own Redis connections,
  * Redis itself running on): both sides reconnect and carry on, and every call
@@ -28,11 +37,7 @@ describe.each(EACH_TRANSPORT)('recovering from dropped broker connections (%s)',
       return ctx.messageId;
     };
     const id = unique('phoenix');
-    // BullMQ: a job whose fetch was answered on the connection the drop cut is active under this
-    // worker's lock, but the worker never saw it (ioredis sends the fetch again and gets the next
-    // job); it comes back only once its lock expires and a stalled check runs. Short ones, as in
-    // bullmq-stall.test.ts, so that it is answered well within the call's timeout.
-    await pool.worker(id, { concurrency: 4, handlers: { work }, bullmq: { lockDurationMs: 2000, stalledIntervalMs: 1000, maxStalledCount: 1 } });
+    await pool.worker(id, { concurrency: 4, handlers: { work }, bullmq: SHORT_LOCKS });
     const client = await pool.client();
     const drop = await connectionDropper(transport, pool.namespace, { worker: id });
 
@@ -81,7 +86,7 @@ describe.each(EACH_TRANSPORT)('recovering from dropped broker connections (%s)',
 
   it("the worker's and the producer's connections both drop mid-load: both reconnect, every call answered once", async () => {
     const id = unique('both');
-    const worker = await pool.worker(id, { concurrency: 4 });
+    const worker = await pool.worker(id, { concurrency: 4, bullmq: SHORT_LOCKS });
     const client = await pool.client();
     const drops = await Promise.all([connectionDropper(transport, pool.namespace, { worker: id }), connectionDropper(transport, pool.namespace, 'client')]);
 
